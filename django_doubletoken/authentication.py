@@ -1,0 +1,76 @@
+"""The DRF authentication class: ``Authorization: Bearer <access token>``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils.functional import SimpleLazyObject
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from . import services
+from .exceptions import TOKEN_INVALID, DoubleTokenError, TokenError
+from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
+from .services import AccessGrant
+
+
+class TokenUser(SimpleLazyObject):
+    """The token's user, loaded from the database only when a view needs more than its pk.
+
+    ``pk``, ``id``, ``is_authenticated`` and ``is_anonymous`` answer without a query, so
+    permission checks like ``IsAuthenticated`` and per-user filtering cost nothing. Any other
+    attribute loads the row once. Inactive and deleted users never get here: deactivating or
+    deleting a user revokes their sessions.
+    """
+
+    def __init__(self, pk: Any) -> None:
+        model = get_user_model()
+        super().__init__(lambda: model._default_manager.get(pk=pk))
+        self.__dict__["_token_user_pk"] = pk
+
+    @property
+    def pk(self) -> Any:
+        return self.__dict__["_token_user_pk"]
+
+    id = pk
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+
+def _user_pk(sub: str) -> Any:
+    try:
+        return get_user_model()._meta.pk.to_python(sub)
+    except ValidationError:
+        raise TokenError(TOKEN_INVALID) from None
+
+
+class DoubleTokenAuthentication(BaseAuthentication):
+    """Authenticates an access token: ``request.user`` is a ``TokenUser``, ``request.auth``
+    an ``AccessGrant`` (``.claims``, ``.session_id``)."""
+
+    www_authenticate_realm = "api"
+
+    def authenticate(self, request: Request) -> tuple[TokenUser, AccessGrant] | None:
+        django_request = request._request
+        try:
+            raw = bearer_token(django_request)
+            if raw is None:
+                return None
+            grant = services.authenticate_access(raw)
+            user = TokenUser(_user_pk(grant.claims.sub))
+        except DoubleTokenError:
+            setattr(django_request, REJECTED_ATTRIBUTE, True)
+            raise
+        setattr(django_request, GRANT_ATTRIBUTE, grant)
+        return user, grant
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'Bearer realm="{self.www_authenticate_realm}"'

@@ -1,0 +1,201 @@
+"""System checks: a wrong DOUBLETOKEN setting or setup is reported at startup with the fix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from .conf import DEFAULTS, PROFILE_KEYS, api_settings
+
+MIDDLEWARE_PATH = "django_doubletoken.middleware.SlidingTokenMiddleware"
+HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
+LIFETIMES = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME")
+
+
+def _error(msg: str, hint: str, n: int) -> Error:
+    return Error(msg, hint=hint, id=f"django_doubletoken.E{n:03d}")
+
+
+def _positive_timedelta(value: Any) -> bool:
+    return isinstance(value, timedelta) and value > timedelta(0)
+
+
+@register(Tags.security, "django_doubletoken")
+def check_settings(app_configs=None, **kwargs) -> list:
+    api_settings.reload()
+    errors: list = []
+    user = getattr(settings, "DOUBLETOKEN", None) or {}
+    if not isinstance(user, dict):
+        return [_error("DOUBLETOKEN must be a dict.", "Set DOUBLETOKEN = {...} or remove it.", 1)]
+    for key in sorted(set(user) - set(DEFAULTS)):
+        errors.append(
+            _error(f"DOUBLETOKEN has an unknown key {key!r}.", "Check its spelling.", 2)
+        )
+    for key in LIFETIMES + ("SLIDING_THRESHOLD", "LAST_USED_UPDATE_INTERVAL"):
+        if not _positive_timedelta(getattr(api_settings, key)):
+            errors.append(
+                _error(f"DOUBLETOKEN[{key!r}] must be a positive datetime.timedelta.",
+                       "For example timedelta(minutes=15).", 3)
+            )
+    for key in ("GRACE_PERIOD", "LEEWAY"):
+        value = getattr(api_settings, key)
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            errors.append(
+                _error(f"DOUBLETOKEN[{key!r}] must be a datetime.timedelta of zero or more.",
+                       "For example timedelta(seconds=30).", 4)
+            )
+    errors += _check_profiles()
+    errors += _check_keys()
+    errors += _check_misc()
+    return errors
+
+
+def _check_profiles() -> list:
+    profiles = api_settings.CLIENT_PROFILES
+    if not isinstance(profiles, dict) or not profiles:
+        return [_error("DOUBLETOKEN['CLIENT_PROFILES'] must be a non-empty dict.",
+                       "For example {'web': {}, 'mobile': {'REFRESH_TOKEN_LIFETIME': ...}}.", 5)]
+    errors = []
+    if api_settings.DEFAULT_CLIENT not in profiles:
+        errors.append(_error(
+            f"DOUBLETOKEN['DEFAULT_CLIENT'] {api_settings.DEFAULT_CLIENT!r} is not a profile.",
+            f"Use one of {sorted(profiles)}.", 6))
+    for name, overrides in profiles.items():
+        if not isinstance(overrides, dict):
+            errors.append(_error(f"Client profile {name!r} must be a dict.", "Use {} for none.", 5))
+            continue
+        unknown = set(overrides) - set(PROFILE_KEYS)
+        if unknown:
+            errors.append(_error(f"Client profile {name!r} has unknown keys {sorted(unknown)}.",
+                                 f"Allowed: {', '.join(PROFILE_KEYS)}.", 5))
+            continue
+        if any(not _positive_timedelta(overrides[k]) for k in LIFETIMES if k in overrides):
+            errors.append(_error(f"Client profile {name!r} has a lifetime that is not a "
+                                 "positive timedelta.", "Use datetime.timedelta values.", 3))
+            continue
+        limit = overrides.get("MAX_SESSIONS")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            errors.append(_error(f"Client profile {name!r}: MAX_SESSIONS must be None or an "
+                                 "integer of at least 1.", "None means no limit.", 7))
+        errors += _check_profile_lifetimes(name)
+    return errors
+
+
+def _check_profile_lifetimes(name: str) -> list:
+    if not all(_positive_timedelta(getattr(api_settings, k)) for k in LIFETIMES):
+        return []  # already reported
+    profile = api_settings.profile(name)
+    threshold = api_settings.SLIDING_THRESHOLD
+    errors = []
+    if isinstance(threshold, timedelta) and not threshold < profile.access_lifetime:
+        errors.append(_error(
+            f"Client profile {name!r}: SLIDING_THRESHOLD ({threshold}) must be shorter than "
+            f"the access token lifetime ({profile.access_lifetime}).",
+            "Typically a third of the access lifetime.", 8))
+    if not profile.access_lifetime < profile.refresh_lifetime:
+        errors.append(_error(
+            f"Client profile {name!r}: the access token lifetime ({profile.access_lifetime}) "
+            f"must be shorter than the refresh token lifetime ({profile.refresh_lifetime}).",
+            "Lengthen REFRESH_TOKEN_LIFETIME or shorten ACCESS_TOKEN_LIFETIME.", 8))
+    if profile.refresh_lifetime > profile.session_lifetime:
+        errors.append(_error(
+            f"Client profile {name!r}: REFRESH_TOKEN_LIFETIME ({profile.refresh_lifetime}) "
+            f"exceeds SESSION_LIFETIME ({profile.session_lifetime}).",
+            "A refresh token can never outlive its session; lower it.", 8))
+    return errors
+
+
+def _check_keys() -> list:
+    algorithm = api_settings.ALGORITHM
+    if not isinstance(algorithm, str) or algorithm.lower() == "none":
+        return [_error("DOUBLETOKEN['ALGORITHM'] must name a signing algorithm.",
+                       "HS256 (default), RS256, ES256 or EdDSA.", 10)]
+    try:
+        jwt.get_algorithm_by_name(algorithm)
+    except NotImplementedError:
+        return [_error(f"DOUBLETOKEN['ALGORITHM'] {algorithm!r} is not available in PyJWT.",
+                       "Install 'cryptography' for RS/ES/EdDSA, or use HS256.", 10)]
+    key = api_settings.SIGNING_KEY
+    if algorithm in HMAC_ALGORITHMS:
+        if key is not None and (not isinstance(key, (str, bytes)) or len(key) < 32):
+            return [_error("DOUBLETOKEN['SIGNING_KEY'] must be a secret of at least 32 "
+                           "characters for HMAC algorithms.",
+                           "Generate one with secrets.token_urlsafe(48).", 11)]
+        return []
+    if not key or not api_settings.VERIFYING_KEY:
+        return [_error(f"{algorithm} needs DOUBLETOKEN['SIGNING_KEY'] (private key, PEM) and "
+                       "DOUBLETOKEN['VERIFYING_KEY'] (public key, PEM).",
+                       "Set both, or use HS256.", 12)]
+    return []
+
+
+def _check_misc() -> list:
+    errors = []
+    header = api_settings.NEW_TOKEN_HEADER
+    if not isinstance(header, str) or not header or not all(
+        c.isalnum() or c in "-_" for c in header
+    ):
+        errors.append(_error("DOUBLETOKEN['NEW_TOKEN_HEADER'] must be a header name of "
+                             "letters, digits, '-' and '_'.",
+                             "The default is 'NEW_HTTP_AUTHORIZATION'.", 13))
+    if api_settings.CACHE_ALIAS not in settings.CACHES:
+        errors.append(_error(f"DOUBLETOKEN['CACHE_ALIAS'] {api_settings.CACHE_ALIAS!r} is not "
+                             "in CACHES.", "Add it to CACHES or name an existing alias.", 14))
+    length = api_settings.MAX_TOKEN_LENGTH
+    if not isinstance(length, int) or length < 512:
+        errors.append(_error("DOUBLETOKEN['MAX_TOKEN_LENGTH'] must be an integer of at least "
+                             "512.", "The default is 4096.", 15))
+    rate = api_settings.LOGIN_THROTTLE_RATE
+    if rate is not None and not _valid_rate(rate):
+        errors.append(_error(f"DOUBLETOKEN['LOGIN_THROTTLE_RATE'] {rate!r} is not a rate.",
+                             "Use 'N/second', 'N/minute', 'N/hour', 'N/day' or None.", 16))
+    for key in ("ISSUER", "CLIENT_IP_HEADER", "CACHE_KEY_PREFIX"):
+        value = getattr(api_settings, key)
+        if value is not None and not isinstance(value, str):
+            errors.append(_error(f"DOUBLETOKEN[{key!r}] must be a string or None.",
+                                 "", 17))
+    audience = api_settings.AUDIENCE
+    if audience is not None and not isinstance(audience, str):
+        errors.append(_error("DOUBLETOKEN['AUDIENCE'] must be a string or None.", "", 17))
+    return errors
+
+
+def _valid_rate(rate: Any) -> bool:
+    if not isinstance(rate, str) or "/" not in rate:
+        return False
+    count, period = rate.split("/", 1)
+    return count.isdigit() and period[:1] in ("s", "m", "h", "d")
+
+
+@register(Tags.compatibility, "django_doubletoken")
+def check_setup(app_configs=None, **kwargs) -> list:
+    found = []
+    if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
+        found.append(Warning(
+            f"{MIDDLEWARE_PATH} is not in MIDDLEWARE: access tokens will not slide.",
+            hint="Add it to MIDDLEWARE (above corsheaders.middleware.CorsMiddleware if used).",
+            id="django_doubletoken.W001"))
+    elif "corsheaders.middleware.CorsMiddleware" in settings.MIDDLEWARE:
+        ours = settings.MIDDLEWARE.index(MIDDLEWARE_PATH)
+        if ours > settings.MIDDLEWARE.index("corsheaders.middleware.CorsMiddleware"):
+            found.append(Warning(
+                f"{MIDDLEWARE_PATH} is below CorsMiddleware, which may overwrite "
+                "Access-Control-Expose-Headers so browsers cannot read the new token header.",
+                hint="Move it above CorsMiddleware, or add the header name to "
+                     "CORS_EXPOSE_HEADERS.",
+                id="django_doubletoken.W002"))
+    backend = settings.CACHES.get(api_settings.CACHE_ALIAS, {}).get("BACKEND", "")
+    if not settings.DEBUG and backend in (
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+    ):
+        found.append(Warning(
+            f"The cache {api_settings.CACHE_ALIAS!r} is process-local ({backend}): a revocation "
+            "or slide in one worker is not seen by the others.",
+            hint="Use django-redis (or another shared cache) in production.",
+            id="django_doubletoken.W003"))
+    return found

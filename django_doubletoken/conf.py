@@ -1,0 +1,142 @@
+"""Settings: one ``DOUBLETOKEN`` dict in the project's settings, read through ``api_settings``.
+
+Every key has a default here. A wrong value is reported by the system checks in
+``django_doubletoken.checks`` at startup, not deep inside a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.crypto import salted_hmac
+
+DEFAULTS: dict[str, Any] = {
+    # Lifetimes used by every client profile that does not override them.
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    # Hard end of a device session, however often it is refreshed.
+    "SESSION_LIFETIME": timedelta(days=30),
+    # Client profiles chosen at login ("client" in the login body). Each may override
+    # ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, SESSION_LIFETIME and MAX_SESSIONS.
+    "CLIENT_PROFILES": {
+        "web": {},
+        "mobile": {
+            "ACCESS_TOKEN_LIFETIME": timedelta(minutes=30),
+            "REFRESH_TOKEN_LIFETIME": timedelta(days=60),
+            "SESSION_LIFETIME": timedelta(days=365),
+        },
+    },
+    "DEFAULT_CLIENT": "web",
+    # The sliding middleware re-issues an access token whose remaining lifetime is at or
+    # below this.
+    "SLIDING_THRESHOLD": timedelta(minutes=5),
+    # How long a replaced token (slid access token, rotated refresh token) still works, so
+    # that concurrent requests and tabs carrying it are not logged out.
+    "GRACE_PERIOD": timedelta(seconds=30),
+    "NEW_TOKEN_HEADER": "NEW_HTTP_AUTHORIZATION",
+    "CACHE_ALIAS": "default",
+    "CACHE_KEY_PREFIX": "doubletoken",
+    # None: a key derived from SECRET_KEY. Set a dedicated secret in production.
+    "SIGNING_KEY": None,
+    # For asymmetric algorithms: the public key (PEM). None with HS* algorithms.
+    "VERIFYING_KEY": None,
+    "ALGORITHM": "HS256",
+    "ISSUER": None,
+    "AUDIENCE": None,
+    # Clock skew tolerated on exp / nbf / iat.
+    "LEEWAY": timedelta(seconds=10),
+    # The session's last_used_at is written at most once per interval.
+    "LAST_USED_UPDATE_INTERVAL": timedelta(minutes=5),
+    # DRF throttle rate for the login endpoint, per client IP ("10/min"); None disables it.
+    "LOGIN_THROTTLE_RATE": "10/min",
+    # False: access tokens are checked by signature and expiry only (no cache round trip),
+    # so revocation takes effect only when they expire. A benchmark floor, not advised.
+    "REVOCATION_CHECK": True,
+    # Longer Authorization headers or token fields are refused before any decoding.
+    "MAX_TOKEN_LENGTH": 4096,
+    # WSGI META key holding the client IP behind a trusted proxy, e.g.
+    # "HTTP_X_FORWARDED_FOR" (its first address is used). None: REMOTE_ADDR.
+    "CLIENT_IP_HEADER": None,
+}
+
+PROFILE_KEYS = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME", "MAX_SESSIONS")
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    name: str
+    access_lifetime: timedelta
+    refresh_lifetime: timedelta
+    session_lifetime: timedelta
+    max_sessions: int | None
+
+
+class DoubleTokenSettings:
+    """Attribute access to ``settings.DOUBLETOKEN`` with defaults, cached until settings change."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "DOUBLETOKEN", None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Invalid DOUBLETOKEN setting: {name!r}")
+        cache = self.__dict__["_cache"]
+        if name not in cache:
+            cache[name] = self.user_settings.get(name, DEFAULTS[name])
+        return cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+    @property
+    def signing_key(self) -> str | bytes:
+        key = self.SIGNING_KEY
+        if key is None:
+            key = self._cache.get("_derived_key")
+            if key is None:
+                # A key of its own, so tokens never share a MAC key with Django's signing.
+                key = salted_hmac("django_doubletoken.signing", "", algorithm="sha256").hexdigest()
+                self._cache["_derived_key"] = key
+        return key
+
+    @property
+    def verifying_key(self) -> str | bytes:
+        return self.VERIFYING_KEY if self.VERIFYING_KEY is not None else self.signing_key
+
+    def profile(self, name: str) -> ClientProfile:
+        """The profile called ``name``; ``KeyError`` when there is none."""
+        key = f"_profile:{name}"
+        if key not in self._cache:
+            overrides = self.CLIENT_PROFILES[name]
+            self._cache[key] = ClientProfile(
+                name=name,
+                access_lifetime=overrides.get("ACCESS_TOKEN_LIFETIME", self.ACCESS_TOKEN_LIFETIME),
+                refresh_lifetime=overrides.get(
+                    "REFRESH_TOKEN_LIFETIME", self.REFRESH_TOKEN_LIFETIME
+                ),
+                session_lifetime=overrides.get("SESSION_LIFETIME", self.SESSION_LIFETIME),
+                max_sessions=overrides.get("MAX_SESSIONS"),
+            )
+        return self._cache[key]
+
+    def profiles(self) -> list[ClientProfile]:
+        return [self.profile(name) for name in self.CLIENT_PROFILES]
+
+
+api_settings = DoubleTokenSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("DOUBLETOKEN", "SECRET_KEY"):
+        api_settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,54 @@
+"""Reading what the client sent: the bearer token, its IP, its user agent."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.http import HttpRequest
+
+from .conf import api_settings
+from .exceptions import TOKEN_INVALID, TokenError
+
+# Stored on the Django request by whoever verified its bearer token first, so that the
+# middleware reuses that result instead of decoding the token again.
+GRANT_ATTRIBUTE = "doubletoken_grant"
+# Stored when verification failed, so that nothing retries it.
+REJECTED_ATTRIBUTE = "doubletoken_rejected"
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header.
+
+    None when there is no header or another scheme is used (other authenticators may take
+    it); ``TokenError`` when the header says Bearer but carries no usable token.
+    """
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    if (
+        not token
+        or " " in token
+        or len(token) > api_settings.MAX_TOKEN_LENGTH
+        or not token.isascii()
+        or not token.isprintable()
+    ):
+        raise TokenError(TOKEN_INVALID)
+    return token
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    header = api_settings.CLIENT_IP_HEADER
+    raw = request.META.get(header, "") if header else ""
+    raw = raw.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+
+
+def user_agent(request: HttpRequest) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")[:512]

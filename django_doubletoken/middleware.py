@@ -1,0 +1,104 @@
+"""The sliding response middleware: re-issues a near-expiry access token in a header.
+
+Place it anywhere in ``MIDDLEWARE`` above the views; above ``corsheaders``' CorsMiddleware
+if you use it, so that on the way out this runs after it and adds the header name to the
+``Access-Control-Expose-Headers`` that CorsMiddleware set (browsers hide custom headers from
+cross-origin scripts unless they are listed there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import patch_cache_control, patch_vary_headers
+
+from . import services, tokens
+from .conf import api_settings
+from .exceptions import DoubleTokenError
+from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
+from .services import AccessGrant
+from .tokens import AccessClaims
+
+EXPOSE_HEADERS = "Access-Control-Expose-Headers"
+
+
+def _unverified_candidate(request: HttpRequest) -> tuple[str, AccessClaims] | None:
+    """For views that did not authenticate the token (plain Django views): the token and its
+    verified claims, if it is valid and near expiry. No cache round trip otherwise."""
+    if getattr(request, REJECTED_ATTRIBUTE, False):
+        return None
+    try:
+        raw = bearer_token(request)
+        if raw is None:
+            return None
+        claims = tokens.decode_access(raw)
+    except DoubleTokenError:
+        return None
+    return (raw, claims) if services.needs_slide(claims) else None
+
+
+def _should_consider(request: HttpRequest, response: HttpResponseBase) -> bool:
+    # Error responses (including the token's own 401) never carry a new token.
+    return response.status_code < 400 and not getattr(request, REJECTED_ATTRIBUTE, False)
+
+
+def attach_token(response: HttpResponseBase, token: str) -> None:
+    header = api_settings.NEW_TOKEN_HEADER
+    response[header] = f"Bearer {token}"
+    exposed = [h.strip() for h in response.get(EXPOSE_HEADERS, "").split(",") if h.strip()]
+    if header.lower() not in (h.lower() for h in exposed):
+        exposed.append(header)
+    response[EXPOSE_HEADERS] = ", ".join(exposed)
+    # A response carrying a credential must never be stored by a shared cache.
+    patch_cache_control(response, private=True, no_store=True)
+    patch_vary_headers(response, ["Authorization"])
+
+
+class SlidingTokenMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self, get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable]
+    ) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if self.is_async:
+            return self.__acall__(request)
+        response = self.get_response(request)
+        if not _should_consider(request, response):
+            return response
+        try:
+            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+            if grant is None:
+                candidate = _unverified_candidate(request)
+                grant = candidate and services.authenticate_access(*candidate)
+            token = grant and services.slide(grant)
+        except DoubleTokenError:
+            # The response is already made; a failed re-issue only means none is sent.
+            return response
+        if token:
+            attach_token(response, token)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = await self.get_response(request)
+        if not _should_consider(request, response):
+            return response
+        try:
+            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+            if grant is None:
+                candidate = _unverified_candidate(request)
+                grant = candidate and await services.aauthenticate_access(*candidate)
+            token = grant and await services.aslide(grant)
+        except DoubleTokenError:
+            return response
+        if token:
+            attach_token(response, token)
+        return response

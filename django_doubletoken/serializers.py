@@ -1,0 +1,57 @@
+"""Request and response shapes of the endpoints."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from .conf import api_settings
+from .models import DeviceSession
+
+
+class TokenField(serializers.CharField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(trim_whitespace=True, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > api_settings.MAX_TOKEN_LENGTH:
+            raise serializers.ValidationError(_("The token is too long."), code="max_length")
+        return value
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    device = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    client = serializers.CharField(max_length=32, required=False)
+
+    def validate_client(self, value: str) -> str:
+        if value not in api_settings.CLIENT_PROFILES:
+            names = ", ".join(sorted(api_settings.CLIENT_PROFILES))
+            raise serializers.ValidationError(
+                _("Unknown client profile; expected one of: %(names)s.") % {"names": names},
+                code="invalid_choice",
+            )
+        return value
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = TokenField()
+
+
+class VerifySerializer(serializers.Serializer):
+    token = TokenField()
+
+
+class DeviceSessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeviceSession
+        fields = ["id", "client", "device", "ip", "user_agent", "created_at", "last_used_at",
+                  "current"]
+        read_only_fields = fields
+
+    def get_current(self, session: DeviceSession) -> bool:
+        return str(session.pk) == self.context.get("current_session_id")

@@ -1,0 +1,19 @@
+"""Signals sent by ``django_doubletoken.services`` after each state change has been committed.
+
+Every signal is sent with ``sender=DeviceSession`` and these keyword arguments:
+
+``session_created``  ``session``, ``request`` (or None)
+``session_refreshed`` ``session`` (its ``refresh_generation`` is the new one), ``request``
+``token_slid``       ``session_id``, ``user_id`` (strings), ``old_jti``, ``new_jti``, ``expires_at``
+                     (int, Unix time); sent once per replaced token, by the request that won
+``session_revoked``  ``session``, ``reason`` (a ``RevokeReason`` value)
+``refresh_reused``   ``session``, ``request``; the session has been revoked as well
+"""
+
+from django.dispatch import Signal
+
+session_created = Signal()
+session_refreshed = Signal()
+token_slid = Signal()
+session_revoked = Signal()
+refresh_reused = Signal()

@@ -1,0 +1,149 @@
+"""Everything kept in the Django cache, under three kinds of key:
+
+``<prefix>:s:<sid>``  session state ``(user pk, revoke reason or "")``, read through from the
+                      database. Only revocation overwrites it; refills use ``add``, so a refill
+                      racing a revocation can never put "active" back over "revoked".
+``<prefix>:j:<jti>``  an access token that was replaced by the sliding middleware:
+                      ``(successor token, issued at)``. Written with ``add`` (first writer wins);
+                      the old token is refused once ``GRACE_PERIOD`` has passed since
+                      ``issued at``, and the key expires with the old token itself.
+``<prefix>:u:<sid>``  present while the session's ``last_used_at`` is fresh, so the database
+                      is written at most once per ``LAST_USED_UPDATE_INTERVAL``.
+
+A request's checks read all three in one ``get_many`` (one round trip). Connection failures
+become ``ServiceUnavailable("cache_unavailable")``, a 503 that changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from django.core.cache import BaseCache, caches
+
+from .conf import api_settings
+from .exceptions import CACHE_UNAVAILABLE, ServiceUnavailable
+
+try:
+    from redis.exceptions import RedisError
+except ImportError:  # pragma: no cover - redis is a dependency of django-redis
+    RedisError = OSError  # type: ignore[misc,assignment]
+try:
+    from django_redis.exceptions import ConnectionInterrupted
+except ImportError:  # pragma: no cover
+    ConnectionInterrupted = OSError  # type: ignore[misc,assignment]
+
+CACHE_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+
+
+class SessionState(NamedTuple):
+    user: str
+    revoke_reason: str  # "" while the session is active
+
+    @property
+    def revoked(self) -> bool:
+        return bool(self.revoke_reason)
+
+
+class Successor(NamedTuple):
+    token: str
+    issued_at: int
+
+
+class RequestState(NamedTuple):
+    session: SessionState | None  # None: not cached (evicted, flushed); read the database
+    successor: Successor | None
+    recently_used: bool
+
+
+def cache() -> BaseCache:
+    return caches[api_settings.CACHE_ALIAS]
+
+
+def session_key(sid: str) -> str:
+    return f"{api_settings.CACHE_KEY_PREFIX}:s:{sid}"
+
+
+def successor_key(jti: str) -> str:
+    return f"{api_settings.CACHE_KEY_PREFIX}:j:{jti}"
+
+
+def used_key(sid: str) -> str:
+    return f"{api_settings.CACHE_KEY_PREFIX}:u:{sid}"
+
+
+@contextmanager
+def available() -> Iterator[None]:
+    try:
+        yield
+    except CACHE_ERRORS as exc:
+        raise ServiceUnavailable(CACHE_UNAVAILABLE) from exc
+
+
+def _ttl(seconds: float) -> int:
+    return max(1, int(seconds + 0.999))
+
+
+def _request_state(sid: str, jti: str, found: dict[str, Any]) -> RequestState:
+    session = found.get(session_key(sid))
+    successor = found.get(successor_key(jti))
+    return RequestState(
+        session=SessionState(*session) if session else None,
+        successor=Successor(*successor) if successor else None,
+        recently_used=used_key(sid) in found,
+    )
+
+
+def read_request_state(sid: str, jti: str) -> RequestState:
+    keys = [session_key(sid), successor_key(jti), used_key(sid)]
+    with available():
+        return _request_state(sid, jti, cache().get_many(keys))
+
+
+async def aread_request_state(sid: str, jti: str) -> RequestState:
+    keys = [session_key(sid), successor_key(jti), used_key(sid)]
+    with available():
+        return _request_state(sid, jti, await cache().aget_many(keys))
+
+
+def remember_session(sid: str, state: SessionState, ttl: float) -> None:
+    """Cache a state read from the database unless something (a revocation) got there first."""
+    with available():
+        cache().add(session_key(sid), tuple(state), _ttl(ttl))
+
+
+def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
+    with available():
+        cache().set_many({session_key(sid): tuple(s) for sid, s in states.items()}, _ttl(ttl))
+
+
+def add_successor(jti: str, successor: Successor, ttl: float) -> Successor:
+    """Store ``successor`` for ``jti`` unless one is there; return whichever is stored."""
+    with available():
+        if cache().add(successor_key(jti), tuple(successor), _ttl(ttl)):
+            return successor
+        stored = cache().get(successor_key(jti))
+    # The winner's entry can only be gone if it expired in between: then ours stands.
+    return Successor(*stored) if stored else successor
+
+
+async def aadd_successor(jti: str, successor: Successor, ttl: float) -> Successor:
+    with available():
+        if await cache().aadd(successor_key(jti), tuple(successor), _ttl(ttl)):
+            return successor
+        stored = await cache().aget(successor_key(jti))
+    return Successor(*stored) if stored else successor
+
+
+def claim_last_used_write(sid: str) -> bool:
+    """True for the one request per interval that should write ``last_used_at``."""
+    interval = api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
+    with available():
+        return cache().add(used_key(sid), 1, _ttl(interval))
+
+
+def mark_used(sid: str) -> None:
+    interval = api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
+    with available():
+        cache().set(used_key(sid), 1, _ttl(interval))

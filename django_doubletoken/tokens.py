@@ -1,0 +1,162 @@
+"""Encoding and verifying the two JWTs with PyJWT.
+
+Access token (RFC 9068 header ``typ: at+jwt``): ``sub``, ``sid``, ``jti``, ``iat``, ``exp``,
+``client`` (profile) and ``sxp`` (the session's refresh expiry when issued, so the sliding
+middleware never re-issues past it without a database read), plus ``iss``/``aud`` when set.
+
+Refresh token (``typ: rt+jwt``): ``sub``, ``sid``, ``gen`` (the session's refresh generation),
+``jti``, ``iat``, ``exp``. Its ``jti`` is derived from (sid, gen) and the pair issued by a
+rotation is a function of the session row alone, so a replay inside the grace window can
+return the very same pair without any token ever being stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from .conf import api_settings
+from .exceptions import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
+
+ACCESS_TYP = "at+jwt"
+REFRESH_TYP = "rt+jwt"
+
+_jwt = jwt.PyJWT()
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    sub: str
+    sid: str
+    jti: str
+    iat: int
+    exp: int
+    client: str
+    session_expires: int
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    sub: str
+    sid: str
+    generation: int
+    jti: str
+    iat: int
+    exp: int
+
+
+def derived_jti(sid: str, generation: int, kind: str) -> str:
+    digest = hashlib.sha256(f"{sid}:{generation}:{kind}".encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def _registered_claims() -> dict[str, Any]:
+    claims: dict[str, Any] = {}
+    if api_settings.ISSUER:
+        claims["iss"] = api_settings.ISSUER
+    if api_settings.AUDIENCE:
+        claims["aud"] = api_settings.AUDIENCE
+    return claims
+
+
+def _encode(payload: dict[str, Any], typ: str) -> str:
+    return jwt.encode(
+        payload,
+        api_settings.signing_key,
+        algorithm=api_settings.ALGORITHM,
+        headers={"typ": typ},
+    )
+
+
+def encode_access(
+    *, sub: str, sid: str, jti: str, iat: int, exp: int, client: str, session_expires: int
+) -> str:
+    payload = _registered_claims()
+    payload.update(
+        sub=sub, sid=sid, jti=jti, iat=iat, exp=exp, client=client, sxp=session_expires
+    )
+    return _encode(payload, ACCESS_TYP)
+
+
+def encode_refresh(*, sub: str, sid: str, generation: int, iat: int, exp: int) -> str:
+    payload = _registered_claims()
+    payload.update(
+        sub=sub,
+        sid=sid,
+        gen=generation,
+        jti=derived_jti(sid, generation, "refresh"),
+        iat=iat,
+        exp=exp,
+    )
+    return _encode(payload, REFRESH_TYP)
+
+
+def _decode(raw: str, typ: str, required: list[str], expired_code: str) -> dict[str, Any]:
+    if not isinstance(raw, str) or not raw or len(raw) > api_settings.MAX_TOKEN_LENGTH:
+        raise TokenError(TOKEN_INVALID)
+    try:
+        decoded = _jwt.decode_complete(
+            raw,
+            api_settings.verifying_key,
+            algorithms=[api_settings.ALGORITHM],
+            issuer=api_settings.ISSUER,
+            audience=api_settings.AUDIENCE,
+            leeway=api_settings.LEEWAY,
+            options={"require": required, "verify_aud": bool(api_settings.AUDIENCE)},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError(expired_code) from None
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        # Every other reason (signature, alg, nbf, iss, aud, malformed) is one code: the
+        # client can only log in again, and the reason is not ours to tell an attacker.
+        raise TokenError(TOKEN_INVALID) from None
+    if decoded["header"].get("typ") != typ:
+        raise TokenError(TOKEN_INVALID)
+    return decoded["payload"]
+
+
+def _require_types(payload: dict[str, Any], **types: type) -> None:
+    for name, kind in types.items():
+        value = payload.get(name)
+        # bool is an int subclass; a boolean is never a valid timestamp or generation.
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise TokenError(TOKEN_INVALID)
+
+
+def decode_access(raw: str) -> AccessClaims:
+    """Verify an access token; raise ``TokenError`` (401 with a code) otherwise."""
+    payload = _decode(
+        raw, ACCESS_TYP, ["exp", "iat", "sub", "sid", "jti", "sxp", "client"], TOKEN_EXPIRED
+    )
+    _require_types(payload, sub=str, sid=str, jti=str, client=str, iat=int, exp=int, sxp=int)
+    # A token living longer than any profile allows was not issued by us as configured.
+    longest = max(p.access_lifetime for p in api_settings.profiles())
+    if payload["exp"] - payload["iat"] > (longest + api_settings.LEEWAY).total_seconds():
+        raise TokenError(TOKEN_INVALID)
+    return AccessClaims(
+        sub=payload["sub"],
+        sid=payload["sid"],
+        jti=payload["jti"],
+        iat=payload["iat"],
+        exp=payload["exp"],
+        client=payload["client"],
+        session_expires=payload["sxp"],
+    )
+
+
+def decode_refresh(raw: str) -> RefreshClaims:
+    """Verify a refresh token's signature and claims; an expired one means the session ended."""
+    payload = _decode(raw, REFRESH_TYP, ["exp", "iat", "sub", "sid", "gen", "jti"], SESSION_EXPIRED)
+    _require_types(payload, sub=str, sid=str, jti=str, iat=int, exp=int, gen=int)
+    return RefreshClaims(
+        sub=payload["sub"],
+        sid=payload["sid"],
+        generation=payload["gen"],
+        jti=payload["jti"],
+        iat=payload["iat"],
+        exp=payload["exp"],
+    )

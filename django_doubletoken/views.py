@@ -1,0 +1,129 @@
+"""The DRF endpoints. Each one validates input, calls a service and shapes the answer."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth import authenticate
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .authentication import DoubleTokenAuthentication
+from .exceptions import INVALID_CREDENTIALS, TokenError, exception_handler
+from .http import client_ip, user_agent
+from .models import DeviceSession, RevokeReason
+from .serializers import (
+    DeviceSessionSerializer,
+    LoginSerializer,
+    RefreshSerializer,
+    VerifySerializer,
+)
+from .throttling import LoginRateThrottle
+
+# RFC 6749 §5.1: responses carrying tokens must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def token_response(pair: services.TokenPair) -> Response:
+    return Response(pair.as_dict(), headers=NO_STORE)
+
+
+class DoubleTokenView(APIView):
+    def get_exception_handler(self):
+        return exception_handler
+
+
+class PublicTokenView(DoubleTokenView):
+    """Endpoints that take credentials in the body, not from an Authorization header."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+
+class SessionTokenView(DoubleTokenView):
+    """Endpoints acting on the session of the request's access token."""
+
+    authentication_classes = (DoubleTokenAuthentication,)
+    permission_classes = (IsAuthenticated,)
+
+
+class LoginView(PublicTokenView):
+    throttle_classes = (LoginRateThrottle,)
+
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = authenticate(
+            request._request, username=data["username"], password=data["password"]
+        )
+        if user is None:
+            raise TokenError(INVALID_CREDENTIALS)
+        pair = services.login(
+            user,
+            client=data.get("client"),
+            device=data["device"],
+            ip=client_ip(request._request),
+            user_agent=user_agent(request._request),
+            request=request._request,
+        )
+        return token_response(pair)
+
+
+class RefreshView(PublicTokenView):
+    def post(self, request: Request) -> Response:
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.refresh(serializer.validated_data["refresh"], request=request._request)
+        return token_response(pair)
+
+
+class VerifyView(PublicTokenView):
+    """Checks an access token exactly as authentication would, revocation included."""
+
+    def post(self, request: Request) -> Response:
+        serializer = VerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        grant = services.authenticate_access(serializer.validated_data["token"])
+        return Response(
+            {"valid": True, "session_id": grant.session_id, "expires_at": grant.claims.exp}
+        )
+
+
+class LogoutView(SessionTokenView):
+    def post(self, request: Request) -> Response:
+        services.revoke_session(request.auth.session_id, RevokeReason.LOGOUT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(SessionTokenView):
+    def post(self, request: Request) -> Response:
+        services.revoke_user_sessions(request.user.pk, RevokeReason.LOGOUT_ALL)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionListView(SessionTokenView):
+    def get(self, request: Request) -> Response:
+        sessions = DeviceSession.objects.active().filter(user_id=request.user.pk)
+        serializer = DeviceSessionSerializer(
+            sessions, many=True, context={"current_session_id": request.auth.session_id}
+        )
+        return Response(serializer.data)
+
+
+class SessionDetailView(SessionTokenView):
+    def delete(self, request: Request, session_id: str) -> Response:
+        try:
+            uuid.UUID(session_id)
+        except ValueError:
+            raise NotFound() from None
+        mine = DeviceSession.objects.filter(pk=session_id, user_id=request.user.pk)
+        if not mine.exists():
+            raise NotFound()
+        services.revoke_sessions(mine, RevokeReason.REMOVED_BY_USER)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,140 @@
+"""Settings of the example project, read from the environment.
+
+REDIS_URL            django-redis cache (e.g. redis://127.0.0.1:6379/0). Unset: an in-process
+                     cache, fine for one runserver process only (a warning says so).
+DATABASE_URL         postgres://user@host:port/name. Unset: SQLite in var/example.sqlite3.
+DEBUG                "1" (default) or "0".
+ACCESS_SECONDS, REFRESH_SECONDS, SESSION_SECONDS, SLIDING_SECONDS, GRACE_SECONDS
+                     shorten lifetimes to watch sliding and refresh happen (see README).
+"""
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "example-project-insecure-key-change-me-0123456789")
+DEBUG = os.environ.get("DEBUG", "1") == "1"
+ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_doubletoken",
+    "example_project",
+]
+
+MIDDLEWARE = [
+    "django_doubletoken.middleware.SlidingTokenMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+ASGI_APPLICATION = "example_project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def _database(url: str | None) -> dict:
+    if not url:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "example.sqlite3",
+            # Writers queue for the lock at BEGIN instead of failing to upgrade it midway.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    parts = urlparse(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": parts.username or "postgres",
+        "PASSWORD": parts.password or "",
+        "HOST": parts.hostname or "127.0.0.1",
+        "PORT": parts.port or 5432,
+    }
+
+
+DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
+
+REDIS_URL = os.environ.get("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if "runserver" in sys.argv:
+        print("REDIS_URL is not set: using an in-process cache (one process only).")
+
+
+def _seconds(name: str, default: timedelta) -> timedelta:
+    value = os.environ.get(name)
+    return timedelta(seconds=float(value)) if value else default
+
+
+DOUBLETOKEN = {
+    "ACCESS_TOKEN_LIFETIME": _seconds("ACCESS_SECONDS", timedelta(minutes=15)),
+    "REFRESH_TOKEN_LIFETIME": _seconds("REFRESH_SECONDS", timedelta(days=1)),
+    "SESSION_LIFETIME": _seconds("SESSION_SECONDS", timedelta(days=30)),
+    "SLIDING_THRESHOLD": _seconds("SLIDING_SECONDS", timedelta(minutes=5)),
+    "GRACE_PERIOD": _seconds("GRACE_SECONDS", timedelta(seconds=30)),
+    # The example shortens every profile together so env lifetimes apply to "mobile" too.
+    "CLIENT_PROFILES": {"web": {}, "mobile": {}},
+}
+if os.environ.get("LOGIN_THROTTLE_RATE"):
+    DOUBLETOKEN["LOGIN_THROTTLE_RATE"] = os.environ["LOGIN_THROTTLE_RATE"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "django_doubletoken.authentication.DoubleTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "django_doubletoken.exceptions.exception_handler",
+}
+
+AUTH_PASSWORD_VALIDATORS = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+DEMO_USERNAME = os.environ.get("DEMO_USERNAME", "demo")
+DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")

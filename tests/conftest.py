@@ -1,0 +1,89 @@
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from django_doubletoken import store
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_redis():
+    """The suite needs a real Redis; without one it stops here, loudly, rather than skip."""
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.exit(
+            f"No Redis at {settings.REDIS_URL} ({exc}). Start one (the README's test command "
+            "does) or set TEST_REDIS_URL.",
+            returncode=3,
+        )
+    return client
+
+
+@pytest.fixture(autouse=True)
+def clean_redis(real_redis):
+    real_redis.flushdb()
+    yield
+
+
+class CountingCache:
+    """Wraps the real cache and counts calls: one call is one round trip for django-redis
+    (get_many is one MGET, set_many one pipeline)."""
+
+    def __init__(self, cache):
+        self._cache = cache
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        attr = getattr(self._cache, name)
+        if callable(attr) and not name.startswith("_") and name not in ("make_key",):
+            def counted(*args, **kwargs):
+                self.calls.append(name)
+                return attr(*args, **kwargs)
+            return counted
+        return attr
+
+
+@pytest.fixture
+def counting_cache(monkeypatch):
+    counter = CountingCache(store.cache())
+    monkeypatch.setattr(store, "cache", lambda: counter)
+    return counter
+
+
+@pytest.fixture
+def password():
+    return "correct horse battery staple"
+
+
+@pytest.fixture
+def user(django_user_model, password):
+    return django_user_model.objects.create_user("alice", "alice@example.com", password)
+
+
+@pytest.fixture
+def other_user(django_user_model, password):
+    return django_user_model.objects.create_user("bob", "bob@example.com", password)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def login(api, password):
+    def _login(username="alice", **extra):
+        response = api.post(
+            "/api/auth/login/", {"username": username, "password": password, **extra},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return _login
+
+
+def bearer(token: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}

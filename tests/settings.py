@@ -1,0 +1,62 @@
+"""Test settings: the example project's, on a real Redis and a throwaway database.
+
+TEST_REDIS_URL  Redis the tests may flush (default: redis://127.0.0.1:6379/15).
+TEST_DB         "sqlite" (default, a file so live-server threads share it) or "postgres"
+                (127.0.0.1:5432, user postgres; for the row-locking concurrency tests).
+"""
+
+import os
+import tempfile
+from datetime import timedelta
+
+from example_project.settings import *  # noqa: F403
+from example_project.settings import DOUBLETOKEN, INSTALLED_APPS
+
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
+ROOT_URLCONF = "tests.urls"
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+    }
+}
+
+if os.environ.get("TEST_DB", "sqlite") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "doubletoken",
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "TEST": {"NAME": f"test_doubletoken_{os.getpid()}"},
+        }
+    }
+else:
+    _db_dir = tempfile.mkdtemp(prefix="doubletoken-tests-")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.path.join(_db_dir, "db.sqlite3"),
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
+            "TEST": {"NAME": os.path.join(_db_dir, "test.sqlite3")},
+        }
+    }
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+DOUBLETOKEN = {
+    **DOUBLETOKEN,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    "SESSION_LIFETIME": timedelta(days=30),
+    "SLIDING_THRESHOLD": timedelta(minutes=5),
+    "GRACE_PERIOD": timedelta(seconds=30),
+    "SIGNING_KEY": "tests-signing-key-0123456789abcdef0123456789abcdef",
+    "LOGIN_THROTTLE_RATE": None,
+}

@@ -1,0 +1,43 @@
+"""The example project's URLs plus views that only the tests need."""
+
+from django.http import HttpResponse, JsonResponse
+from django.urls import path
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import api_view, authentication_classes
+from rest_framework.response import Response
+
+from example_project.urls import urlpatterns as example_urlpatterns
+
+
+def plain_view(request):
+    return HttpResponse("plain")
+
+
+async def async_plain_view(request):
+    return HttpResponse("async plain")
+
+
+def plain_error_view(request):
+    return JsonResponse({"error": "nope"}, status=400)
+
+
+@api_view(["GET"])
+@authentication_classes([SessionAuthentication])
+def session_auth_view(request):
+    return Response({"username": request.user.get_username()})
+
+
+@api_view(["GET"])
+def whoami_pk(request):
+    """Touches only request.user.pk: must not load the user row."""
+    return Response({"pk": request.user.pk, "sid": request.auth.session_id})
+
+
+urlpatterns = [
+    *example_urlpatterns,
+    path("plain/", plain_view),
+    path("async-plain/", async_plain_view),
+    path("plain-error/", plain_error_view),
+    path("session-auth/", session_auth_view),
+    path("whoami-pk/", whoami_pk),
+]
