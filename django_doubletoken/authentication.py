@@ -19,7 +19,7 @@ from .services import AccessGrant
 class TokenUser(SimpleLazyObject):
     """The token's user, loaded from the database only when a view needs more than its pk.
 
-    ``pk``, ``id``, ``is_authenticated`` and ``is_anonymous`` answer without a query, so
+    ``pk``, ``id``, ``is_authenticated``, ``is_anonymous`` and ``bool()`` answer without a query, so
     permission checks like ``IsAuthenticated`` and per-user filtering cost nothing. Any other
     attribute loads the row once. Inactive and deleted users never get here: deactivating or
     deleting a user revokes their sessions.
@@ -43,6 +43,10 @@ class TokenUser(SimpleLazyObject):
     @property
     def is_anonymous(self) -> bool:
         return False
+
+    def __bool__(self) -> bool:
+        # IsAuthenticated tests ``bool(request.user)`` first; a user is always truthy.
+        return True
 
 
 def _user_pk(sub: str) -> Any:

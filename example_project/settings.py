@@ -112,9 +112,10 @@ DOUBLETOKEN = {
     "SESSION_LIFETIME": _seconds("SESSION_SECONDS", timedelta(days=30)),
     "SLIDING_THRESHOLD": _seconds("SLIDING_SECONDS", timedelta(minutes=5)),
     "GRACE_PERIOD": _seconds("GRACE_SECONDS", timedelta(seconds=30)),
-    # The example shortens every profile together so env lifetimes apply to "mobile" too.
-    "CLIENT_PROFILES": {"web": {}, "mobile": {}},
 }
+if any(os.environ.get(f"{n}_SECONDS") for n in ("ACCESS", "REFRESH", "SESSION")):
+    # Lifetimes from the environment apply to every profile, "mobile" included.
+    DOUBLETOKEN["CLIENT_PROFILES"] = {"web": {}, "mobile": {}}
 if os.environ.get("LOGIN_THROTTLE_RATE"):
     DOUBLETOKEN["LOGIN_THROTTLE_RATE"] = os.environ["LOGIN_THROTTLE_RATE"]
 

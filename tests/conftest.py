@@ -84,6 +84,3 @@ def login(api, password):
 
     return _login
 
-
-def bearer(token: str) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
