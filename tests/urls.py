@@ -33,6 +33,12 @@ def whoami_pk(request):
     return Response({"pk": request.user.pk, "sid": request.auth.session_id})
 
 
+@api_view(["GET"])
+def exposing_view(request):
+    """Sets its own exposed header, as django-cors-headers would."""
+    return Response({}, headers={"Access-Control-Expose-Headers": "X-Request-Id"})
+
+
 urlpatterns = [
     *example_urlpatterns,
     path("plain/", plain_view),
@@ -40,4 +46,5 @@ urlpatterns = [
     path("plain-error/", plain_error_view),
     path("session-auth/", session_auth_view),
     path("whoami-pk/", whoami_pk),
+    path("exposing/", exposing_view),
 ]
