@@ -8,4 +8,11 @@ class DoubleTokenConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, receivers  # noqa: F401  (register checks and receivers)
+
+        if self.apps.is_installed("django.contrib.admin"):
+            from .admin import attach_to_user_admin
+
+            # Admin modules were imported by the admin app's ready(), which runs first when
+            # "django.contrib.admin" is listed above this app (check W004 tells otherwise).
+            attach_to_user_admin()

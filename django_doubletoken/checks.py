@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import jwt
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
@@ -164,6 +165,18 @@ def _check_misc() -> list:
     return errors
 
 
+def _user_admin_shows_sessions() -> bool:
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from .admin import DeviceSessionInline, UserSessionsAdminMixin
+
+    user_admin = admin.site._registry.get(get_user_model())
+    return user_admin is None or isinstance(user_admin, UserSessionsAdminMixin) or (
+        DeviceSessionInline in user_admin.inlines
+    )
+
+
 def _valid_rate(rate: Any) -> bool:
     if not isinstance(rate, str) or "/" not in rate:
         return False
@@ -188,6 +201,12 @@ def check_setup(app_configs=None, **kwargs) -> list:
                 hint="Move it above CorsMiddleware, or add the header name to "
                      "CORS_EXPOSE_HEADERS.",
                 id="django_doubletoken.W002"))
+    if apps.is_installed("django.contrib.admin") and not _user_admin_shows_sessions():
+        found.append(Warning(
+            "The user admin does not show device sessions.",
+            hint="List 'django_doubletoken' below 'django.contrib.admin' in INSTALLED_APPS, or "
+                 "add django_doubletoken.admin.UserSessionsAdminMixin to your UserAdmin.",
+            id="django_doubletoken.W004"))
     backend = settings.CACHES.get(api_settings.CACHE_ALIAS, {}).get("BACKEND", "")
     if not settings.DEBUG and backend in (
         "django.core.cache.backends.locmem.LocMemCache",

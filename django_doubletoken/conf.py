@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "LEEWAY": timedelta(seconds=10),
     # The session's last_used_at is written at most once per interval.
     "LAST_USED_UPDATE_INTERVAL": timedelta(minutes=5),
+    # Changing a user's password (or making it unusable) logs them out of every device.
+    "REVOKE_ON_PASSWORD_CHANGE": True,
     # DRF throttle rate for the login endpoint, per client IP ("10/min"); None disables it.
     "LOGIN_THROTTLE_RATE": "10/min",
     # False: access tokens are checked by signature and expiry only (no cache round trip),

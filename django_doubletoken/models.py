@@ -20,6 +20,7 @@ class RevokeReason(models.TextChoices):
     ADMIN_KICK = "admin_kick", _("User kicked by staff")
     PASSWORD_CHANGED = "password_changed", _("Password changed")
     USER_DEACTIVATED = "user_deactivated", _("User deactivated")
+    USER_DELETED = "user_deleted", _("User deleted")
     SESSION_LIMIT = "session_limit", _("Session limit reached")
 
 

@@ -461,8 +461,11 @@ def _revoke_locked(sessions: Iterable[DeviceSession], reason: str, now: datetime
 def revoke_sessions(queryset: QuerySet[DeviceSession], reason: str) -> int:
     """Revoke every not yet revoked session in ``queryset``; return how many were revoked."""
     now = timezone.now()
+    # Re-selected by pk, so the lock covers session rows only, whatever joins, ordering or
+    # slicing the caller's queryset (an admin changelist's, say) carries.
+    pending = DeviceSession.objects.filter(pk__in=queryset.values("pk"), revoked_at__isnull=True)
     with _database_available(), transaction.atomic():
-        sessions = list(queryset.filter(revoked_at__isnull=True).select_for_update())
+        sessions = list(pending.select_for_update())
         _revoke_locked(sessions, reason, now)
     for session in sessions:
         signals.session_revoked.send(sender=DeviceSession, session=session, reason=reason)

@@ -1,0 +1,230 @@
+"""Device sessions in the Django admin: see every signed-in device, log one out, kick a user.
+
+Every change goes through ``services``, so it reaches the cache at once: the affected tokens
+are refused on their next request. Rows are read-only: staff never edit token state.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .models import DeviceSession, RevokeReason
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", _("Active")), ("expired", _("Expired")), ("revoked", _("Revoked"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        ended = Q(refresh_expires_at__lte=now) | Q(absolute_expires_at__lte=now)
+        if self.value() == "active":
+            return queryset.active(now)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True).filter(ended)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+def _user_search_fields() -> tuple[str, ...]:
+    user_model = get_user_model()
+    fields = [f"user__{user_model.USERNAME_FIELD}"]
+    email = user_model.get_email_field_name()
+    if email != user_model.USERNAME_FIELD and any(
+        f.name == email for f in user_model._meta.get_fields()
+    ):
+        fields.append(f"user__{email}")
+    return tuple(fields)
+
+
+def status_label(session: DeviceSession) -> str:
+    if session.is_revoked:
+        return f"{_('revoked')} ({session.get_revoke_reason_display() or _('unknown')})"
+    return str(_("active")) if session.is_active() else str(_("expired"))
+
+
+@admin.register(DeviceSession)
+class DeviceSessionAdmin(admin.ModelAdmin):
+    list_display = ("user", "client", "device", "ip", "created_at", "last_used_at",
+                    "expires_at", "status")
+    list_filter = (StatusFilter, "client", "revoke_reason", "created_at", "last_used_at")
+    search_fields = (*_user_search_fields(), "=ip", "device", "user_agent")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    actions = ("log_out_sessions", "log_out_users_everywhere")
+    fields = ("id", "user", "client", "device", "user_agent", "ip", "created_at", "last_used_at",
+              "refresh_generation", "rotated_at", "refresh_expires_at", "absolute_expires_at",
+              "revoked_at", "revoke_reason")
+    readonly_fields = fields
+
+    @admin.display(description=_("expires"))
+    def expires_at(self, session: DeviceSession):
+        return session.expires_at
+
+    @admin.display(description=_("status"))
+    def status(self, session: DeviceSession) -> str:
+        return status_label(session)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Deleting a row would skip the cache; log the session out instead (and let
+        # the purge_doubletoken_sessions command clean old rows).
+        return False
+
+    @admin.action(description=_("Log out selected sessions"), permissions=["change"])
+    def log_out_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = services.revoke_sessions(queryset, RevokeReason.ADMIN)
+        self.message_user(
+            request,
+            ngettext("%(count)d session was logged out.", "%(count)d sessions were logged out.",
+                     count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Log out these users everywhere"), permissions=["change"])
+    def log_out_users_everywhere(self, request: HttpRequest, queryset: QuerySet) -> None:
+        user_ids = set(queryset.values_list("user_id", flat=True))
+        count = services.revoke_sessions(
+            DeviceSession.objects.filter(user_id__in=user_ids), RevokeReason.ADMIN_KICK
+        )
+        users = ngettext("%(count)d user", "%(count)d users", len(user_ids)) % {
+            "count": len(user_ids)
+        }
+        sessions = ngettext("%(count)d session revoked", "%(count)d sessions revoked",
+                            count) % {"count": count}
+        self.message_user(
+            request,
+            _("%(users)s logged out everywhere: %(sessions)s.")
+            % {"users": users, "sessions": sessions},
+            messages.SUCCESS,
+        )
+
+    def get_urls(self):
+        kick = self.admin_site.admin_view(self.log_out_user_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_log_out_user"
+        return [
+            path("log-out-user/<path:user_id>/", kick, name=name),
+            *super().get_urls(),
+        ]
+
+    def log_out_user_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
+        """Confirm, then log one user out of every device (linked from the user's page)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        user_model = get_user_model()
+        try:
+            pk = user_model._meta.pk.to_python(user_id)
+        except ValidationError as exc:
+            raise Http404 from exc
+        user = get_object_or_404(user_model, pk=pk)
+        active = DeviceSession.objects.active().filter(user=user)
+        if request.method == "POST":
+            count = services.revoke_user_sessions(user, RevokeReason.ADMIN_KICK)
+            self.message_user(
+                request,
+                ngettext("%(user)s was logged out of %(count)d session.",
+                         "%(user)s was logged out of %(count)d sessions.", count)
+                % {"user": user, "count": count},
+                messages.SUCCESS,
+            )
+            opts = user_model._meta
+            return HttpResponseRedirect(
+                reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change",
+                        args=[user.pk])
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Log %(user)s out everywhere?") % {"user": user},
+            "target_user": user,
+            "active_sessions": active.order_by("-last_used_at"),
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "django_doubletoken/admin/log_out_user.html", context)
+
+
+class DeviceSessionInline(admin.TabularInline):
+    """The user's active sessions on their admin page, with counts and a log-out-everywhere
+    link. Added to the registered UserAdmin automatically (see ``attach_to_user_admin``)."""
+
+    model = DeviceSession
+    fk_name = "user"
+    template = "django_doubletoken/admin/sessions_inline.html"
+    fields = ("device", "client", "ip", "created_at", "last_used_at", "expires_at", "status")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("active device sessions")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).active().order_by("-last_used_at")
+
+    @admin.display(description=_("expires"))
+    def expires_at(self, session: DeviceSession):
+        return session.expires_at
+
+    @admin.display(description=_("status"))
+    def status(self, session: DeviceSession) -> str:
+        return status_label(session)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class UserSessionsAdminMixin:
+    """For a UserAdmin registered where the automatic attachment cannot see it (another
+    admin site, or registered after this app's ``ready()``): ``class MyUserAdmin(
+    UserSessionsAdminMixin, UserAdmin)``."""
+
+    def get_inlines(self, request, obj):
+        inlines = list(super().get_inlines(request, obj))
+        if obj is not None and DeviceSessionInline not in inlines:
+            inlines.append(DeviceSessionInline)
+        return inlines
+
+
+def attach_to_user_admin(site: admin.AdminSite = admin.site) -> bool:
+    """Show device sessions on the user's page of ``site``; True if a UserAdmin was found."""
+    user_admin = site._registry.get(get_user_model())
+    if user_admin is None:
+        return False
+    if isinstance(user_admin, UserSessionsAdminMixin):
+        return True
+    if DeviceSessionInline not in user_admin.inlines:
+        user_admin.inlines = [*user_admin.inlines, DeviceSessionInline]
+    return True
+
+
+def user_sessions_summary(user) -> str:
+    """Counts and links under the inline: all sessions, log out everywhere."""
+    prefix = f"admin:{DeviceSession._meta.app_label}_{DeviceSession._meta.model_name}"
+    changelist = reverse(f"{prefix}_changelist")
+    kick = reverse(f"{prefix}_log_out_user", args=[user.pk])
+    sessions = DeviceSession.objects.filter(user=user)
+    return format_html(
+        '{} · <a href="{}?user__{}__exact={}">{}</a> · <a class="deletelink" href="{}">{}</a>',
+        ngettext("%(count)d active session", "%(count)d active sessions",
+                 (active := sessions.active().count())) % {"count": active},
+        changelist, get_user_model()._meta.pk.name, user.pk,
+        _("all %(count)d sessions") % {"count": sessions.count()},
+        kick, _("Log out everywhere"),
+    )

@@ -1,0 +1,64 @@
+"""Delete device sessions that can never be used again, in small batches (cron-safe)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from django_doubletoken.models import DeviceSession
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete device sessions that expired more than --expired-days ago or were revoked "
+        "more than --revoked-days ago, --batch-size rows per transaction."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--expired-days", type=int, default=7,
+                            help="keep expired sessions this many days (default 7)")
+        parser.add_argument("--revoked-days", type=int, default=30,
+                            help="keep revoked sessions this many days, for audit (default 30)")
+        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--sleep", type=float, default=0.0,
+                            help="seconds to pause between batches, to spare a busy database")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="count what would be deleted, delete nothing")
+
+    def handle(self, *args, **options) -> None:
+        for name in ("expired_days", "revoked_days"):
+            if options[name] < 0:
+                raise CommandError(f"--{name.replace('_', '-')} must be 0 or more.")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        now = timezone.now()
+        expired_before = now - timedelta(days=options["expired_days"])
+        revoked_before = now - timedelta(days=options["revoked_days"])
+        # A revoked session is kept for --revoked-days even if it has also expired.
+        purgeable = DeviceSession.objects.filter(
+            Q(revoked_at__lt=revoked_before)
+            | Q(revoked_at__isnull=True)
+            & (Q(refresh_expires_at__lt=expired_before) | Q(absolute_expires_at__lt=expired_before))
+        )
+        if options["dry_run"]:
+            count = purgeable.count()
+            self.stdout.write(f"Would delete {count} device session(s) (dry run).")
+            return
+        total = 0
+        while True:
+            with transaction.atomic():
+                batch = list(purgeable.order_by("pk").values_list("pk", flat=True)[
+                    : options["batch_size"]])
+                if not batch:
+                    break
+                deleted, _ = DeviceSession.objects.filter(pk__in=batch).delete()
+            total += deleted
+            self.stdout.write(f"Deleted {deleted} device session(s) ({total} so far).")
+            if options["sleep"]:
+                time.sleep(options["sleep"])
+        self.stdout.write(self.style.SUCCESS(f"Deleted {total} device session(s) in all."))

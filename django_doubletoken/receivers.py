@@ -1,0 +1,62 @@
+"""Keep device sessions in step with their user: since requests never load the user row,
+whatever would make a user unfit to pass is acted on when the user is saved or deleted.
+
+- password changed or made unusable (``REVOKE_ON_PASSWORD_CHANGE``, on by default),
+- ``is_active`` set to False,
+- user deleted,
+
+each revoke all of the user's sessions, so their tokens are refused on the next request.
+``QuerySet.update()`` sends no signals: revoke with ``services.revoke_user_sessions`` there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_init, post_save, pre_delete
+
+from . import services
+from .conf import api_settings
+from .models import RevokeReason
+
+SNAPSHOT = "_doubletoken_snapshot"
+
+
+def _snapshot(instance: Any) -> tuple[Any, Any]:
+    # Read from __dict__ so deferred fields are never loaded just for this.
+    fields = instance.__dict__
+    return fields.get("password"), fields.get("is_active")
+
+
+def remember_credentials(sender, instance, **kwargs) -> None:
+    instance.__dict__[SNAPSHOT] = _snapshot(instance)
+
+
+def revoke_on_credential_change(sender, instance, created, raw=False, **kwargs) -> None:
+    before = instance.__dict__.get(SNAPSHOT, (None, None))
+    now = _snapshot(instance)
+    instance.__dict__[SNAPSHOT] = now
+    if created or raw:
+        return
+    (old_password, old_active), (password, active) = before, now
+    if active is False and old_active is not False:
+        services.revoke_user_sessions(instance.pk, RevokeReason.USER_DEACTIVATED)
+    elif (
+        api_settings.REVOKE_ON_PASSWORD_CHANGE
+        and old_password is not None
+        and password is not None
+        and password != old_password
+    ):
+        services.revoke_user_sessions(instance.pk, RevokeReason.PASSWORD_CHANGED)
+
+
+def revoke_on_delete(sender, instance, **kwargs) -> None:
+    # The rows go with the user (CASCADE); the cache must hear of it first.
+    services.revoke_user_sessions(instance.pk, RevokeReason.USER_DELETED)
+
+
+user_model = get_user_model()
+post_init.connect(remember_credentials, sender=user_model, dispatch_uid="doubletoken_init")
+post_save.connect(revoke_on_credential_change, sender=user_model, dispatch_uid="doubletoken_save")
+pre_delete.connect(revoke_on_delete, sender=user_model, dispatch_uid="doubletoken_delete")

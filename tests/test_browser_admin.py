@@ -1,0 +1,68 @@
+"""Staff revoke sessions in the admin, in a real headless browser against a live server."""
+
+import pytest
+import requests
+
+from .browser import browser  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _login_api(base, username, password, device):
+    response = requests.post(f"{base}/api/auth/login/", json={
+        "username": username, "password": password, "device": device}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _me(base, pair):
+    response = requests.get(f"{base}/api/me/",
+                            headers={"Authorization": f"Bearer {pair['access']}"}, timeout=10)
+    return response.status_code, response.json().get("code")
+
+
+def test_staff_finds_and_revokes_a_session(live_server, browser, django_user_model,  # noqa: F811
+                                           user, other_user, password, tmp_path):
+    django_user_model.objects.create_superuser("staff", "staff@example.com", password)
+    base = live_server.url
+    lost_phone = _login_api(base, "alice", password, "Lost phone")
+    laptop = _login_api(base, "alice", password, "Laptop")
+    bobs = _login_api(base, "bob", password, "Bob's tablet")
+    assert _me(base, lost_phone)[0] == 200
+
+    page = browser.new_page()
+    page.goto(f"{base}/admin/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+    page.goto(f"{base}/admin/django_doubletoken/devicesession/")
+    page.fill("#searchbar", "alice")
+    page.press("#searchbar", "Enter")
+    page.wait_for_load_state()
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 2 and "Bob" not in page.inner_text("#result_list")
+    row = rows.filter(has_text="Lost phone")
+    row.locator("input[name=_selected_action]").check()
+    page.select_option("select[name=action]", "log_out_sessions")
+    page.click("button[name=index]")
+    message = page.wait_for_selector(".messagelist .success")
+    assert message.inner_text() == "1 session was logged out."
+    page.screenshot(path=tmp_path / "admin-after-revoke.png", full_page=True)
+    assert (tmp_path / "admin-after-revoke.png").stat().st_size > 10_000
+
+    # The revoked session's very next request is refused; the others carry on.
+    assert _me(base, lost_phone) == (401, "session_revoked")
+    assert _me(base, laptop)[0] == 200 and _me(base, bobs)[0] == 200
+
+    # From the user's own admin page: log alice out everywhere.
+    page.goto(f"{base}/admin/auth/user/{user.pk}/change/")
+    summary = page.inner_text(".doubletoken-summary")
+    assert "1 active session" in summary and "all 2 sessions" in summary
+    page.click(".doubletoken-summary a.deletelink")
+    page.click("input[type=submit][value='Yes, log out everywhere']")
+    message = page.wait_for_selector(".messagelist .success")
+    assert "logged out of 1 session" in message.inner_text()
+    assert _me(base, laptop) == (401, "session_revoked")
+    assert _me(base, bobs)[0] == 200
