@@ -60,6 +60,15 @@ DEFAULTS: dict[str, Any] = {
     "REVOCATION_CHECK": True,
     # Longer Authorization headers or token fields are refused before any decoding.
     "MAX_TOKEN_LENGTH": 4096,
+    # Cookie transport (opt-in): the refresh token travels in an HttpOnly cookie, never seen
+    # by scripts, for the profiles in REFRESH_COOKIE_CLIENTS; others keep it in the body.
+    "REFRESH_COOKIE_NAME": None,
+    "REFRESH_COOKIE_CLIENTS": ("web",),
+    # None: the refresh endpoint's own URL, so the cookie is sent nowhere else.
+    "REFRESH_COOKIE_PATH": None,
+    "REFRESH_COOKIE_DOMAIN": None,
+    "REFRESH_COOKIE_SECURE": True,
+    "REFRESH_COOKIE_SAMESITE": "Strict",
     # WSGI META key holding the client IP behind a trusted proxy, e.g.
     # "HTTP_X_FORWARDED_FOR" (its first address is used). None: REMOTE_ADDR.
     "CLIENT_IP_HEADER": None,

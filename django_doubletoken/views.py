@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth import authenticate
+from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -12,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from . import cookies, services
 from .authentication import DoubleTokenAuthentication
+from .conf import api_settings
 from .exceptions import INVALID_CREDENTIALS, TokenError, exception_handler
 from .http import client_ip, user_agent
 from .models import DeviceSession, RevokeReason
@@ -29,8 +31,19 @@ from .throttling import LoginRateThrottle
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def token_response(pair: services.TokenPair) -> Response:
-    return Response(pair.as_dict(), headers=NO_STORE)
+def token_response(
+    pair: services.TokenPair, request: Request, *, use_cookie: bool = False
+) -> Response:
+    """The pair as JSON; with cookie transport the refresh token goes in the cookie only."""
+    if not use_cookie:
+        return Response(pair.as_dict(), headers=NO_STORE)
+    body = pair.as_dict()
+    del body["refresh"]
+    response = Response(body, headers=NO_STORE)
+    max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
+    cookies.set_refresh_cookie(response, pair.refresh, max_age)
+    cookies.ensure_csrf_cookie(request._request)
+    return response
 
 
 class DoubleTokenView(APIView):
@@ -72,15 +85,24 @@ class LoginView(PublicTokenView):
             user_agent=user_agent(request._request),
             request=request._request,
         )
-        return token_response(pair)
+        client = data.get("client") or api_settings.DEFAULT_CLIENT
+        return token_response(pair, request, use_cookie=cookies.enabled_for(client))
 
 
 class RefreshView(PublicTokenView):
+    """Takes the refresh token from the body, or else (cookie transport) from its cookie."""
+
     def post(self, request: Request) -> Response:
         serializer = RefreshSerializer(data=request.data)
+        from_cookie = False
+        if isinstance(request.data, dict) and "refresh" not in request.data:
+            raw = cookies.refresh_token_from_cookie(request._request)
+            if raw is not None:
+                serializer = RefreshSerializer(data={"refresh": raw})
+                from_cookie = True
         serializer.is_valid(raise_exception=True)
         pair = services.refresh(serializer.validated_data["refresh"], request=request._request)
-        return token_response(pair)
+        return token_response(pair, request, use_cookie=from_cookie)
 
 
 class VerifyView(PublicTokenView):
@@ -95,16 +117,22 @@ class VerifyView(PublicTokenView):
         )
 
 
+def logged_out() -> Response:
+    response = Response(status=status.HTTP_204_NO_CONTENT)
+    cookies.delete_refresh_cookie(response)
+    return response
+
+
 class LogoutView(SessionTokenView):
     def post(self, request: Request) -> Response:
         services.revoke_session(request.auth.session_id, RevokeReason.LOGOUT)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return logged_out()
 
 
 class LogoutAllView(SessionTokenView):
     def post(self, request: Request) -> Response:
         services.revoke_user_sessions(request.user.pk, RevokeReason.LOGOUT_ALL)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return logged_out()
 
 
 class SessionListView(SessionTokenView):
