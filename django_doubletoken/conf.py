@@ -6,13 +6,13 @@ Every key has a default here. A wrong value is reported by the system checks in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.utils.crypto import salted_hmac
 
 DEFAULTS: dict[str, Any] = {
     # Lifetimes used by every client profile that does not override them.
@@ -40,10 +40,14 @@ DEFAULTS: dict[str, Any] = {
     "NEW_TOKEN_HEADER": "NEW_HTTP_AUTHORIZATION",
     "CACHE_ALIAS": "default",
     "CACHE_KEY_PREFIX": "doubletoken",
-    # None: a key derived from SECRET_KEY. Set a dedicated secret in production.
+    # HMAC secret, or private key (PEM) for RS*/PS*/ES*/EdDSA. None: a secret derived from
+    # SECRET_KEY (HMAC only). Set a dedicated one in production.
     "SIGNING_KEY": None,
-    # For asymmetric algorithms: the public key (PEM). None with HS* algorithms.
+    # Public key (PEM) of SIGNING_KEY; None derives it from the private key.
     "VERIFYING_KEY": None,
+    # Keys (older secrets, or older public keys in PEM) whose tokens are still accepted after
+    # a rotation; tokens say which key signed them in their "kid" header.
+    "PREVIOUS_VERIFYING_KEYS": [],
     "ALGORITHM": "HS256",
     "ISSUER": None,
     "AUDIENCE": None,
@@ -109,20 +113,11 @@ class DoubleTokenSettings:
     def reload(self) -> None:
         self._cache.clear()
 
-    @property
-    def signing_key(self) -> str | bytes:
-        key = self.SIGNING_KEY
-        if key is None:
-            key = self._cache.get("_derived_key")
-            if key is None:
-                # A key of its own, so tokens never share a MAC key with Django's signing.
-                key = salted_hmac("django_doubletoken.signing", "", algorithm="sha256").hexdigest()
-                self._cache["_derived_key"] = key
-        return key
-
-    @property
-    def verifying_key(self) -> str | bytes:
-        return self.VERIFYING_KEY if self.VERIFYING_KEY is not None else self.signing_key
+    def cached(self, name: str, build: Callable[[], Any]) -> Any:
+        """A value derived from the settings, built once until they change."""
+        if name not in self._cache:
+            self._cache[name] = build()
+        return self._cache[name]
 
     def profile(self, name: str) -> ClientProfile:
         """The profile called ``name``; ``KeyError`` when there is none."""

@@ -1,5 +1,7 @@
 """Encoding and verifying the two JWTs with PyJWT.
 
+Both carry the ``kid`` of their signing key (see ``keys``).
+
 Access token (RFC 9068 header ``typ: at+jwt``): ``sub``, ``sid``, ``jti``, ``iat``, ``exp``,
 ``client`` (profile) and ``sxp`` (the session's refresh expiry when issued, so the sliding
 middleware never re-issues past it without a database read), plus ``iss``/``aud`` when set.
@@ -21,6 +23,7 @@ import jwt
 
 from .conf import api_settings
 from .exceptions import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
+from .keys import key_ring
 
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
@@ -64,11 +67,12 @@ def _registered_claims() -> dict[str, Any]:
 
 
 def _encode(payload: dict[str, Any], typ: str) -> str:
+    ring = key_ring()
     return jwt.encode(
         payload,
-        api_settings.signing_key,
-        algorithm=api_settings.ALGORITHM,
-        headers={"typ": typ},
+        ring.signing_key,
+        algorithm=ring.algorithm,
+        headers={"typ": typ, "kid": ring.signing_kid},
     )
 
 
@@ -76,9 +80,7 @@ def encode_access(
     *, sub: str, sid: str, jti: str, iat: int, exp: int, client: str, session_expires: int
 ) -> str:
     payload = _registered_claims()
-    payload.update(
-        sub=sub, sid=sid, jti=jti, iat=iat, exp=exp, client=client, sxp=session_expires
-    )
+    payload.update(sub=sub, sid=sid, jti=jti, iat=iat, exp=exp, client=client, sxp=session_expires)
     return _encode(payload, ACCESS_TYP)
 
 
@@ -95,14 +97,29 @@ def encode_refresh(*, sub: str, sid: str, generation: int, iat: int, exp: int) -
     return _encode(payload, REFRESH_TYP)
 
 
+def _verification_key(raw: str, typ: str) -> tuple[Any, str]:
+    """The key named by the token's ``kid``, once its (still unverified) header says the
+    expected ``typ``. The signature check that follows covers the header too."""
+    try:
+        header = jwt.get_unverified_header(raw)
+    except jwt.InvalidTokenError:
+        raise TokenError(TOKEN_INVALID) from None
+    ring = key_ring()
+    key = ring.verifying_keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
+    if header.get("typ") != typ or key is None:
+        raise TokenError(TOKEN_INVALID)
+    return key, ring.algorithm
+
+
 def _decode(raw: str, typ: str, required: list[str], expired_code: str) -> dict[str, Any]:
     if not isinstance(raw, str) or not raw or len(raw) > api_settings.MAX_TOKEN_LENGTH:
         raise TokenError(TOKEN_INVALID)
+    key, algorithm = _verification_key(raw, typ)
     try:
-        decoded = _jwt.decode_complete(
+        return _jwt.decode(
             raw,
-            api_settings.verifying_key,
-            algorithms=[api_settings.ALGORITHM],
+            key,
+            algorithms=[algorithm],
             issuer=api_settings.ISSUER,
             audience=api_settings.AUDIENCE,
             leeway=api_settings.LEEWAY,
@@ -114,9 +131,6 @@ def _decode(raw: str, typ: str, required: list[str], expired_code: str) -> dict[
         # Every other reason (signature, alg, nbf, iss, aud, malformed) is one code: the
         # client can only log in again, and the reason is not ours to tell an attacker.
         raise TokenError(TOKEN_INVALID) from None
-    if decoded["header"].get("typ") != typ:
-        raise TokenError(TOKEN_INVALID)
-    return decoded["payload"]
 
 
 def _require_types(payload: dict[str, Any], **types: type) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import uuid
 
@@ -9,10 +11,17 @@ import jwt
 from django.conf import settings
 
 KEY = settings.DOUBLETOKEN["SIGNING_KEY"]
+# The app names an HMAC key "hs-" + the first 16 characters of the unpadded base64url SHA-256
+# of "django_doubletoken.kid:" + the secret.
+KID = "hs-" + base64.urlsafe_b64encode(
+    hashlib.sha256(b"django_doubletoken.kid:" + KEY.encode()).digest()
+).decode().rstrip("=")[:16]
 
 
-def craft(payload: dict, *, typ: str = "at+jwt", key: str = KEY, alg: str = "HS256") -> str:
-    return jwt.encode(payload, key, algorithm=alg, headers={"typ": typ})
+def craft(payload: dict, *, typ: str = "at+jwt", key: str = KEY, alg: str = "HS256",
+          kid: str | None = KID) -> str:
+    headers = {"typ": typ} if kid is None else {"typ": typ, "kid": kid}
+    return jwt.encode(payload, key, algorithm=alg, headers=headers)
 
 
 def access_claims(pair: dict, **overrides) -> dict:

@@ -6,7 +6,7 @@ import pytest
 from django_doubletoken import tokens
 from django_doubletoken.exceptions import TokenError
 
-from .helpers import KEY, access_claims, craft
+from .helpers import KEY, KID, access_claims, craft
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def _code(fn, raw):
 def test_access_token_header_and_claims(user, login):
     pair = login()
     header = jwt.get_unverified_header(pair["access"])
-    assert header == {"alg": "HS256", "typ": "at+jwt"}
+    assert header == {"alg": "HS256", "typ": "at+jwt", "kid": KID}
     claims = jwt.decode(pair["access"], KEY, algorithms=["HS256"])
     assert set(claims) == {"sub", "sid", "jti", "iat", "exp", "client", "sxp"}
     assert claims["sub"] == str(user.pk)
@@ -52,14 +52,14 @@ def test_token_types_never_cross(user, login):
 def test_access_token_without_typ_is_refused(user, login):
     pair = login()
     claims = access_claims(pair)
-    untyped = jwt.encode(claims, KEY, algorithm="HS256")
+    untyped = jwt.encode(claims, KEY, algorithm="HS256", headers={"kid": KID})
     assert _code(tokens.decode_access, untyped) == "token_invalid"
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE"])
 def test_alg_none_is_refused(user, login, alg):
     pair = login()
-    header = {"alg": alg, "typ": "at+jwt"}
+    header = {"alg": alg, "typ": "at+jwt", "kid": KID}
     import base64
     import json
 
