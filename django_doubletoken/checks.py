@@ -11,9 +11,9 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from .conf import DEFAULTS, PROFILE_KEYS, api_settings
+from .keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
 
 MIDDLEWARE_PATH = "django_doubletoken.middleware.SlidingTokenMiddleware"
-HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
 LIFETIMES = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME")
 
 
@@ -120,17 +120,22 @@ def _check_keys() -> list:
     except NotImplementedError:
         return [_error(f"DOUBLETOKEN['ALGORITHM'] {algorithm!r} is not available in PyJWT.",
                        "Install 'cryptography' for RS/ES/EdDSA, or use HS256.", 10)]
+    if not isinstance(api_settings.PREVIOUS_VERIFYING_KEYS, (list, tuple)):
+        return [_error("DOUBLETOKEN['PREVIOUS_VERIFYING_KEYS'] must be a list.",
+                       "List the keys retired by a rotation, or leave it empty.", 12)]
     key = api_settings.SIGNING_KEY
     if algorithm in HMAC_ALGORITHMS:
-        if key is not None and (not isinstance(key, (str, bytes)) or len(key) < 32):
-            return [_error("DOUBLETOKEN['SIGNING_KEY'] must be a secret of at least 32 "
-                           "characters for HMAC algorithms.",
+        secrets = [key, *api_settings.PREVIOUS_VERIFYING_KEYS] if key is not None else []
+        if any(not isinstance(s, (str, bytes)) or len(s) < 32 for s in secrets):
+            return [_error("HMAC keys (SIGNING_KEY, PREVIOUS_VERIFYING_KEYS) must be secrets "
+                           "of at least 32 characters.",
                            "Generate one with secrets.token_urlsafe(48).", 11)]
         return []
-    if not key or not api_settings.VERIFYING_KEY:
-        return [_error(f"{algorithm} needs DOUBLETOKEN['SIGNING_KEY'] (private key, PEM) and "
-                       "DOUBLETOKEN['VERIFYING_KEY'] (public key, PEM).",
-                       "Set both, or use HS256.", 12)]
+    try:
+        build_key_ring()
+    except KeyConfigurationError as exc:
+        return [_error(str(exc), "Give SIGNING_KEY as a PEM private key for the algorithm "
+                       "(VERIFYING_KEY, optional, as its PEM public key), or use HS256.", 12)]
     return []
 
 

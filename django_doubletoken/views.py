@@ -18,6 +18,7 @@ from .authentication import DoubleTokenAuthentication
 from .conf import api_settings
 from .exceptions import INVALID_CREDENTIALS, TokenError, exception_handler
 from .http import client_ip, user_agent
+from .keys import key_ring
 from .models import DeviceSession, RevokeReason
 from .serializers import (
     DeviceSessionSerializer,
@@ -121,6 +122,17 @@ def logged_out() -> Response:
     response = Response(status=status.HTTP_204_NO_CONTENT)
     cookies.delete_refresh_cookie(response)
     return response
+
+
+class JWKSView(PublicTokenView):
+    """The public keys of asymmetric algorithms (RFC 7517), for services verifying our access
+    tokens. With an HMAC algorithm there is nothing public to serve: 404."""
+
+    def get(self, request: Request) -> Response:
+        ring = key_ring()
+        if not ring.asymmetric:
+            raise NotFound("No public keys: the signing algorithm is symmetric.")
+        return Response({"keys": ring.jwks}, headers={"Cache-Control": "public, max-age=300"})
 
 
 class LogoutView(SessionTokenView):

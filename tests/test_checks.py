@@ -34,7 +34,7 @@ def test_the_test_settings_are_clean(settings):
         ({"ALGORITHM": "none"}, "E010"),
         ({"ALGORITHM": "HS999"}, "E010"),
         ({"SIGNING_KEY": "short"}, "E011"),
-        ({"ALGORITHM": "RS256"}, "E012"),
+        ({"ALGORITHM": "RS256", "SIGNING_KEY": None}, "E012"),
         ({"NEW_TOKEN_HEADER": "New Token"}, "E013"),
         ({"CACHE_ALIAS": "nope"}, "E014"),
         ({"MAX_TOKEN_LENGTH": 10}, "E015"),
