@@ -10,6 +10,13 @@ class DoubleTokenConfig(AppConfig):
     def ready(self) -> None:
         from . import checks, receivers  # noqa: F401  (register checks and receivers)
 
+        try:
+            import drf_spectacular  # noqa: F401
+        except ImportError:
+            pass  # schema support is optional
+        else:
+            from . import openapi  # noqa: F401  (its extensions register on import)
+
         if self.apps.is_installed("django.contrib.admin"):
             from .admin import attach_to_user_admin
 

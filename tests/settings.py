@@ -10,11 +10,12 @@ import tempfile
 from datetime import timedelta
 
 from example_project.settings import *  # noqa: F403
-from example_project.settings import DOUBLETOKEN, INSTALLED_APPS
+from example_project.settings import DOUBLETOKEN, INSTALLED_APPS, REST_FRAMEWORK
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
+INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "tests"]
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 ROOT_URLCONF = "tests.urls"
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -2,6 +2,7 @@
 
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.response import Response
@@ -41,6 +42,7 @@ def exposing_view(request):
 
 urlpatterns = [
     *example_urlpatterns,
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("plain/", plain_view),
     path("async-plain/", async_plain_view),
     path("plain-error/", plain_error_view),

@@ -1,0 +1,83 @@
+"""The OpenAPI schema documents the bearer scheme and every endpoint; it is optional."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+PATHS = {
+    "/api/auth/login/": "post", "/api/auth/refresh/": "post", "/api/auth/verify/": "post",
+    "/api/auth/jwks/": "get", "/api/auth/logout/": "post", "/api/auth/logout-all/": "post",
+    "/api/auth/sessions/": "get", "/api/auth/sessions/{session_id}/": "delete",
+}
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_bearer_scheme(schema):
+    scheme = schema["components"]["securitySchemes"]["doubleTokenBearer"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert scheme["bearerFormat"] == "JWT" and "NEW_HTTP_AUTHORIZATION" in scheme["description"]
+
+
+@pytest.mark.parametrize("path, method", PATHS.items())
+def test_every_endpoint_is_documented(schema, path, method):
+    operation = schema["paths"][path][method]
+    assert operation["summary"] and operation["tags"] == ["auth"]
+    public = path.rsplit("/", 2)[-2] in ("login", "refresh", "verify", "jwks")
+    security = operation.get("security", [])
+    assert (security in ([], [{}])) if public else {"doubleTokenBearer": []} in security
+    if method != "get" or path.endswith("sessions/"):
+        responses = operation["responses"]
+        if path != "/api/auth/jwks/":
+            assert responses["401"]["content"]["application/json"]["schema"]["$ref"].endswith(
+                "/ErrorResponse")
+
+
+def test_shapes(schema):
+    components = schema["components"]["schemas"]
+    pair = components["TokenPairResponse"]["properties"]
+    assert set(pair) == {"access", "refresh", "token_type", "access_expires_at",
+                         "refresh_expires_at", "session_id"}
+    codes = components["CodeEnum"]["enum"] if "CodeEnum" in components else \
+        components["ErrorResponse"]["properties"]["code"]["enum"]
+    assert {"token_expired", "session_revoked", "refresh_reused", "cache_unavailable"} <= \
+        set(codes)
+    login = schema["paths"]["/api/auth/login/"]["post"]["requestBody"]["content"]
+    assert set(login["application/json"]["schema"]["$ref"].split("/")[-1:]) == {"Login"}
+
+
+def test_the_app_works_without_drf_spectacular():
+    code = """
+import sys
+sys.modules["drf_spectacular"] = None  # as if it were not installed
+from django.conf import settings
+settings.configure(
+    SECRET_KEY="x" * 50, ROOT_URLCONF="django_doubletoken.urls",
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "rest_framework",
+                    "django_doubletoken"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    MIDDLEWARE=["django_doubletoken.middleware.SlidingTokenMiddleware"],
+)
+import django
+django.setup()
+from django.core.management import call_command
+call_command("check")
+import django_doubletoken.views
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={k: v for k, v in os.environ.items()
+                                 if k != "DJANGO_SETTINGS_MODULE"}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ok")
