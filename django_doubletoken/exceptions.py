@@ -74,11 +74,16 @@ def exception_handler(exc: Exception, context: dict):
     """DRF's exception handler, plus a ``code`` on DRF's own authentication errors.
 
     Optional: set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to this so that "no credentials"
-    401s share the ``{"detail", "code"}`` shape of ours. The app's own views use it anyway.
+    401s share the ``{"detail", "code"}`` shape of ours, and an unreachable or locked database
+    is a 503 ``database_unavailable`` instead of a 500. The app's own views use it anyway.
     """
+    from django.db import InterfaceError, OperationalError
     from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is down or locked: say so and let the client retry, not a 500.
+        exc = ServiceUnavailable(DATABASE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)
     if (
         response is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,40 @@ from .keys import key_ring
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
 
-_jwt = jwt.PyJWT()
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """RFC 7519 §4: claim names must be unique. Refuse duplicates instead of keeping the
+    last one, so no two parsers can ever read different claims from one token."""
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate member name")
+    return dict(pairs)
+
+
+class _StrictJWT(jwt.PyJWT):
+    def _decode_payload(self, decoded: dict[str, Any]) -> dict[str, Any]:
+        try:
+            payload = json.loads(decoded["payload"], object_pairs_hook=_unique_members)
+        except (ValueError, RecursionError) as exc:
+            raise jwt.DecodeError(f"Invalid payload: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise jwt.DecodeError("Invalid payload: not a JSON object")
+        return payload
+
+
+_jwt = _StrictJWT()
+
+
+def _unverified_header(raw: str) -> dict[str, Any]:
+    segment = raw.split(".", 1)[0]
+    try:
+        header = json.loads(
+            base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)),
+            object_pairs_hook=_unique_members,
+        )
+    except (ValueError, RecursionError, TypeError):
+        raise TokenError(TOKEN_INVALID) from None
+    if not isinstance(header, dict):
+        raise TokenError(TOKEN_INVALID)
+    return header
 
 
 @dataclass(frozen=True)
@@ -100,10 +134,7 @@ def encode_refresh(*, sub: str, sid: str, generation: int, iat: int, exp: int) -
 def _verification_key(raw: str, typ: str) -> tuple[Any, str]:
     """The key named by the token's ``kid``, once its (still unverified) header says the
     expected ``typ``. The signature check that follows covers the header too."""
-    try:
-        header = jwt.get_unverified_header(raw)
-    except jwt.InvalidTokenError:
-        raise TokenError(TOKEN_INVALID) from None
+    header = _unverified_header(raw)
     ring = key_ring()
     key = ring.verifying_keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
     if header.get("typ") != typ or key is None:
