@@ -1,0 +1,457 @@
+"""A Python client for django-doubletoken: auth for ``requests`` and ``httpx`` (sync and async).
+
+It behaves like the JS client. Every request carries ``Authorization: Bearer <access>``; a
+token slid in by the server (``NEW_HTTP_AUTHORIZATION``) is swapped in; a 401 ``token_expired``
+triggers one refresh, shared by every request in flight, and the request is then sent once
+more with the new token. A refresh the server refuses (401) clears the tokens and calls
+``on_logout``. Nothing is ever retried twice.
+
+Neither requests nor httpx is a dependency of the app: ``RequestsAuth`` exists when requests is
+installed, ``HttpxAuth`` when httpx is. This module imports nothing from Django.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+try:
+    import requests
+    import requests.auth
+except ImportError:  # optional: the app itself never needs it
+    requests = None
+
+try:
+    import httpx
+except ImportError:  # optional
+    httpx = None
+
+__all__ = ["HttpxAuth", "LoginFailed", "RequestsAuth", "TokenPair", "TokenStore"]
+
+DEFAULT_NEW_TOKEN_HEADER = "NEW_HTTP_AUTHORIZATION"
+TOKEN_EXPIRED = "token_expired"  # the one 401 code a refresh can cure
+
+# Sends ``{"refresh": ...}`` to the refresh URL; returns the status and the decoded JSON body
+# (None when there is none). Transport errors are raised, not returned.
+Post = Callable[[str, dict], tuple[int, Any]]
+AsyncPost = Callable[[str, dict], Awaitable[tuple[int, Any]]]
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What an app persists between runs (tokens are kept out of ``repr`` so logs stay clean)."""
+
+    access: str = field(repr=False)
+    refresh: str | None = field(repr=False)
+
+    @property
+    def access_expires_at(self) -> datetime | None:
+        """Read from the token without verifying it: good for display or scheduling, no more."""
+        return _expiry(self.access)
+
+
+class LoginFailed(Exception):
+    """The login endpoint said no; ``code`` is e.g. ``invalid_credentials`` (None if absent)."""
+
+    def __init__(self, status_code: int, body: Any) -> None:
+        self.status_code = status_code
+        self.code = _code(body)
+        super().__init__(f"login failed: HTTP {status_code} {self.code or ''}".strip())
+
+
+class TokenStore:
+    """The tokens of one signed-in device, shared by every auth object and thread using them.
+
+    The server rotates refresh tokens and treats an old one presented after its grace window as
+    stolen, logging the device out. So refreshes of one store are serialised, always present the
+    newest refresh token, and a request that failed with a token someone has replaced since
+    simply uses the replacement instead of refreshing again.
+
+    Sync refreshes queue on a ``threading.Lock``, async ones on an ``asyncio.Lock`` (one per
+    event loop). A sync and an async refresh of the same store may overlap; both present the
+    same refresh token within the grace window and get the same new pair, so no harm is done.
+    """
+
+    def __init__(
+        self,
+        access: str | None,
+        refresh: str | None,
+        *,
+        base_url: str | None = None,
+        refresh_url: str | None = None,
+        new_token_header: str = DEFAULT_NEW_TOKEN_HEADER,
+        on_tokens: Callable[[TokenPair], None] | None = None,
+        on_logout: Callable[[str | None], None] | None = None,
+    ) -> None:
+        """``base_url`` is the site root (the refresh URL is then ``/api/auth/refresh/`` under
+        it); give ``refresh_url`` instead when the app is mounted elsewhere.
+
+        ``on_tokens(pair)`` runs whenever the tokens change (login, refresh, slide), for apps
+        that persist them. ``on_logout(code)`` runs when the server refused a refresh and the
+        tokens were dropped; ``code`` says why (``session_revoked``, ``refresh_reused``, ...).
+        """
+        if refresh_url is None:
+            if base_url is None:
+                raise TypeError("TokenStore needs base_url or refresh_url")
+            refresh_url = _auth_urls(base_url)[1]
+        self.refresh_url = refresh_url
+        self.new_token_header = new_token_header
+        self.on_tokens = on_tokens
+        self.on_logout = on_logout
+        self._access = access
+        self._refresh = refresh
+        self._lock = threading.Lock()  # guards the tokens; never held during I/O or callbacks
+        self._refresh_lock = threading.Lock()
+        self._async_refresh_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def login(
+        cls,
+        url: str,
+        username: str,
+        password: str,
+        *,
+        device: str | None = None,
+        client: str | None = None,
+        timeout: float = 10.0,
+        **options: Any,
+    ) -> TokenStore:
+        """Log in and return a store holding the new pair (``on_tokens`` is called with it).
+
+        ``url`` is the site root or the login URL itself (``.../login/``); the refresh URL is
+        its sibling. ``client`` picks the server's profile (``web``, ``mobile``); ``device`` is
+        the label shown in the user's device list. Uses requests if installed, else httpx.
+        Raises ``LoginFailed`` when the server refuses.
+        """
+        login_url, refresh_url = _auth_urls(url)
+        payload = {"username": username, "password": password}
+        if device is not None:
+            payload["device"] = device
+        if client is not None:
+            payload["client"] = client
+        status, body = _post_once(login_url, payload, timeout)
+        if status != 200 or not _is_pair(body):
+            raise LoginFailed(status, body)
+        options.setdefault("refresh_url", refresh_url)
+        return cls.from_response(body, **options)
+
+    @classmethod
+    def from_response(cls, data: dict, **options: Any) -> TokenStore:
+        """A store from a login (or refresh) response body you fetched yourself, e.g. with an
+        ``httpx.AsyncClient``; ``options`` as for the constructor. Calls ``on_tokens``."""
+        store = cls(data["access"], data["refresh"], **options)
+        store._tokens_changed(TokenPair(data["access"], data["refresh"]))
+        return store
+
+    @property
+    def access(self) -> str | None:
+        return self._access
+
+    @property
+    def refresh(self) -> str | None:
+        return self._refresh
+
+    @property
+    def tokens(self) -> TokenPair | None:
+        with self._lock:
+            if self._access is None:
+                return None
+            return TokenPair(self._access, self._refresh)
+
+    def set_tokens(self, access: str, refresh: str) -> None:
+        """Replace both tokens (a new login); calls ``on_tokens``."""
+        with self._lock:
+            self._access, self._refresh = access, refresh
+        self._tokens_changed(TokenPair(access, refresh))
+
+    def clear(self) -> None:
+        """Forget the tokens, e.g. after calling the logout endpoint. ``on_logout`` is not
+        called: it is for logouts the app did not ask for."""
+        with self._lock:
+            self._access = self._refresh = None
+
+    def accept_slid(self, sent: str | None, header_value: str | None) -> None:
+        """Swap in the token the server slid in for ``sent``.
+
+        Only while ``sent`` is still the current token: a slow response to an old request must
+        not put back a token older than one a refresh has brought in the meantime.
+        """
+        if sent is None or not header_value or not header_value.startswith("Bearer "):
+            return
+        new = header_value[len("Bearer "):].strip()
+        with self._lock:
+            if self._access != sent or not new:
+                return
+            self._access = new
+            pair = TokenPair(new, self._refresh)
+        self._tokens_changed(pair)
+
+    def renew(self, stale: str, post: Post) -> str | None:
+        """An access token to use instead of the expired ``stale`` one, refreshing once if no
+        one has replaced it yet; None when there is none (logged out, or the refresh failed).
+
+        A transport error from ``post`` propagates, with the tokens left as they were.
+        """
+        with self._refresh_lock:
+            refresh = self._refresh_token_for(stale)
+            if not isinstance(refresh, _Presented):
+                return refresh
+            status, body = post(self.refresh_url, {"refresh": refresh.token})
+            return self._refreshed(refresh.token, status, body)
+
+    async def arenew(self, stale: str, post: AsyncPost) -> str | None:
+        """``renew`` for asyncio: waiting requests yield to the event loop, no thread blocks."""
+        async with self._async_refresh_lock():
+            refresh = self._refresh_token_for(stale)
+            if not isinstance(refresh, _Presented):
+                return refresh
+            status, body = await post(self.refresh_url, {"refresh": refresh.token})
+            return self._refreshed(refresh.token, status, body)
+
+    def _refresh_token_for(self, stale: str) -> _Presented | str | None:
+        """The refresh token to present, or (when ``stale`` was replaced already, or there is
+        nothing to present) the access token to use without refreshing."""
+        with self._lock:
+            if self._access != stale:
+                return self._access
+            if self._refresh is None:
+                return None
+            return _Presented(self._refresh)
+
+    def _refreshed(self, presented: str, status: int, body: Any) -> str | None:
+        if status == 200 and _is_pair(body):
+            self.set_tokens(body["access"], body["refresh"])
+            return body["access"]
+        if status == 401:
+            with self._lock:
+                if self._refresh != presented:  # logged in again meanwhile: keep that
+                    return None
+                self._access = self._refresh = None
+            if self.on_logout is not None:
+                self.on_logout(_code(body))
+        # Anything else (503 cache_unavailable, 5xx, 429) is the server's trouble, not the
+        # session's: keep the tokens so that a later request can refresh.
+        return None
+
+    def _async_refresh_lock(self) -> asyncio.Lock:
+        # An asyncio.Lock belongs to one event loop; a store may outlive several
+        # (asyncio.run per CLI command), so each loop gets its own.
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            lock = self._async_refresh_locks.get(loop)
+            if lock is None:
+                lock = self._async_refresh_locks[loop] = asyncio.Lock()
+            return lock
+
+    def _tokens_changed(self, pair: TokenPair) -> None:
+        if self.on_tokens is not None:
+            self.on_tokens(pair)
+
+
+@dataclass(frozen=True)
+class _Presented:
+    token: str = field(repr=False)
+
+
+def _auth_urls(url: str) -> tuple[str, str]:
+    """(login URL, refresh URL) from a site root or from the login URL itself."""
+    trimmed = url.rstrip("/")
+    root = trimmed[: -len("login")] if trimmed.endswith("/login") else trimmed + "/api/auth/"
+    return root + "login/", root + "refresh/"
+
+
+def _is_pair(body: Any) -> bool:
+    return (isinstance(body, dict) and isinstance(body.get("access"), str)
+            and isinstance(body.get("refresh"), str))
+
+
+def _code(body: Any) -> str | None:
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _bearer(headers: Any) -> str | None:
+    value = headers.get("Authorization") or ""
+    return value[len("Bearer "):] if value.startswith("Bearer ") else None
+
+
+def _expiry(token: str) -> datetime | None:
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
+    except (IndexError, KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _post_once(url: str, payload: dict, timeout: float) -> tuple[int, Any]:
+    if requests is not None:
+        response = requests.post(url, json=payload, timeout=timeout)
+    elif httpx is not None:
+        response = httpx.post(url, json=payload, timeout=timeout)
+    else:
+        raise ImportError("TokenStore.login needs requests or httpx")
+    return response.status_code, _json(response)
+
+
+def _no_auth(request: Any) -> Any:
+    """Overrides a session-wide auth for the refresh call (it must not carry the Bearer)."""
+    return request
+
+
+if requests is not None:
+
+    class RequestsAuth(requests.auth.AuthBase):
+        """``requests`` auth: ``session.auth = RequestsAuth(store)``.
+
+        A request whose body is a stream or generator cannot be sent twice: after a refresh its
+        401 is returned as is (the tokens are fresh, so sending it again works).
+        """
+
+        def __init__(
+            self,
+            store: TokenStore,
+            *,
+            session: requests.Session | None = None,
+            timeout: float = 10.0,
+        ) -> None:
+            """``session`` makes the refresh calls (give yours for its proxies or TLS settings);
+            by default a private one."""
+            self.store = store
+            self.session = session if session is not None else requests.Session()
+            self.timeout = timeout
+
+        def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+            token = self.store.access
+            if token is not None:
+                request.headers["Authorization"] = f"Bearer {token}"
+            request.register_hook("response", self._on_response)
+            return request
+
+        def _on_response(self, response: requests.Response, **send_kwargs: Any
+                         ) -> requests.Response:
+            sent = _bearer(response.request.headers)
+            self.store.accept_slid(sent, response.headers.get(self.store.new_token_header))
+            if sent is None or not _token_expired(response.status_code, response):
+                return response
+            token = self.store.renew(sent, self._post)
+            if token is None or not isinstance(response.request.body, (bytes, str, type(None))):
+                return response
+            response.close()  # its body was read above; this frees the connection
+            replay = response.request.copy()
+            replay.headers["Authorization"] = f"Bearer {token}"
+            # Straight to the adapter, as requests' own digest auth does: hooks do not run
+            # again, so a 401 on the replay is returned as it is.
+            retried = response.connection.send(replay, **send_kwargs)
+            retried.history.append(response)
+            retried.request = replay
+            self.store.accept_slid(token, retried.headers.get(self.store.new_token_header))
+            return retried
+
+        def _post(self, url: str, payload: dict) -> tuple[int, Any]:
+            response = self.session.post(url, json=payload, timeout=self.timeout, auth=_no_auth)
+            return response.status_code, _json(response)
+
+
+if httpx is not None:
+
+    class HttpxAuth(httpx.Auth):
+        """``httpx`` auth for ``httpx.Client`` and ``httpx.AsyncClient``: ``auth=HttpxAuth(store)``.
+
+        Only 401 bodies are read before the response is handed back, so streamed downloads stay
+        streamed. A request with streaming content cannot be sent twice: after a refresh its
+        401 is returned as is (the tokens are fresh, so sending it again works).
+        """
+
+        def __init__(self, store: TokenStore, *, timeout: float = 10.0,
+                     **client_options: Any) -> None:
+            """Refresh calls use a short-lived ``httpx.Client`` / ``AsyncClient`` made with
+            ``client_options`` (``verify``, ``cert``, ``proxy``, ...): one call every access
+            lifetime, and it keeps the refresh out of the app's client and its event hooks."""
+            self.store = store
+            self.timeout = timeout
+            self.client_options = client_options
+
+        def sync_auth_flow(self, request: httpx.Request
+                           ) -> Generator[httpx.Request, httpx.Response, None]:
+            sent = self._authorize(request, self.store.access)
+            response = yield request
+            if response.status_code == 401:
+                response.read()
+            if not self._expired(response, sent):
+                return
+            token = self.store.renew(sent, self._post)
+            if token is None or not _replayable(request):
+                return
+            self._authorize(request, token)
+            response = yield request
+            self.store.accept_slid(token, response.headers.get(self.store.new_token_header))
+
+        async def async_auth_flow(self, request: httpx.Request
+                                  ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+            sent = self._authorize(request, self.store.access)
+            response = yield request
+            if response.status_code == 401:
+                await response.aread()
+            if not self._expired(response, sent):
+                return
+            token = await self.store.arenew(sent, self._apost)
+            if token is None or not _replayable(request):
+                return
+            self._authorize(request, token)
+            response = yield request
+            self.store.accept_slid(token, response.headers.get(self.store.new_token_header))
+
+        @staticmethod
+        def _authorize(request: httpx.Request, token: str | None) -> str | None:
+            if token is not None:
+                request.headers["Authorization"] = f"Bearer {token}"
+            return token
+
+        def _expired(self, response: httpx.Response, sent: str | None) -> bool:
+            self.store.accept_slid(sent, response.headers.get(self.store.new_token_header))
+            return sent is not None and _token_expired(response.status_code, response)
+
+        def _post(self, url: str, payload: dict) -> tuple[int, Any]:
+            with httpx.Client(timeout=self.timeout, **self.client_options) as client:
+                response = client.post(url, json=payload)
+            return response.status_code, _json(response)
+
+        async def _apost(self, url: str, payload: dict) -> tuple[int, Any]:
+            async with httpx.AsyncClient(timeout=self.timeout, **self.client_options) as client:
+                response = await client.post(url, json=payload)
+            return response.status_code, _json(response)
+
+    def _replayable(request: httpx.Request) -> bool:
+        try:
+            request.content  # noqa: B018 - raises for streaming content, which is sent only once
+        except httpx.RequestNotRead:
+            return False
+        return True
+
+
+def _token_expired(status: int, response: Any) -> bool:
+    return status == 401 and _code(_json(response)) == TOKEN_EXPIRED
+
+
+def __getattr__(name: str) -> Any:
+    # A clear message instead of a bare ImportError when the HTTP library is missing.
+    library = {"RequestsAuth": "requests", "HttpxAuth": "httpx"}.get(name)
+    if library is not None:
+        raise ImportError(f"django_doubletoken.client.{name} needs {library}: "
+                          f"pip install {library}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
