@@ -1,0 +1,1 @@
+"""The throwaway Django project the benchmark serves: both token stacks, one schema."""

@@ -1,0 +1,129 @@
+"""Settings of the benchmark project, chosen by environment variables set by ``bench/run.py``.
+
+BENCH_STACK       "ours" (DoubleTokenAuthentication + SlidingTokenMiddleware, revocation check
+                  on), "ours_stateless" (the same with DOUBLETOKEN["REVOCATION_CHECK"] = False)
+                  or "simplejwt" (JWTAuthentication, no middleware of ours). Each stack runs in
+                  its own gunicorn, so neither pays for the other's middleware.
+BENCH_REDIS_URL   the benchmark's own redis-server (never the shared one).
+BENCH_DB          "postgres" (BENCH_PG_NAME on 127.0.0.1:5432) or "sqlite" (BENCH_SQLITE_PATH).
+
+Everything else is identical across stacks: same apps, same schema, same database, same
+renderer and parser, persistent database connections, a fast password hasher.
+"""
+
+import os
+from datetime import timedelta
+
+STACK = os.environ.get("BENCH_STACK", "ours")
+if STACK not in ("ours", "ours_stateless", "simplejwt"):
+    raise RuntimeError(f"BENCH_STACK must be ours, ours_stateless or simplejwt, not {STACK!r}")
+
+SECRET_KEY = "bench-only-secret-key-0123456789abcdef0123456789abcdef"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_doubletoken",
+]
+
+# The only difference between the stacks' request paths is the authentication (and for ours
+# the sliding middleware, which is part of what is measured).
+MIDDLEWARE = (
+    ["django_doubletoken.middleware.SlidingTokenMiddleware"] if STACK != "simplejwt" else []
+)
+
+ROOT_URLCONF = "benchproject.urls"
+WSGI_APPLICATION = "benchproject.wsgi.application"
+
+if os.environ.get("BENCH_DB", "postgres") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("BENCH_PG_NAME", "bench_doubletoken"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            # Persistent connections, as in production: without them every request that
+            # touches the database (simplejwt's user SELECT) would pay a new connection.
+            "CONN_MAX_AGE": 600,
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("BENCH_SQLITE_PATH", "/tmp/bench_doubletoken.sqlite3"),
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
+            "CONN_MAX_AGE": 600,
+        }
+    }
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+    }
+}
+
+# Login is dominated by password hashing; a fast hasher isolates the token work (scenario 5).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS: list = []
+
+_AUTHENTICATION = {
+    "ours": "django_doubletoken.authentication.DoubleTokenAuthentication",
+    "ours_stateless": "django_doubletoken.authentication.DoubleTokenAuthentication",
+    "simplejwt": "rest_framework_simplejwt.authentication.JWTAuthentication",
+}[STACK]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [_AUTHENTICATION],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only for both stacks: no browsable-API negotiation cost on either side.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+
+ACCESS_LIFETIME = timedelta(minutes=15)
+
+DOUBLETOKEN = {
+    "ACCESS_TOKEN_LIFETIME": ACCESS_LIFETIME,
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    "SESSION_LIFETIME": timedelta(days=30),
+    "SLIDING_THRESHOLD": timedelta(minutes=5),
+    "GRACE_PERIOD": timedelta(seconds=30),
+    "SIGNING_KEY": "bench-doubletoken-signing-key-0123456789abcdef",
+    # The login throttle would answer 429 under load; it costs one cache round trip per login
+    # when on (reported separately by the accounting pass, not measured under load).
+    "LOGIN_THROTTLE_RATE": None,
+    "REVOCATION_CHECK": STACK != "ours_stateless",
+}
+if os.environ.get("BENCH_LAST_USED_SECONDS"):
+    DOUBLETOKEN["LAST_USED_UPDATE_INTERVAL"] = timedelta(
+        seconds=float(os.environ["BENCH_LAST_USED_SECONDS"])
+    )
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": ACCESS_LIFETIME,
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "SIGNING_KEY": "bench-simplejwt-signing-key-0123456789abcdef0123",
+}
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+USE_I18N = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

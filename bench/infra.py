@@ -1,0 +1,264 @@
+"""The processes a benchmark run owns: its redis-server, its database, its gunicorns, wrk.
+
+Everything binds to 127.0.0.1 on ports picked free at start, and everything started here is
+stopped by the same object that started it (by its own pid), so a run leaves nothing behind
+and never touches the Redis databases or PostgreSQL databases other people use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+BENCH_DIR = Path(__file__).resolve().parent
+LUA_SCRIPT = BENCH_DIR / "lua" / "bench.lua"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (bind to 0, let the kernel choose)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen, timeout: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
+class RedisServer:
+    """A private redis-server: INFO commandstats and MEMORY USAGE then see only our traffic."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._log = open(workdir / "redis.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--daemonize", "no",
+                "--dir", str(workdir),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.client = redis.Redis(port=self.port, socket_connect_timeout=2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client.ping()
+                break
+            except redis.ConnectionError as exc:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"no redis-server on port {self.port}") from exc
+                time.sleep(0.05)
+        self.version = self.client.info("server")["redis_version"]
+
+    def reset_stats(self) -> None:
+        self.client.config_resetstat()
+
+    def command_stats(self) -> dict[str, int]:
+        """Calls per command since the last reset, without our own bookkeeping commands."""
+        stats = self.client.info("commandstats")
+        calls = {
+            name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()
+        }
+        for ours in ("info", "config|resetstat", "memory|usage", "ping", "dbsize", "scan"):
+            calls.pop(ours, None)
+        return calls
+
+    def net_bytes(self) -> tuple[int, int]:
+        """(bytes received by Redis, bytes sent by Redis) since the last reset."""
+        stats = self.client.info("stats")
+        return int(stats["total_net_input_bytes"]), int(stats["total_net_output_bytes"])
+
+    def stop(self) -> None:
+        self.client.close()
+        _stop(self.process)
+        self._log.close()
+
+
+class Database:
+    """A PostgreSQL database of our own (created and dropped here), or a SQLite file."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self.name = f"bench_doubletoken_{os.getpid()}"
+        self.sqlite_path = workdir / "bench.sqlite3"
+        if kind == "postgres":
+            self._admin("CREATE DATABASE {}")
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BENCH_DB": self.kind,
+            "BENCH_PG_NAME": self.name,
+            "BENCH_SQLITE_PATH": str(self.sqlite_path),
+        }
+
+    def _admin(self, statement: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(
+            host=os.environ.get("PGHOST", "127.0.0.1"),
+            port=os.environ.get("PGPORT", "5432"),
+            user=os.environ.get("PGUSER", "postgres"),
+            dbname="postgres",
+            autocommit=True,
+        ) as connection:
+            connection.execute(sql.SQL(statement).format(sql.Identifier(self.name)))
+
+    def drop(self) -> None:
+        if self.kind == "postgres":
+            # FORCE: gunicorn workers may still hold persistent connections while stopping.
+            self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
+@dataclass
+class Gunicorn:
+    """One gunicorn serving the bench project for one stack (see benchproject/settings.py)."""
+
+    stack: str
+    env: dict[str, str]
+    workdir: Path
+    workers: int = 2
+    worker_class: str = "sync"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._log = open(self.workdir / f"gunicorn-{self.stack}.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "benchproject.wsgi:application",
+                "--chdir", str(BENCH_DIR),
+                "--bind", f"127.0.0.1:{self.port}",
+                "--workers", str(self.workers),
+                "--worker-class", self.worker_class,
+                # Room for every wrk connection: a full backlog would show as connect errors.
+                "--backlog", "512",
+                "--log-level", "warning",
+            ],
+            env={**os.environ, **self.env, "BENCH_STACK": self.stack},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                log = (self.workdir / f"gunicorn-{self.stack}.log").read_text()[-2000:]
+                raise RuntimeError(f"gunicorn ({self.stack}) exited:\n{log}")
+            try:
+                if requests.get(f"{self.base_url}/health/", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:  # workers still booting
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn ({self.stack}) not ready after {timeout} s")
+
+    def worker_pids(self) -> list[int]:
+        assert self.process is not None
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self._log.close()
+
+
+def ensure_wrk() -> str:
+    """The path of wrk, installing Debian's package when it is missing (we run as root)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk not found: installing Debian's wrk package with apt-get", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "wrk"]
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, capture_output=True)
+        subprocess.run(install, env=env, check=True, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk could not be installed")
+    return found
+
+
+def wrk_version(wrk: str) -> str:
+    out = subprocess.run([wrk, "-v"], capture_output=True, text=True)
+    return (out.stdout + out.stderr).splitlines()[0].strip()
+
+
+def run_wrk(
+    wrk: str,
+    url: str,
+    mode: str,
+    items: list[str],
+    path: str,
+    *,
+    duration: float,
+    connections: int,
+    threads: int,
+) -> dict[str, Any]:
+    """One wrk run in its own process; returns what bench.lua's done() printed."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("\n".join(items) + "\n")
+        items_file = handle.name
+    try:
+        completed = subprocess.run(
+            [
+                wrk,
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--timeout", "10s",
+                "-s", str(LUA_SCRIPT),
+                url,
+                "--", mode, items_file, path, str(threads),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
+        )
+    finally:
+        os.unlink(items_file)
+    for line in completed.stdout.splitlines():
+        if line.startswith("BENCHJSON "):
+            result = json.loads(line.removeprefix("BENCHJSON "))
+            seconds = result["duration_us"] / 1e6
+            result["rps"] = result["requests"] / seconds if seconds else 0.0
+            return result
+    raise RuntimeError(f"wrk printed no result:\n{completed.stdout}\n{completed.stderr}")

@@ -1,0 +1,103 @@
+"""In-process helpers (Django set up on the bench project): users and tokens for both stacks.
+
+Tokens are minted through each package's own public API, exactly as its login would: ours with
+``services.login`` (a device session row, its cache state, the last-used marker), simplejwt with
+``RefreshToken.for_user`` (an OutstandingToken row, since token_blacklist is installed).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import connection
+
+PASSWORD = "bench-password"
+USERNAME = "bench-user-{:04d}"
+
+
+def create_users(count: int) -> list:
+    model = get_user_model()
+    hashed = make_password(PASSWORD)  # the bench project's fast hasher (MD5)
+    model.objects.bulk_create(
+        model(username=USERNAME.format(i), password=hashed) for i in range(count)
+    )
+    return list(model.objects.filter(username__startswith="bench-user-").order_by("pk"))
+
+
+def ours_pairs(users: list, count: int, device: str) -> list:
+    """``count`` fresh device sessions, cycling through ``users``."""
+    from django_doubletoken import services
+
+    return [services.login(users[i % len(users)], device=device) for i in range(count)]
+
+
+def simplejwt_refresh_tokens(users: list, count: int) -> list:
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    return [RefreshToken.for_user(users[i % len(users)]) for i in range(count)]
+
+
+def sliding_tokens(pairs: list, count: int, remaining_seconds: int) -> list[str]:
+    """Access tokens of existing sessions whose remaining lifetime is ``remaining_seconds``
+    (below SLIDING_THRESHOLD), each with its own jti, so each one is re-issued exactly once.
+
+    Signed with the project's key through the app's own encoder: indistinguishable from a
+    token that ``services.login`` issued ``lifetime - remaining`` seconds ago.
+    """
+    from django_doubletoken import tokens
+    from django_doubletoken.conf import api_settings
+
+    lifetime = int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    now = int(time.time())
+    exp = now + remaining_seconds
+    claims = [tokens.decode_access(pair.access) for pair in pairs]
+    return [
+        tokens.encode_access(
+            sub=c.sub,
+            sid=c.sid,
+            jti=secrets.token_urlsafe(16),
+            iat=exp - lifetime,
+            exp=exp,
+            client=c.client,
+            session_expires=c.session_expires,
+        )
+        for c in (claims[i % len(claims)] for i in range(count))
+    ]
+
+
+def rotations(session_ids: list[str]) -> int:
+    """Sum of refresh generations of these sessions: the rotations they went through."""
+    from django.db.models import Sum
+
+    from django_doubletoken.models import DeviceSession
+
+    total = DeviceSession.objects.filter(pk__in=session_ids).aggregate(Sum("refresh_generation"))
+    return total["refresh_generation__sum"] or 0
+
+
+def _tables() -> list:
+    """The models of the tables each package writes per login or refresh."""
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    from django_doubletoken.models import DeviceSession
+
+    return [DeviceSession, OutstandingToken, BlacklistedToken]
+
+
+def row_counts() -> dict[str, int]:
+    return {model._meta.db_table: model.objects.count() for model in _tables()}
+
+
+def table_bytes() -> dict[str, int]:
+    """Total on-disk size (heap + indexes + TOAST) of those tables, PostgreSQL only."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        sizes = {}
+        for model in _tables():
+            cursor.execute("SELECT pg_total_relation_size(%s)", [model._meta.db_table])
+            sizes[model._meta.db_table] = cursor.fetchone()[0]
+        return sizes
