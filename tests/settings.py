@@ -5,6 +5,7 @@ TEST_DB         "sqlite" (default, a file so live-server threads share it) or "p
                 (127.0.0.1:5432, user postgres; for the row-locking concurrency tests).
 """
 
+import json
 import os
 import tempfile
 from datetime import timedelta
@@ -49,6 +50,13 @@ else:
         }
     }
 
+# An app server started by a test (tests/servers.py) uses the test's own database and
+# settings, passed through the environment.
+if os.environ.get("DOUBLETOKEN_TEST_DB_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["DOUBLETOKEN_TEST_DB_NAME"]
+if os.environ.get("DOUBLETOKEN_TEST_CACHES"):
+    CACHES = json.loads(os.environ["DOUBLETOKEN_TEST_CACHES"])
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 DOUBLETOKEN = {
@@ -61,3 +69,6 @@ DOUBLETOKEN = {
     "SIGNING_KEY": "tests-signing-key-0123456789abcdef0123456789abcdef",
     "LOGIN_THROTTLE_RATE": None,
 }
+# Durations in seconds, e.g. {"GRACE_PERIOD": 2}, for servers started by tests.
+for _key, _value in json.loads(os.environ.get("DOUBLETOKEN_TEST_SETTINGS", "{}")).items():
+    DOUBLETOKEN[_key] = timedelta(seconds=_value) if isinstance(_value, (int, float)) else _value
