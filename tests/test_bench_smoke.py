@@ -1,0 +1,66 @@
+"""The benchmark harness (bench/run.py) runs end to end, with tiny durations, so it cannot rot.
+
+It starts its own redis-server, PostgreSQL database, gunicorns and wrk (installing Debian's wrk
+when missing); nothing here is timed or compared, only that every measurement is there.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCENARIOS = {
+    "get": ("ours", "simplejwt"),
+    "get_stateless": ("ours_stateless", "simplejwt"),
+    "refresh": ("ours", "simplejwt"),
+    "sliding": ("ours_inside_window", "ours_outside_window"),
+    "sliding_10x": ("ours_inside_window_10x", "ours_outside_window"),
+    "login": ("ours", "simplejwt"),
+}
+
+
+def test_bench_runs_every_scenario(tmp_path):
+    completed = subprocess.run(
+        [
+            sys.executable, str(ROOT / "bench" / "run.py"),
+            "--duration", "1", "--rounds", "1", "--quick", "--output-dir", str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads((tmp_path / "results.json").read_text())
+
+    scenarios = {s["name"]: s for s in result["scenarios"]}
+    assert set(scenarios) == set(SCENARIOS)
+    for name, labels in SCENARIOS.items():
+        for label in labels:
+            summary = scenarios[name][label]
+            assert summary["rps"] > 0, (name, label)
+            assert summary["non_2xx"] == 0, (name, label, summary)
+        assert scenarios[name]["ratio_rps"] > 0
+
+    # Every refresh was a real rotation, every in-window request of 4a a re-issue.
+    refresh = scenarios["refresh"]["rounds"]["ours"][0]
+    assert refresh["rotations_in_db"] >= refresh["ok"] > 0
+    sliding = scenarios["sliding"]["rounds"]["ours_inside_window"][0]
+    assert sliding["slid"] == sliding["ok"] > 0
+
+    # The round-trip count is measured and reported.
+    accounting = result["accounting"]
+    assert accounting["get_outside_window"]["commands_per_request"] == 1
+    assert accounting["get_outside_window"]["commands"] == {"mget": 1}
+    assert accounting["get_inside_window_reissue"]["commands_per_request"] == 2
+    assert scenarios["get"]["ours"]["cache_commands_per_request"] > 0
+    assert scenarios["get"]["simplejwt"]["cache_commands_per_request"] == 0
+    assert "one_cache_round_trip_outside_window" in result["targets"]
+
+    assert result["micro"]["ours_authenticate"]["median_us"] > 0
+    assert result["db_queries"]["ours_authenticate"]["statements"] == 0
+    assert result["storage"]["redis"]["active_session_bytes"]["total_memory_usage"] > 0
+    assert result["storage"]["database"]["ours"]["refreshes"] > 0
+    assert "| 1. GET" in (tmp_path / "results.md").read_text()
