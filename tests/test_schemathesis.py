@@ -30,7 +30,7 @@ def test_schemathesis_finds_no_server_error(live_server, user, password, tmp_pat
          "--include-path-regex", "^/api/auth/", "--exclude-path-regex", "logout",
          "--report", "junit", "--report-dir", str(tmp_path),
          "--no-color"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,  # its example database
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
