@@ -1,0 +1,81 @@
+// Shared by the node tests: the live server's address (from tests/test_js_client.py), a client
+// factory, and the server's own count of the refresh requests that reached it.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after } from "node:test";
+
+import { createClient } from "../../django_doubletoken/static/django_doubletoken/doubletoken.js";
+
+export const BASE = process.env.DOUBLETOKEN_TEST_URL;
+assert.ok(BASE, "run through pytest tests/test_js_client.py (it starts the server)");
+export const AUTH_URL = `${BASE}/api/auth/`;
+export const ME_URL = `${BASE}/api/me/`;
+export const USERNAME = process.env.DOUBLETOKEN_TEST_USER;
+export const PASSWORD = process.env.DOUBLETOKEN_TEST_PASSWORD;
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const clients = [];
+after(() => clients.forEach((client) => client.close()));
+
+/**
+ * A client on the live server. Each gets its own channel name unless `name` is given, since
+ * every BroadcastChannel of a node process hears the others (like tabs of one origin).
+ */
+export function newClient(options = {}) {
+  const client = createClient({ authURL: AUTH_URL, name: `test-${randomUUID()}`, ...options });
+  clients.push(client);
+  return client;
+}
+
+/** Records the client's events: [{type, ...detail}]. */
+export function recordEvents(client) {
+  const events = [];
+  for (const type of ["login", "refresh", "slide", "tokens", "logout"]) {
+    client.addEventListener(type, (event) => events.push({ type, ...event.detail }));
+  }
+  return events;
+}
+
+export function login(client, device = "node test") {
+  return client.login({ username: USERNAME, password: PASSWORD, device });
+}
+
+/** Sleeps until the client's access token has expired by the server's clock. */
+export async function untilExpired(client) {
+  await sleep(Math.max(0, client.expiresIn()) + 300);
+}
+
+/** What the server saw for a session: {refreshes, rotations, expired_hits}. */
+export async function serverCounts(sessionId) {
+  const response = await fetch(`${BASE}/__test__/counts/${sessionId}/`);
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+/** Storage shared by several clients of one process, as localStorage is by tabs. */
+export function sharedStorage() {
+  let json = null; // a copy each time, as with localStorage
+  return {
+    shared: true,
+    get: () => JSON.parse(json),
+    set: (value) => {
+      json = value ? JSON.stringify(value) : null;
+    },
+  };
+}
+
+/** An in-process mutex standing in for Web Locks (which Node 20 lacks). */
+export function processLock() {
+  let tail = Promise.resolve();
+  return (name, callback) => {
+    const run = tail.then(() => callback());
+    tail = run.catch(() => {});
+    return run;
+  };
+}
+
+export async function meStatus(client) {
+  const response = await client.fetch(ME_URL);
+  return response.status;
+}

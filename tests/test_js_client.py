@@ -1,0 +1,129 @@
+"""The JS client (static/django_doubletoken/doubletoken.js) under Node's own test runner.
+
+One pytest test starts the live server with short lifetimes and runs ``node --test tests/js/``
+against it (base URL in DOUBLETOKEN_TEST_URL); it fails with node's output when node fails.
+The server counts, per session, the refresh requests that reach it, so the node tests can
+assert "exactly one refresh" on the server's side, and offers two endpoints that misbehave
+on purpose (always 401 token_expired; a refresh endpoint that is always 503).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from django.http import JsonResponse
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from django_doubletoken import services, signals
+from tests.urls import urlpatterns as test_urlpatterns
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+JS_TESTS = Path(__file__).parent / "js"
+# Debian's node-axios, when installed: the axios adapter is then tested with the real axios
+# instead of the test's small stand-in with axios's interceptor contract.
+REAL_AXIOS = Path("/usr/share/nodejs/axios/dist/node/axios.cjs")
+
+_lock = threading.Lock()
+refresh_calls: Counter = Counter()  # session id -> refresh requests that reached the service
+rotations: Counter = Counter()  # session id -> real rotations (session_refreshed)
+expired_hits: Counter = Counter()  # session id -> calls to the always-401 endpoint
+
+
+def _sid(token: str | None) -> str:
+    try:
+        return jwt.decode(token or "", options={"verify_signature": False}).get("sid", "")
+    except jwt.PyJWTError:
+        return ""
+
+
+def counts_view(request, sid):
+    with _lock:
+        return JsonResponse({"refreshes": refresh_calls[sid], "rotations": rotations[sid],
+                             "expired_hits": expired_hits[sid]})
+
+
+@csrf_exempt
+def always_expired_view(request):
+    """An API that keeps answering 401 token_expired, whatever the token."""
+    with _lock:
+        expired_hits[_sid(request.headers.get("Authorization", "").removeprefix("Bearer "))] += 1
+    return JsonResponse({"detail": "The access token has expired.", "code": "token_expired"},
+                        status=401)
+
+
+@csrf_exempt
+def unavailable_view(request):
+    return JsonResponse({"detail": "The token store is unavailable.",
+                         "code": "cache_unavailable"}, status=503)
+
+
+urlpatterns = [
+    *test_urlpatterns,
+    path("__test__/counts/<str:sid>/", counts_view),
+    path("__test__/always-expired/", always_expired_view),
+    path("__test__/down/refresh/", unavailable_view),
+]
+
+
+@pytest.fixture
+def counting_server(live_server, settings, monkeypatch):
+    settings.ROOT_URLCONF = __name__
+    settings.DOUBLETOKEN = {
+        **settings.DOUBLETOKEN,
+        "ACCESS_TOKEN_LIFETIME": timedelta(seconds=3),
+        "SLIDING_THRESHOLD": timedelta(seconds=1),
+        "GRACE_PERIOD": timedelta(seconds=2),
+        "LEEWAY": timedelta(0),
+        "CLIENT_PROFILES": {"web": {}},
+    }
+    real_refresh = services.refresh
+
+    def counting_refresh(raw_refresh, **kwargs):
+        with _lock:
+            refresh_calls[_sid(raw_refresh)] += 1
+        return real_refresh(raw_refresh, **kwargs)
+
+    def on_refreshed(sender, session, **kwargs):
+        with _lock:
+            rotations[str(session.pk)] += 1
+
+    monkeypatch.setattr(services, "refresh", counting_refresh)
+    signals.session_refreshed.connect(on_refreshed, weak=False)
+    yield live_server
+    signals.session_refreshed.disconnect(on_refreshed)
+
+
+def test_node_suite_against_the_live_server(counting_server, user, password, tmp_path):
+    node = shutil.which("node")
+    assert node, "node (20 or later) is needed for the JS client's tests"
+    tap = tmp_path / "node.tap"
+    env = {
+        **os.environ,
+        "DOUBLETOKEN_TEST_URL": counting_server.url,
+        "DOUBLETOKEN_TEST_USER": user.username,
+        "DOUBLETOKEN_TEST_PASSWORD": password,
+    }
+    if REAL_AXIOS.exists():
+        env["DOUBLETOKEN_TEST_AXIOS"] = str(REAL_AXIOS)
+    result = subprocess.run(
+        # The files mostly wait for tokens to expire: run them side by side.
+        [node, "--test", "--test-concurrency=6",
+         "--test-reporter=spec", "--test-reporter-destination=stdout",
+         "--test-reporter=tap", f"--test-reporter-destination={tap}", str(JS_TESTS)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    output = f"{result.stdout}\n{result.stderr}"
+    print(output)  # shown by pytest when the test fails
+    assert result.returncode == 0, f"node --test failed:\n{output}"
+    summary = dict(re.findall(r"^# (tests|pass|fail|skipped|todo|cancelled) (\d+)$",
+                              tap.read_text(), flags=re.MULTILINE))
+    assert int(summary["pass"]) >= 10 and int(summary["tests"]) == int(summary["pass"]), summary
