@@ -164,6 +164,14 @@ def _check_misc() -> list:
         if value is not None and not isinstance(value, str):
             errors.append(_error(f"DOUBLETOKEN[{key!r}] must be a string or None.",
                                  "", 17))
+    acks = api_settings.REVOCATION_REPLICA_ACKS
+    if not isinstance(acks, int) or acks < 0:
+        errors.append(_error("DOUBLETOKEN['REVOCATION_REPLICA_ACKS'] must be an integer of 0 "
+                             "or more.", "0 (default) does not wait for replicas.", 18))
+    elif acks and "django_redis" not in settings.CACHES.get(
+            api_settings.CACHE_ALIAS, {}).get("BACKEND", ""):
+        errors.append(_error("DOUBLETOKEN['REVOCATION_REPLICA_ACKS'] needs the django-redis "
+                             "cache backend (it sends Redis WAIT).", "Set it to 0.", 18))
     audience = api_settings.AUDIENCE
     if audience is not None and not isinstance(audience, str):
         errors.append(_error("DOUBLETOKEN['AUDIENCE'] must be a string or None.", "", 17))

@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_COOKIE_DOMAIN": None,
     "REFRESH_COOKIE_SECURE": True,
     "REFRESH_COOKIE_SAMESITE": "Strict",
+    # With Redis replicas (Sentinel): how many must acknowledge a revocation (Redis WAIT)
+    # before logout answers, so that a failover cannot lose it. 0: do not wait.
+    "REVOCATION_REPLICA_ACKS": 0,
+    "REVOCATION_REPLICA_TIMEOUT": timedelta(seconds=1),
     # WSGI META key holding the client IP behind a trusted proxy, e.g.
     # "HTTP_X_FORWARDED_FOR" (its first address is used). None: REMOTE_ADDR.
     "CLIENT_IP_HEADER": None,

@@ -16,10 +16,12 @@ become ``ServiceUnavailable("cache_unavailable")``, a 503 that changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from .conf import api_settings
@@ -35,6 +37,8 @@ except ImportError:  # pragma: no cover
     ConnectionInterrupted = OSError  # type: ignore[misc,assignment]
 
 CACHE_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+
+logger = logging.getLogger("django_doubletoken")
 
 
 class SessionState(NamedTuple):
@@ -116,6 +120,36 @@ def remember_session(sid: str, state: SessionState, ttl: float) -> None:
 def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
     with available():
         cache().set_many({session_key(sid): tuple(s) for sid, s in states.items()}, _ttl(ttl))
+        _wait_for_replicas()
+
+
+def _wait_for_replicas() -> None:
+    """Redis replicates asynchronously: a failover right after a revocation could promote a
+    replica that never saw it, and django-redis' replication clients read from replicas.
+    WAIT until REVOCATION_REPLICA_ACKS replicas have it. Advisory: the write itself is done,
+    so a replica that is slow or gone is logged, not an error."""
+    wanted = api_settings.REVOCATION_REPLICA_ACKS
+    if not wanted:
+        return
+    timeout_ms = int(api_settings.REVOCATION_REPLICA_TIMEOUT.total_seconds() * 1000)
+    try:
+        acknowledged = cache().client.get_client(write=True).wait(wanted, timeout_ms)
+    except CACHE_ERRORS as exc:
+        logger.warning("waiting for Redis replicas failed: %s", exc)
+        return
+    if acknowledged < wanted:
+        logger.warning("revocation acknowledged by %d of %d Redis replicas", acknowledged,
+                       wanted)
+
+
+def _read_from_primary(key: str) -> Any:
+    """Read back what ``add`` just refused to overwrite. With a replicated django-redis
+    client a plain get may hit a replica that has not seen the winner's write yet."""
+    backend = cache()
+    client = getattr(backend, "client", None)
+    if hasattr(client, "get_client"):
+        return backend.get(key, client=client.get_client(write=True))
+    return backend.get(key)
 
 
 def add_successor(jti: str, successor: Successor, ttl: float) -> Successor:
@@ -123,7 +157,7 @@ def add_successor(jti: str, successor: Successor, ttl: float) -> Successor:
     with available():
         if cache().add(successor_key(jti), tuple(successor), _ttl(ttl)):
             return successor
-        stored = cache().get(successor_key(jti))
+        stored = _read_from_primary(successor_key(jti))
     # The winner's entry can only be gone if it expired in between: then ours stands.
     return Successor(*stored) if stored else successor
 
@@ -132,7 +166,7 @@ async def aadd_successor(jti: str, successor: Successor, ttl: float) -> Successo
     with available():
         if await cache().aadd(successor_key(jti), tuple(successor), _ttl(ttl)):
             return successor
-        stored = await cache().aget(successor_key(jti))
+        stored = await sync_to_async(_read_from_primary)(successor_key(jti))
     return Successor(*stored) if stored else successor
 
 

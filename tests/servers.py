@@ -137,3 +137,79 @@ def cache_config(url: str) -> dict:
         "LOCATION": url,
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
     }}
+
+
+class SentinelSet:
+    """One primary, one replica and three sentinels on free loopback ports."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.primary = RedisServer()
+        # Unique per set: django-redis keeps connection pools per URL for the whole process.
+        self.service = f"primary{self.primary.port}"
+        self.replica = None
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.sentinels: list[subprocess.Popen] = []
+
+    def start(self) -> SentinelSet:
+        self.primary.start()
+        self.replica = RedisServer(None, "--replicaof", "127.0.0.1", str(self.primary.port))
+        self.replica.start()
+        for port in self.sentinel_ports:
+            config = self.directory / f"sentinel-{port}.conf"
+            config.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {self.directory}\n"
+                f"sentinel monitor {self.service} 127.0.0.1 {self.primary.port} 2\n"
+                f"sentinel down-after-milliseconds {self.service} 1000\n"
+                f"sentinel failover-timeout {self.service} 4000\n"
+                f"sentinel parallel-syncs {self.service} 1\n")
+            self.sentinels.append(subprocess.Popen(
+                ["redis-server", str(config), "--sentinel"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        first = self.sentinel(0)
+        _wait_until(lambda: self._replica_known(first) and
+                    len(first.sentinel_sentinels(self.service)) == 2,
+                    timeout=20, what="the sentinels to see the replica and each other")
+        return self
+
+    def _replica_known(self, sentinel: redis.Redis) -> bool:
+        replicas = sentinel.sentinel_slaves(self.service)
+        return any(r["port"] == self.replica.port and not r.get("is_disconnected")
+                   and r.get("master-link-status", "ok") == "ok" for r in replicas)
+
+    def sentinel(self, index: int) -> redis.Redis:
+        return redis.Redis(port=self.sentinel_ports[index], decode_responses=True,
+                           socket_connect_timeout=1)
+
+    def primary_port(self) -> int:
+        return int(self.sentinel(0).sentinel_get_master_addr_by_name(self.service)[1])
+
+    def failover(self, how: str = "graceful") -> None:
+        """Force a failover ("graceful": SENTINEL FAILOVER; "crash": kill the primary) and
+        wait until the sentinels name the replica as primary."""
+        old = self.primary_port()
+        if how == "graceful":
+            self.sentinel(0).execute_command("SENTINEL", "FAILOVER", self.service)
+        else:
+            self.primary.kill()
+        _wait_until(lambda: self.primary_port() != old, timeout=30, what="the failover")
+
+    def caches(self) -> dict:
+        return {"default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://{self.service}/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.SentinelClient",
+                "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+                "SENTINELS": [["127.0.0.1", port] for port in self.sentinel_ports],
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }}
+
+    def stop(self) -> None:
+        for process in self.sentinels:
+            _stop(process)
+        for server in (self.replica, self.primary):
+            if server is not None:
+                server.stop()
