@@ -36,6 +36,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_doubletoken.middleware.SlidingTokenMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the static files (the demo page's JS client) with DEBUG=False too.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -135,6 +137,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise finds the files where runserver would (app static dirs): no collectstatic.
+WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DEMO_USERNAME = os.environ.get("DEMO_USERNAME", "demo")

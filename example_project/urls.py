@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from .api import MeView
+from .pages import demo
 
 urlpatterns = [
+    path("", demo, name="demo"),
     path("admin/", admin.site.urls),
     path("api/auth/", include("django_doubletoken.urls")),
     path("api/me/", MeView.as_view(), name="me"),

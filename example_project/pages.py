@@ -1,0 +1,23 @@
+"""The demo page at ``/``: the JS client (static/django_doubletoken/doubletoken.js) at work.
+
+Plain HTML, CSS and the ES module, no build step. The page reads the API's URLs and whether
+the refresh token travels in a cookie from data attributes set here.
+"""
+
+from django.conf import settings
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+
+from django_doubletoken import cookies
+from django_doubletoken.conf import api_settings
+
+
+@require_safe
+def demo(request):
+    return render(request, "example_project/demo.html", {
+        "auth_url": reverse("django_doubletoken:login").removesuffix("login/"),
+        "me_url": reverse("me"),
+        "cookie_mode": cookies.enabled_for(api_settings.DEFAULT_CLIENT),
+        "demo_username": settings.DEMO_USERNAME,
+    })

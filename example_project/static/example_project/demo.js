@@ -1,0 +1,203 @@
+// The demo page: the JS client signing in, calling the API, refreshing, and listing devices.
+import { createClient } from "../django_doubletoken/doubletoken.js";
+
+const config = document.body.dataset;
+const cookieMode = config.cookieMode === "true";
+const BURST = 20;
+
+const auth = createClient({
+  authURL: config.authUrl,
+  // With the cookie transport the refresh token is out of reach of scripts, and the access
+  // token stays in memory (resume() gets a new one at page load). Otherwise localStorage,
+  // shared by the tabs: they see one token pair.
+  storage: cookieMode ? "memory" : "local",
+  // ?proactive=5 refreshes 5 s before expiry even without API calls.
+  refreshBeforeExpiry: Number(new URLSearchParams(location.search).get("proactive")) || 0,
+});
+
+const $ = (selector) => document.querySelector(selector);
+
+// --- log -----------------------------------------------------------------------------------
+
+function log(kind, message) {
+  const item = document.createElement("li");
+  item.dataset.kind = kind;
+  const time = document.createElement("time");
+  time.textContent = new Date().toISOString().slice(11, 23);
+  item.append(time, ` ${message}`);
+  $("#log").prepend(item);
+}
+
+const short = (id) => (id ? `${id.slice(0, 8)}…` : "");
+
+auth.addEventListener("login", ({ detail }) => {
+  if (detail.source === "other-tab") {
+    log("login", `Signed in from another tab (session ${short(detail.sessionId)})`);
+    showApp();
+  }
+});
+auth.addEventListener("refresh", ({ detail }) => {
+  log("refresh", `This tab refreshed the token pair (${detail.reason})`);
+});
+auth.addEventListener("slide", () => log("slide", "Picked up NEW_HTTP_AUTHORIZATION"));
+auth.addEventListener("tokens", () => log("tokens", "Another tab stored new tokens"));
+auth.addEventListener("logout", ({ detail }) => showLogin(detail.reason));
+
+// --- views ---------------------------------------------------------------------------------
+
+const LOGOUT_MESSAGES = {
+  logout: "Signed out.",
+  "logout-all": "Signed out of every device.",
+  "other-tab": "Signed out in another tab.",
+};
+
+function showLogin(reason) {
+  document.body.dataset.state = "signed-out";
+  $("#app-view").hidden = true;
+  $("#login-view").hidden = false;
+  $("#logout-reason").hidden = !reason;
+  $("#logout-reason").textContent = reason
+    ? (LOGOUT_MESSAGES[reason] ?? `This device was logged out by the server (${reason}).`)
+    : "";
+  $("#devices tbody").replaceChildren();
+}
+
+async function showApp() {
+  document.body.dataset.state = "signed-in";
+  $("#login-view").hidden = true;
+  $("#app-view").hidden = false;
+  $("#session").textContent = auth.sessionId();
+  const response = await auth.fetch(config.meUrl);
+  if (response.ok) $("#user").textContent = (await response.json()).username;
+  await loadDevices();
+}
+
+$("#login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  $("#login-error").hidden = true;
+  try {
+    await auth.login({
+      username: form.get("username"),
+      password: form.get("password"),
+      device: form.get("device") || "Demo page",
+    });
+  } catch (error) {
+    $("#login-error").textContent = error.message;
+    $("#login-error").hidden = false;
+    return;
+  }
+  event.target.reset();
+  log("login", `Signed in (session ${short(auth.sessionId())})`);
+  await showApp();
+});
+
+// --- the access token's remaining time ------------------------------------------------------
+
+function tick() {
+  if (!auth.isAuthenticated()) return;
+  const left = auth.expiresIn();
+  const remaining = $("#remaining");
+  remaining.toggleAttribute("data-expired", left <= 0);
+  remaining.textContent =
+    left > 0 ? `${(left / 1000).toFixed(1)} s left` : "expired — the next call refreshes it";
+  const { iat, exp } = claims(auth.accessToken());
+  const lifetime = (exp - iat) * 1000 || 1;
+  $("#remaining-bar").style.width = `${Math.max(0, Math.min(100, (100 * left) / lifetime))}%`;
+}
+
+function claims(token) {
+  try {
+    return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  } catch {
+    return {};
+  }
+}
+
+setInterval(tick, 100);
+
+// --- actions -------------------------------------------------------------------------------
+
+$("#burst").addEventListener("click", async () => {
+  const result = $("#burst-result");
+  result.removeAttribute("data-done");
+  result.textContent = `${BURST} calls in flight…`;
+  const started = performance.now();
+  const calls = Array.from({ length: BURST }, () => auth.fetch(config.meUrl));
+  const settled = await Promise.allSettled(calls);
+  const ok = settled.filter((call) => call.status === "fulfilled" && call.value.ok).length;
+  const took = Math.round(performance.now() - started);
+  result.textContent = `${ok}/${BURST} calls succeeded (${took} ms)`;
+  result.dataset.done = ok === BURST ? "ok" : "failed";
+  log("burst", `${ok}/${BURST} parallel calls succeeded`);
+});
+
+$("#logout").addEventListener("click", () => auth.logout().catch(() => {}));
+$("#logout-all").addEventListener("click", () => auth.logoutAll().catch(() => {}));
+$("#reload-devices").addEventListener("click", () => loadDevices());
+$("#clear-log").addEventListener("click", () => $("#log").replaceChildren());
+
+// --- devices -------------------------------------------------------------------------------
+
+function ago(iso) {
+  const seconds = Math.max(0, Math.round((auth.serverNow() - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  return new Date(iso).toLocaleString();
+}
+
+function deviceRow(device) {
+  const row = document.createElement("tr");
+  row.dataset.sessionId = device.id;
+  for (const text of [device.device || "—", device.client, device.ip || "—",
+                      ago(device.created_at), ago(device.last_used_at)]) {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    row.append(cell);
+  }
+  const action = document.createElement("td");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "revoke secondary";
+  button.textContent = "Log out this device";
+  button.addEventListener("click", async () => {
+    if (await auth.revokeSession(device.id).catch(() => false)) loadDevices();
+  });
+  if (device.current) {
+    row.classList.add("current");
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = "this device";
+    action.append(badge, " ");
+  }
+  action.append(button);
+  row.append(action);
+  return row;
+}
+
+async function loadDevices() {
+  if (!auth.isAuthenticated()) return;
+  try {
+    const devices = await auth.sessions();
+    $("#devices tbody").replaceChildren(...devices.map(deviceRow));
+  } catch (error) {
+    if (auth.isAuthenticated()) log("error", `Could not load the devices: ${error.message}`);
+  }
+}
+
+// --- start ---------------------------------------------------------------------------------
+
+function describeMechanisms() {
+  const storage = cookieMode
+    ? "refresh token in an HttpOnly cookie, access token in memory"
+    : "tokens in localStorage, shared by the tabs";
+  const lock = navigator.locks ? "Web Locks" : "a localStorage lease";
+  const messages = typeof BroadcastChannel === "function" ? "BroadcastChannel" : "storage events";
+  $("#mechanisms").textContent =
+    `${storage} · one refresh at a time across tabs with ${lock} · tabs told over ${messages}`;
+}
+
+describeMechanisms();
+if (cookieMode) await auth.resume().catch(() => false);
+if (auth.isAuthenticated()) await showApp();
+else showLogin();

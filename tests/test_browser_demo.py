@@ -1,0 +1,283 @@
+"""The demo page at / in headless Debian chromium, against a live server with short lifetimes.
+
+Access tokens live 3 s (slide in their last second), a replaced token or refresh token is
+honoured for 2 s. Refreshes are counted where they arrive: on the server.
+"""
+
+import struct
+import threading
+import zlib
+from datetime import timedelta
+
+import pytest
+from django.core.signals import request_started
+from django.test import Client
+
+from django_doubletoken import signals
+from django_doubletoken.models import DeviceSession
+
+from .browser import browser  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BURST = 20
+# Where the page is asked to pretend the browser lacks Web Locks and BroadcastChannel.
+WITHOUT_LOCKS_AND_CHANNELS = """
+Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined, configurable: true });
+delete window.BroadcastChannel;
+"""
+
+
+class ServerLog:
+    """What reached the server: refresh requests, rotations, reuse detections."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.refresh_requests = 0
+        self.rotations = 0
+        self.reused = 0
+
+    def on_request(self, sender, environ, **kwargs):
+        if environ.get("PATH_INFO") == "/api/auth/refresh/" and environ["REQUEST_METHOD"] == "POST":
+            with self._lock:
+                self.refresh_requests += 1
+
+    def on_rotation(self, sender, **kwargs):
+        with self._lock:
+            self.rotations += 1
+
+    def on_reuse(self, sender, **kwargs):
+        with self._lock:
+            self.reused += 1
+
+
+@pytest.fixture
+def server(live_server, settings):
+    settings.DOUBLETOKEN = {
+        **settings.DOUBLETOKEN,
+        "ACCESS_TOKEN_LIFETIME": timedelta(seconds=3),
+        "SLIDING_THRESHOLD": timedelta(seconds=1),
+        "GRACE_PERIOD": timedelta(seconds=2),
+        "LEEWAY": timedelta(0),
+        "CLIENT_PROFILES": {"web": {}},
+    }
+    log = ServerLog()
+    request_started.connect(log.on_request, weak=False)
+    signals.session_refreshed.connect(log.on_rotation, weak=False)
+    signals.refresh_reused.connect(log.on_reuse, weak=False)
+    live_server.log = log
+    yield live_server
+    request_started.disconnect(log.on_request)
+    signals.session_refreshed.disconnect(log.on_rotation)
+    signals.refresh_reused.disconnect(log.on_reuse)
+
+
+def sign_in(page, base, password, device="Demo page"):
+    page.goto(f"{base}/")
+    page.wait_for_selector("#login-form")
+    page.fill("#username", "alice")
+    page.fill("#password", password)
+    page.fill("#device", device)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("body[data-state=signed-in]")
+    page.wait_for_function("document.querySelector('#user').textContent === 'alice'")
+
+
+def open_signed_in(context, base):
+    """Another tab of the same browser context: signed in from the shared storage."""
+    page = context.new_page()
+    page.goto(f"{base}/")
+    page.wait_for_selector("body[data-state=signed-in]")
+    return page
+
+
+def wait_until_expired(page):
+    page.wait_for_selector("#remaining[data-expired]", timeout=6000)
+
+
+def start_burst(page):
+    # Clicked from script: the bursts of several tabs leave within milliseconds of each other.
+    page.evaluate("document.querySelector('#burst').click()")
+
+
+def burst_result(page):
+    page.wait_for_selector("#burst-result[data-done]", timeout=15000)
+    return page.inner_text("#burst-result").split(" (")[0]
+
+
+def fire_burst(page):
+    start_burst(page)
+    return burst_result(page)
+
+
+def log_entries(page, kind):
+    return page.locator(f"#log [data-kind={kind}]").count()
+
+
+def test_page_and_static_files_are_served_with_debug_off(settings):
+    assert settings.DEBUG is False
+    client = Client()
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'type="module"' in html and "/static/example_project/demo.js" in html
+    for path, content_type in [
+        ("/static/django_doubletoken/doubletoken.js", "text/javascript"),
+        ("/static/django_doubletoken/doubletoken-axios.js", "text/javascript"),
+        ("/static/example_project/demo.js", "text/javascript"),
+        ("/static/example_project/demo.css", "text/css"),
+    ]:
+        response = client.get(path)  # WhiteNoise: no collectstatic, DEBUG off
+        assert response.status_code == 200, path
+        assert response["Content-Type"].startswith(content_type), path
+        assert b"".join(response.streaming_content), path
+
+
+def test_burst_after_expiry_refreshes_once(server, browser, user, password):  # noqa: F811
+    page = browser.new_page()
+    sign_in(page, server.url, password)
+    wait_until_expired(page)
+
+    assert fire_burst(page) == f"{BURST}/{BURST} calls succeeded"
+
+    assert server.log.refresh_requests == 1 and server.log.rotations == 1
+    assert log_entries(page, "refresh") == 1
+    assert page.get_attribute("body", "data-state") == "signed-in"
+
+
+@pytest.mark.parametrize("apis", ["web-locks", "fallbacks"])
+def test_tabs_share_one_refresh_and_an_idle_tab_never_presents_a_stale_one(
+    server, browser, user, password, apis  # noqa: F811
+):
+    context = browser.new_context()
+    if apis == "fallbacks":
+        context.add_init_script(WITHOUT_LOCKS_AND_CHANNELS)
+    tab1 = context.new_page()
+    sign_in(tab1, server.url, password)
+    tab2 = open_signed_in(context, server.url)
+    idle = open_signed_in(context, server.url)
+    mechanisms = tab1.inner_text("#mechanisms")
+    if apis == "fallbacks":
+        assert "localStorage lease" in mechanisms and "storage events" in mechanisms
+    else:
+        assert "Web Locks" in mechanisms and "BroadcastChannel" in mechanisms
+
+    # Both tabs fire a burst with the expired token: one refresh reaches the server.
+    wait_until_expired(tab1)
+    start_burst(tab1)
+    start_burst(tab2)
+    assert burst_result(tab1) == burst_result(tab2) == f"{BURST}/{BURST} calls succeeded"
+    assert server.log.refresh_requests == 1 and server.log.rotations == 1
+    assert log_entries(tab1, "refresh") + log_entries(tab2, "refresh") == 1
+
+    # Another rotation by tab 1 while the idle tab sleeps through it...
+    wait_until_expired(tab1)
+    assert fire_burst(tab1) == f"{BURST}/{BURST} calls succeeded"
+    assert server.log.rotations == 2
+    # ...then, well past the grace window of both rotations, the idle tab calls: it refreshes
+    # with the newest refresh token (a stale one would be reuse and revoke the session).
+    wait_until_expired(idle)
+    assert fire_burst(idle) == f"{BURST}/{BURST} calls succeeded"
+    assert server.log.rotations == 3 and server.log.refresh_requests == 3
+    assert server.log.reused == 0
+    for tab in (tab1, tab2, idle):
+        assert tab.get_attribute("body", "data-state") == "signed-in"
+    assert not DeviceSession.objects.filter(revoked_at__isnull=False).exists()
+    context.close()
+
+
+def test_a_session_revoked_from_another_browser_returns_to_the_login_form(
+    server, browser, user, password  # noqa: F811
+):
+    laptop = browser.new_context().new_page()
+    sign_in(laptop, server.url, password, device="Laptop")
+    phone = browser.new_context().new_page()  # another browser: its own storage
+    sign_in(phone, server.url, password, device="Phone")
+    rows = phone.locator("#devices tbody tr")
+    rows.filter(has_text="Laptop").wait_for()
+    assert rows.count() == 2
+
+    rows.filter(has_text="Laptop").locator("button.revoke").click()
+    rows.filter(has_text="Laptop").wait_for(state="detached")
+
+    # The laptop's next call is refused: it is signed out, once, however many calls failed.
+    start_burst(laptop)
+    laptop.wait_for_selector("#login-form", state="visible")
+    assert "session_revoked" in laptop.inner_text("#logout-reason")
+    assert laptop.get_attribute("body", "data-state") == "signed-out"
+    assert laptop.evaluate("localStorage.getItem('doubletoken')") is None
+    assert phone.get_attribute("body", "data-state") == "signed-in"
+    assert server.log.refresh_requests == 0
+
+
+def test_cookie_mode_keeps_the_refresh_token_out_of_reach_and_resumes(
+    server, browser, settings, user, password  # noqa: F811
+):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "REFRESH_COOKIE_NAME": "dt_refresh"}
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, server.url, password)
+    # The page load tried the cookie once before signing in (none yet: 400, no rotation).
+    assert server.log.refresh_requests == 1 and server.log.rotations == 0
+    assert "HttpOnly cookie" in page.inner_text("#mechanisms")
+    cookie = {c["name"]: c for c in context.cookies()}["dt_refresh"]
+    assert cookie["httpOnly"] and cookie["path"] == "/api/auth/refresh/"
+    assert "dt_refresh" not in page.evaluate("document.cookie")
+    assert page.evaluate("localStorage.length") == 0  # the access token is in memory only
+
+    wait_until_expired(page)
+    assert fire_burst(page) == f"{BURST}/{BURST} calls succeeded"
+    assert server.log.refresh_requests == 2 and server.log.rotations == 1
+
+    page.reload()  # memory is gone; the cookie gets a new access token
+    page.wait_for_selector("body[data-state=signed-in]")
+    assert server.log.rotations == 2
+
+    page.click("#logout")
+    page.wait_for_selector("#login-form", state="visible")
+    assert "dt_refresh" not in {c["name"] for c in context.cookies()}
+    page.reload()
+    page.wait_for_selector("body[data-state=signed-out]")
+    assert server.log.rotations == 2
+    context.close()
+
+
+def distinct_rows(png: bytes) -> tuple[int, int, int]:
+    """(width, height, number of distinct pixel rows) of an 8-bit, non-interlaced PNG.
+
+    Rows are compared as stored (filtered): identical pixel rows stay identical, so a blank
+    page has a handful of distinct rows and a page with text and controls has hundreds.
+    """
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    position, header, data = 8, None, b""
+    while position < len(png):
+        length, kind = struct.unpack(">I4s", png[position:position + 8])
+        body = png[position + 8:position + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            data += body
+        position += 12 + length
+    width, height, depth, color, _, _, interlace = header
+    assert depth == 8 and color in (2, 6) and interlace == 0
+    stride = 1 + width * (3 if color == 2 else 4)
+    raw = zlib.decompress(data)
+    rows = {raw[i:i + stride] for i in range(0, len(raw), stride)}
+    return width, height, len(rows)
+
+
+def test_screenshot_of_the_demo_page(server, browser, user, password, tmp_path):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1100, "height": 820})
+    sign_in(page, server.url, password, device="Chromium on Linux")
+    page.locator("#devices tbody tr").first.wait_for()
+    assert fire_burst(page) == f"{BURST}/{BURST} calls succeeded"
+
+    shot = tmp_path / "demo.png"
+    page.screenshot(path=shot, full_page=True)
+
+    width, height, rows = distinct_rows(shot.read_bytes())
+    assert width == 1100 and height >= 600
+    assert rows > 100, f"the screenshot looks blank ({rows} distinct rows)"
+    blank = browser.new_page(viewport={"width": 1100, "height": 820})
+    blank.set_content("<body style='background: #f6f7f9'></body>")
+    assert distinct_rows(blank.screenshot(full_page=True))[2] < 5  # the check can tell
