@@ -29,7 +29,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 JS_TESTS = Path(__file__).parent / "js"
 # Debian's node-axios, when installed: the axios adapter is then tested with the real axios
-# instead of the test's small stand-in with axios's interceptor contract.
+# instead of the test's small stand-in with axios's interceptor contract. DOUBLETOKEN_TEST_AXIOS
+# (a path to axios's CommonJS build) chooses another one.
 REAL_AXIOS = Path("/usr/share/nodejs/axios/dist/node/axios.cjs")
 
 _lock = threading.Lock()
@@ -113,7 +114,7 @@ def test_node_suite_against_the_live_server(counting_server, user, password, tmp
         "DOUBLETOKEN_TEST_PASSWORD": password,
     }
     if REAL_AXIOS.exists():
-        env["DOUBLETOKEN_TEST_AXIOS"] = str(REAL_AXIOS)
+        env.setdefault("DOUBLETOKEN_TEST_AXIOS", str(REAL_AXIOS))
     result = subprocess.run(
         # The files mostly wait for tokens to expire: run them side by side.
         [node, "--test", "--test-concurrency=6",

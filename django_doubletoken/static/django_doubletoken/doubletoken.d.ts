@@ -1,0 +1,178 @@
+// Types for doubletoken.js, the django-doubletoken browser client.
+
+/** What the client stores: one value, so access and refresh tokens change together. */
+export interface TokenRecord {
+  access: string;
+  /** null with the cookie transport (the refresh token is in an HttpOnly cookie). */
+  refresh: string | null;
+  sessionId: string;
+  /** Server time, ms since the epoch. */
+  accessExpiresAt: number;
+  refreshExpiresAt: number;
+  /** Server clock minus local clock, ms (from the Date header). */
+  clockOffset: number;
+}
+
+/**
+ * Where tokens live. Must be synchronous: the client reads and writes it in one task.
+ * `shared`: every tab of the origin sees the same value (localStorage).
+ */
+export interface TokenStorage {
+  shared: boolean;
+  get(): TokenRecord | null;
+  set(record: TokenRecord | null): void;
+  /** For storage events: the Web Storage area and key holding the value, if any. */
+  area?: Storage;
+  key?: string;
+}
+
+export function memoryStorage(): TokenStorage;
+export function webStorage(area: Storage, key?: string): TokenStorage;
+
+export interface ClientOptions {
+  /** Where login/, refresh/, logout/... live. Default "/api/auth/". */
+  authURL?: string | URL;
+  /** "memory" (default: this tab only), "local", "session", or your own storage. */
+  storage?: "memory" | "local" | "session" | TokenStorage;
+  /** Called once when the session ends: the reason is a server code, "logout", "other-tab"... */
+  onLogout?: (reason: LogoutReason) => void;
+  /** Refresh this many seconds before the access token expires (server time). 0: off. */
+  refreshBeforeExpiry?: number;
+  /** Names the storage key, the lock and the BroadcastChannel. Default "doubletoken". */
+  name?: string;
+  /** The sliding middleware's header. Default "NEW_HTTP_AUTHORIZATION". */
+  headerName?: string;
+  /** credentials for the client's own auth calls. Default "same-origin". */
+  credentials?: RequestCredentials;
+  /** Cookie transport: the CSRF cookie and header. Default "csrftoken", "X-CSRFToken". */
+  csrfCookieName?: string;
+  csrfHeaderName?: string;
+  /** Give up on a refresh request after this many ms. Default 20000. */
+  refreshTimeout?: number;
+  /** A fetch to use instead of the global one. */
+  fetch?: typeof fetch;
+  /** A cross-tab mutex for platforms without Web Locks: run `callback` exclusively. */
+  lock?: <T>(name: string, callback: () => Promise<T>) => Promise<T>;
+  /** The local clock (tests). Default Date.now. */
+  now?: () => number;
+}
+
+export type LogoutReason =
+  | "logout"
+  | "logout-all"
+  | "other-tab"
+  | "token_invalid"
+  | "session_revoked"
+  | "session_expired"
+  | "refresh_reused"
+  | (string & {});
+
+export interface Credentials {
+  username: string;
+  password: string;
+  device?: string;
+  /** Client profile ("web", "mobile"). */
+  client?: string;
+}
+
+export interface TokenPair {
+  access: string;
+  /** Absent with the cookie transport. */
+  refresh?: string;
+  token_type: "Bearer";
+  access_expires_at: string;
+  refresh_expires_at: string;
+  session_id: string;
+}
+
+export interface DeviceSession {
+  id: string;
+  client: string;
+  device: string;
+  ip: string | null;
+  user_agent: string;
+  created_at: string;
+  last_used_at: string;
+  current: boolean;
+}
+
+export interface ClientEventMap {
+  login: CustomEvent<{ sessionId: string; source: "this-tab" | "other-tab" }>;
+  refresh: CustomEvent<{ sessionId: string; reason: string }>;
+  slide: CustomEvent<{ sessionId: string }>;
+  tokens: CustomEvent<{ sessionId: string; source: "other-tab" }>;
+  logout: CustomEvent<{ reason: LogoutReason }>;
+}
+
+export class DoubleTokenClient extends EventTarget {
+  constructor(options?: ClientOptions);
+  readonly headerName: string;
+
+  /** fetch with the access token; one shared refresh and one replay on 401 token_expired. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  login(credentials: Credentials): Promise<TokenPair>;
+  logout(): Promise<void>;
+  logoutAll(): Promise<void>;
+  /** Cookie transport: get an access token from the refresh cookie at page load. */
+  resume(): Promise<boolean>;
+  sessions(): Promise<DeviceSession[]>;
+  revokeSession(id: string): Promise<boolean>;
+
+  accessToken(): string | null;
+  isAuthenticated(): boolean;
+  sessionId(): string | null;
+  /** The server's clock as best known here, ms since the epoch. */
+  serverNow(): number;
+  /** Ms the access token has left by the server's clock (negative once expired). */
+  expiresIn(): number;
+
+  /** For other HTTP libraries: a response's NEW_HTTP_AUTHORIZATION value for a request sent with `sent`. */
+  pickUpHeader(
+    value: string | null | undefined,
+    sent: string | null | undefined,
+    date?: string | null | { header: string | null; sentAt?: number },
+  ): boolean;
+  /**
+   * For other HTTP libraries: a request sent with `sent` got a 401 with `code`. True: replay
+   * it with accessToken(). With `replayed`, never refreshes (it may still log out).
+   */
+  recover(sent: string | null | undefined, code: string | undefined,
+          options?: { replayed?: boolean }): Promise<boolean>;
+  close(): void;
+
+  addEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    listener: (event: ClientEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    listener: (event: ClientEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+export function createClient(options?: ClientOptions): DoubleTokenClient;
+
+/** A refresh could not be done now (network, 5xx, 429): the tokens are kept. */
+export class RefreshUnavailableError extends Error {
+  /** 0 for a network error. */
+  status: number;
+  /** The server's code ("cache_unavailable"), "network_error" or "http_<status>". */
+  code: string;
+}
+
+export class LoginError extends Error {
+  status: number;
+  code: string;
+}
