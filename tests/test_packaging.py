@@ -20,6 +20,7 @@ MUST_SHIP = [
     "django_doubletoken/templatetags/doubletoken_admin.py",
     "django_doubletoken/management/commands/purge_device_sessions.py",
     "django_doubletoken/openapi.py",
+    "django_doubletoken/locale/fr/LC_MESSAGES/django.mo",
 ]
 
 

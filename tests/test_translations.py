@@ -1,0 +1,29 @@
+"""Messages are translated; the codes clients act on never are."""
+
+import pytest
+from django.utils import translation
+
+from .helpers import access_token, bearer
+
+pytestmark = pytest.mark.django_db
+
+
+def test_error_details_follow_the_language_codes_do_not(api, user, login):
+    pair = login()
+    with translation.override("fr"):
+        wrong = api.post("/api/auth/login/", {"username": "alice", "password": "nope"},
+                         format="json", HTTP_ACCEPT_LANGUAGE="fr")
+        expired = api.get("/api/me/", **bearer(access_token(pair, remaining=-60)))
+    assert wrong.json() == {"detail": "Impossible de se connecter avec ces identifiants.",
+                            "code": "invalid_credentials"}
+    assert expired.json() == {"detail": "Le jeton d’accès a expiré.", "code": "token_expired"}
+    english = api.get("/api/me/", **bearer(access_token(pair, remaining=-60)))
+    assert english.json() == {"detail": "The access token has expired.", "code": "token_expired"}
+
+
+def test_admin_labels_are_translated(user, login):
+    from django_doubletoken.models import DeviceSession, RevokeReason
+
+    with translation.override("fr"):
+        assert str(DeviceSession._meta.verbose_name_plural) == "sessions d’appareils"
+        assert str(RevokeReason.REFRESH_REUSED.label) == "Jeton de rafraîchissement réutilisé"
