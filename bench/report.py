@@ -21,6 +21,12 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "socket_errors": sum(
             r["errors"][k] for r in rounds for k in ("connect", "read", "write", "timeout")
         ),
+        # Server-side CPU per request (gunicorn workers + redis-server + PostgreSQL backends):
+        # hardly moved by other load on the machine, unlike requests per second.
+        "cpu_us_per_request": {
+            part: round(statistics.median([r["cpu_us_per_request"][part] for r in rounds]))
+            for part in rounds[0]["cpu_us_per_request"]
+        },
         "cache_commands_per_request": round(
             sum(r["cache_commands"] for r in rounds) / max(1, sum(r["requests"] for r in rounds)),
             3,
@@ -41,6 +47,10 @@ def compare(name: str, title: str, a: str, b: str, runs: dict[str, list]) -> dic
         a: first,
         b: second,
         "ratio_rps": _ratio(first["rps"], second["rps"]),
+        # > 1: ours needs less server CPU per request.
+        "ratio_cpu": _ratio(
+            second["cpu_us_per_request"]["total"], first["cpu_us_per_request"]["total"]
+        ),
         "rounds": runs,
     }
 
@@ -66,8 +76,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Command: `{env['command']}`",
         "",
         "| scenario | ours req/s | p50 / p99 ms | simplejwt req/s | p50 / p99 ms | "
-        "ours / simplejwt | cache cmds/req (ours) | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "ours / simplejwt | server CPU µs/req | cache cmds/req (ours) | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for scenario in result["scenarios"]:
         a, b = scenario["labels"]
@@ -78,10 +88,27 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {scenario['title']} | {first['rps']:.0f} | {first['p50_ms']:.2f} / "
             f"{first['p99_ms']:.2f} | {second['rps']:.0f} | {second['p50_ms']:.2f} / "
             f"{second['p99_ms']:.2f} | **{scenario['ratio_rps']:.2f}** | "
+            f"{first['cpu_us_per_request']['total']} / {second['cpu_us_per_request']['total']} | "
             f"{first['cache_commands_per_request']:.2f} | {verdict} |"
         )
+    lines += [
+        "",
+        "Server CPU per request, µs (gunicorn workers / redis-server / PostgreSQL backends; "
+        "median of rounds):",
+        "",
+        "| scenario | ours: app / redis / db | simplejwt (or 2nd column): app / redis / db |",
+        "|---|---:|---:|",
+    ]
+    for scenario in result["scenarios"]:
+        cells = []
+        for label in scenario["labels"]:
+            cpu = scenario[label]["cpu_us_per_request"]
+            cells.append(f"{cpu['app']} / {cpu['redis']} / {cpu['database']}")
+        lines.append(f"| {scenario['title']} | {cells[0]} | {cells[1]} |")
     lines += ["", *[f"- {note}" for note in result["notes"]], ""]
 
+    if "micro" not in result:  # a partial run (--only): the load table only
+        return "\n".join(lines)
     micro = result["micro"]
     lines += [
         "Per call, in one process (median of batches, µs):",

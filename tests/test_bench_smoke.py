@@ -42,6 +42,7 @@ def test_bench_runs_every_scenario(tmp_path):
             summary = scenarios[name][label]
             assert summary["rps"] > 0, (name, label)
             assert summary["non_2xx"] == 0, (name, label, summary)
+            assert summary["cpu_us_per_request"]["app"] > 0, (name, label, summary)
         assert scenarios[name]["ratio_rps"] > 0
 
     # Every refresh was a real rotation, every in-window request of 4a a re-issue.
