@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.signals import user_logged_in
@@ -361,7 +361,13 @@ def needs_slide(claims: AccessClaims, now: float | None = None) -> bool:
     return remaining <= api_settings.SLIDING_THRESHOLD.total_seconds()
 
 
-def _new_successor(claims: AccessClaims, now: int) -> Successor | None:
+class _Replacement(NamedTuple):
+    successor: Successor
+    jti: str
+    expires_at: int
+
+
+def _new_replacement(claims: AccessClaims, now: int) -> _Replacement | None:
     """The token that replaces ``claims`` now, or None when the session's end is too close.
 
     A replacement must leave the refresh token at least SLIDING_THRESHOLD of life after it
@@ -371,34 +377,44 @@ def _new_successor(claims: AccessClaims, now: int) -> Successor | None:
     exp = now + lifetime
     if exp > claims.session_expires - api_settings.SLIDING_THRESHOLD.total_seconds():
         return None
+    jti = secrets.token_urlsafe(16)
     token = tokens.encode_access(
         sub=claims.sub,
         sid=claims.sid,
-        jti=secrets.token_urlsafe(16),
+        jti=jti,
         iat=now,
         exp=exp,
         client=claims.client,
         session_expires=claims.session_expires,
     )
-    return Successor(token, now)
+    return _Replacement(Successor(token, now), jti, exp)
+
+
+def _plan_slide(grant: AccessGrant, now: int) -> str | _Replacement | None:
+    """Nothing to do (None), a successor already issued (its token), or a new one to store."""
+    if not needs_slide(grant.claims, now):
+        return None
+    if grant.successor is not None:
+        return grant.successor.token
+    return _new_replacement(grant.claims, now)
 
 
 def _successor_ttl(claims: AccessClaims, now: int) -> float:
     return claims.exp - now + api_settings.LEEWAY.total_seconds()
 
 
-def _announce_slide(grant: AccessGrant, stored: Successor, ours: Successor) -> None:
-    if stored is ours:
-        claims = grant.claims
-        new_claims = tokens.decode_access(ours.token)
+def _settle(grant: AccessGrant, ours: _Replacement, stored: Successor) -> str:
+    """The stored successor's token; the signal goes out once, from the request that won."""
+    if stored is ours.successor:
         signals.token_slid.send(
             sender=DeviceSession,
-            session_id=claims.sid,
-            user_id=claims.sub,
-            old_jti=claims.jti,
-            new_jti=new_claims.jti,
-            expires_at=new_claims.exp,
+            session_id=grant.claims.sid,
+            user_id=grant.claims.sub,
+            old_jti=grant.claims.jti,
+            new_jti=ours.jti,
+            expires_at=ours.expires_at,
         )
+    return stored.token
 
 
 def slide(grant: AccessGrant) -> str | None:
@@ -408,32 +424,21 @@ def slide(grant: AccessGrant) -> str | None:
     successor: the first to write it to the cache wins, the others read it back.
     """
     now = int(time.time())
-    if not needs_slide(grant.claims, now):
-        return None
-    if grant.successor is not None:
-        return grant.successor.token
-    ours = _new_successor(grant.claims, now)
-    if ours is None:
-        return None
-    stored = store.add_successor(grant.claims.jti, ours, _successor_ttl(grant.claims, now))
-    _announce_slide(grant, stored, ours)
-    return stored.token
+    plan = _plan_slide(grant, now)
+    if not isinstance(plan, _Replacement):
+        return plan
+    ttl = _successor_ttl(grant.claims, now)
+    return _settle(grant, plan, store.add_successor(grant.claims.jti, plan.successor, ttl))
 
 
 async def aslide(grant: AccessGrant) -> str | None:
     now = int(time.time())
-    if not needs_slide(grant.claims, now):
-        return None
-    if grant.successor is not None:
-        return grant.successor.token
-    ours = _new_successor(grant.claims, now)
-    if ours is None:
-        return None
-    stored = await store.aadd_successor(
-        grant.claims.jti, ours, _successor_ttl(grant.claims, now)
-    )
-    _announce_slide(grant, stored, ours)
-    return stored.token
+    plan = _plan_slide(grant, now)
+    if not isinstance(plan, _Replacement):
+        return plan
+    ttl = _successor_ttl(grant.claims, now)
+    stored = await store.aadd_successor(grant.claims.jti, plan.successor, ttl)
+    return _settle(grant, plan, stored)
 
 
 # --- revocation --------------------------------------------------------------------------
