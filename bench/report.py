@@ -73,7 +73,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{env['wrk_connections']} connections, {env['round_seconds']} s rounds, "
         f"{env['rounds']} per stack, alternating.",
         "",
-        f"Command: `{env['command']}`",
+        f"Command: `{env['command']}` (app at commit {env['app_commit']}"
+        f"{', with uncommitted changes' if env['app_tree_changed'] else ''})",
         "",
         "| scenario | ours req/s | p50 / p99 ms | simplejwt req/s | p50 / p99 ms | "
         "ours / simplejwt | server CPU µs/req | cache cmds/req (ours) | target |",

@@ -29,6 +29,7 @@ import platform
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -454,8 +455,18 @@ def environment(args: argparse.Namespace, wrk: str, redis_version: str) -> dict[
         import sqlite3
 
         database = f"SQLite {sqlite3.sqlite_version}"
+    def git(*command: str) -> str:
+        done = subprocess.run(["git", *command], cwd=BENCH_DIR, capture_output=True, text=True)
+        return done.stdout.strip()
+
     return {
         "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        # The app measured is the working tree's: its commit, and whether it had changes.
+        "app_commit": git("rev-parse", "--short", "HEAD"),
+        "app_tree_changed": any(
+            line.endswith(".py")
+            for line in git("status", "--porcelain", "--", "../django_doubletoken").splitlines()
+        ),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
