@@ -78,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "REVOCATION_REPLICA_ACKS": 0,
     "REVOCATION_REPLICA_TIMEOUT": timedelta(seconds=1),
     # WSGI META key holding the client IP behind a trusted proxy, e.g.
-    # "HTTP_X_FORWARDED_FOR" (its first address is used). None: REMOTE_ADDR.
+    # "HTTP_X_FORWARDED_FOR" (its last address, added by that proxy, is used). None: REMOTE_ADDR.
     "CLIENT_IP_HEADER": None,
 }
 

@@ -41,9 +41,11 @@ def bearer_token(request: HttpRequest) -> str | None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
+    """The client's IP for the device list. Behind a proxy, the last address of the configured
+    header: the one the nearest (trusted) proxy added; earlier ones are the client's to forge."""
     header = api_settings.CLIENT_IP_HEADER
     raw = request.META.get(header, "") if header else ""
-    raw = raw.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
+    raw = raw.split(",")[-1].strip() or request.META.get("REMOTE_ADDR", "")
     try:
         return str(ipaddress.ip_address(raw))
     except ValueError:

@@ -315,3 +315,14 @@ def test_verify(api, user, login):
     _error(api.post("/api/auth/verify/", {"token": pair["access"]}, format="json"), 401,
            "session_revoked")
     assert api.post("/api/auth/verify/", {}, format="json").status_code == 400
+
+
+def test_client_ip_behind_a_proxy(api, user, password, settings):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CLIENT_IP_HEADER": "HTTP_X_FORWARDED_FOR"}
+    body = api.post(LOGIN, {"username": "alice", "password": password}, format="json",
+                    HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7", REMOTE_ADDR="10.0.0.2").json()
+    # The forged first address is ignored; the proxy's own entry is kept.
+    assert DeviceSession.objects.get(pk=body["session_id"]).ip == "198.51.100.7"
+    garbage = api.post(LOGIN, {"username": "alice", "password": password}, format="json",
+                       HTTP_X_FORWARDED_FOR="not-an-ip").json()
+    assert DeviceSession.objects.get(pk=garbage["session_id"]).ip is None
