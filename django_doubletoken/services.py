@@ -19,8 +19,9 @@ from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -137,7 +138,13 @@ def issue_pair(session: DeviceSession) -> TokenPair:
         session_expires=refresh_exp,
     )
     refresh = tokens.encode_refresh(
-        sub=sub, sid=sid, generation=session.refresh_generation, iat=issued, exp=refresh_exp
+        sub=sub,
+        sid=sid,
+        generation=session.refresh_generation,
+        iat=issued,
+        exp=refresh_exp,
+        client=session.client,
+        absolute_expires=_unix(session.absolute_expires_at),
     )
     return TokenPair(
         access=access,
@@ -230,6 +237,67 @@ def refresh(raw_refresh: str, *, request: HttpRequest | None = None) -> TokenPai
     claims = tokens.decode_refresh(raw_refresh)
     sid = _session_uuid(claims.sid)
     now = timezone.now()
+    with _database_available():
+        rotated_session = _rotate_current(claims, sid, now)
+    if rotated_session is not None:
+        if signals.session_refreshed.has_listeners(DeviceSession):
+            signals.session_refreshed.send(
+                sender=DeviceSession, session=DeviceSession.objects.get(pk=sid), request=request
+            )
+        return issue_pair(rotated_session)
+    return _refresh_locked(claims, sid, now, request)
+
+
+def _rotate_current(
+    claims: tokens.RefreshClaims, sid: uuid.UUID, now: datetime
+) -> DeviceSession | None:
+    """The common case in one statement: the current generation's token of a live session
+    rotates with a single conditional UPDATE. None when that does not apply; every other case
+    (a replay within the grace window, reuse, revoked, expired) takes the locked path.
+
+    Concurrent rotations of one token are safe: the database serialises the UPDATEs on the
+    row, and the later ones no longer match ``refresh_generation`` and fall through.
+    """
+    try:
+        profile = api_settings.profile(claims.client)
+        user_pk = DeviceSession._meta.get_field("user").target_field.to_python(claims.sub)
+    except (KeyError, ValidationError):
+        return None
+    absolute = _from_unix(claims.absolute_expires)
+    refresh_expires = min(now + profile.refresh_lifetime, absolute)
+    # The cache first: when it is down, nothing has changed yet (503).
+    store.mark_used(str(sid))
+    rotated = DeviceSession.objects.filter(
+        pk=sid,
+        user_id=user_pk,
+        client=claims.client,
+        refresh_generation=claims.generation,
+        revoked_at__isnull=True,
+        refresh_expires_at__gt=now,
+        absolute_expires_at__gt=now,
+    ).update(
+        refresh_generation=F("refresh_generation") + 1,
+        rotated_at=now,
+        last_used_at=now,
+        refresh_expires_at=refresh_expires,
+    )
+    if not rotated:
+        return None
+    # What issue_pair needs, as the row now holds it (the absolute expiry to the second).
+    return DeviceSession(
+        pk=sid,
+        user_id=user_pk,
+        client=claims.client,
+        refresh_generation=claims.generation + 1,
+        rotated_at=now,
+        refresh_expires_at=refresh_expires,
+        absolute_expires_at=absolute,
+    )
+
+
+def _refresh_locked(
+    claims: tokens.RefreshClaims, sid: uuid.UUID, now: datetime, request: HttpRequest | None
+) -> TokenPair:
     reused: DeviceSession | None = None
     rotated = False
     with _database_available(), transaction.atomic():

@@ -7,9 +7,11 @@ Access token (RFC 9068 header ``typ: at+jwt``): ``sub``, ``sid``, ``jti``, ``iat
 middleware never re-issues past it without a database read), plus ``iss``/``aud`` when set.
 
 Refresh token (``typ: rt+jwt``): ``sub``, ``sid``, ``gen`` (the session's refresh generation),
-``jti``, ``iat``, ``exp``. Its ``jti`` is derived from (sid, gen) and the pair issued by a
-rotation is a function of the session row alone, so a replay inside the grace window can
-return the very same pair without any token ever being stored.
+``jti``, ``iat``, ``exp``, ``client`` and ``axp`` (the session's absolute expiry), the last two
+so that a rotation can be one conditional UPDATE without reading the row first. Its ``jti``
+is derived from (sid, gen) and the pair issued by a rotation is a function of the session row
+alone, so a replay inside the grace window can return the very same pair without any token
+ever being stored.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class RefreshClaims:
     jti: str
     iat: int
     exp: int
+    client: str
+    absolute_expires: int
 
 
 def derived_jti(sid: str, generation: int, kind: str) -> str:
@@ -118,7 +122,10 @@ def encode_access(
     return _encode(payload, ACCESS_TYP)
 
 
-def encode_refresh(*, sub: str, sid: str, generation: int, iat: int, exp: int) -> str:
+def encode_refresh(
+    *, sub: str, sid: str, generation: int, iat: int, exp: int, client: str,
+    absolute_expires: int,
+) -> str:
     payload = _registered_claims()
     payload.update(
         sub=sub,
@@ -127,6 +134,8 @@ def encode_refresh(*, sub: str, sid: str, generation: int, iat: int, exp: int) -
         jti=derived_jti(sid, generation, "refresh"),
         iat=iat,
         exp=exp,
+        client=client,
+        axp=absolute_expires,
     )
     return _encode(payload, REFRESH_TYP)
 
@@ -195,8 +204,12 @@ def decode_access(raw: str) -> AccessClaims:
 
 def decode_refresh(raw: str) -> RefreshClaims:
     """Verify a refresh token's signature and claims; an expired one means the session ended."""
-    payload = _decode(raw, REFRESH_TYP, ["exp", "iat", "sub", "sid", "gen", "jti"], SESSION_EXPIRED)
-    _require_types(payload, sub=str, sid=str, jti=str, iat=int, exp=int, gen=int)
+    payload = _decode(
+        raw, REFRESH_TYP, ["exp", "iat", "sub", "sid", "gen", "jti", "client", "axp"],
+        SESSION_EXPIRED,
+    )
+    _require_types(payload, sub=str, sid=str, jti=str, client=str, iat=int, exp=int, gen=int,
+                   axp=int)
     return RefreshClaims(
         sub=payload["sub"],
         sid=payload["sid"],
@@ -204,4 +217,6 @@ def decode_refresh(raw: str) -> RefreshClaims:
         jti=payload["jti"],
         iat=payload["iat"],
         exp=payload["exp"],
+        client=payload["client"],
+        absolute_expires=payload["axp"],
     )

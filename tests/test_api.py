@@ -326,3 +326,15 @@ def test_client_ip_behind_a_proxy(api, user, password, settings):
     garbage = api.post(LOGIN, {"username": "alice", "password": password}, format="json",
                        HTTP_X_FORWARDED_FOR="not-an-ip").json()
     assert DeviceSession.objects.get(pk=garbage["session_id"]).ip is None
+
+
+def test_a_rotation_is_one_statement_and_one_cache_call(api, user, login, counting_cache,
+                                                        django_assert_num_queries):
+    pair = login()
+    counting_cache.calls.clear()
+    with django_assert_num_queries(1):  # the conditional UPDATE
+        response = api.post(REFRESH, {"refresh": pair["refresh"]}, format="json")
+    assert response.status_code == 200 and counting_cache.calls == ["set"]
+    # The pair handed out is the one a grace-window replay re-derives from the row.
+    replay = api.post(REFRESH, {"refresh": pair["refresh"]}, format="json")
+    assert replay.json() == response.json()
