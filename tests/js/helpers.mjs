@@ -28,11 +28,11 @@ export function newClient(options = {}) {
   return client;
 }
 
-/** Records the client's events: [{type, ...detail}]. */
+/** Records the client's events: [{type, at (ms), ...detail}]. */
 export function recordEvents(client) {
   const events = [];
   for (const type of ["login", "refresh", "slide", "tokens", "logout"]) {
-    client.addEventListener(type, (event) => events.push({ type, ...event.detail }));
+    client.addEventListener(type, (event) => events.push({ type, at: Date.now(), ...event.detail }));
   }
   return events;
 }

@@ -6,9 +6,10 @@
  * - On 401 `token_expired` / `token_revoked`, runs one refresh shared by every request in
  *   flight, then replays each request once. A refused refresh logs out; nothing ever loops.
  * - Across tabs of one origin: one refresh at a time (Web Locks, else a localStorage lease),
- *   results and logouts announced over BroadcastChannel (else storage events), and the
- *   refresh token read from storage right before it is sent, so a tab that slept through
- *   rotations never presents a stale one (the server would take that for token theft).
+ *   new tokens and logouts followed through storage events (shared localStorage) or a
+ *   BroadcastChannel (per-tab storage), and the refresh token read from storage right
+ *   before it is sent, so a tab that slept through rotations never presents a stale one
+ *   (the server would take that for token theft).
  *
  * Types: doubletoken.d.ts. Usage: docs/js-client.md in django-doubletoken.
  */
@@ -24,6 +25,10 @@ const LOGOUT_CODES = new Set([
 // The refresh endpoint's answers that mean the session cannot go on (no retry will help).
 const REFRESH_REFUSED = new Set([400, 401, 403]);
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
+// localStorage reaches the other tabs' processes asynchronously: the refreshing tab keeps the
+// lock this long after writing, so that the next holder reads the new pair. (Were it still to
+// read the old one, the server's grace window answers with the same new pair.)
+const LOCK_SETTLE_MS = 50;
 
 /** The refresh could not be done now (network error, 5xx, 429): tokens are kept. */
 export class RefreshUnavailableError extends Error {
@@ -170,21 +175,27 @@ function crossTabLock(name, storage, custom) {
   return (fn) => fn(); // a single context: the in-flight promise is coordination enough
 }
 
-/** Messages to the other tabs: BroadcastChannel, else the storage events of shared storage. */
+/**
+ * Messages to the other tabs. With shared Web Storage (localStorage) the other tabs' writes
+ * are the messages: a storage event is dispatched once the new value is readable here, while
+ * a BroadcastChannel message may arrive before it (they travel separately between processes).
+ * Per-tab storage (memory, sessionStorage) has nothing to observe: a BroadcastChannel
+ * carries the new record.
+ */
 function tabChannel(name, storage, onMessage) {
+  if (storage.shared && storage.area && globalThis.addEventListener) {
+    const onStorage = (event) => {
+      if (event.storageArea !== storage.area) return;
+      if (event.key === storage.key || event.key === null) onMessage({ type: "storage" });
+    };
+    globalThis.addEventListener("storage", onStorage);
+    return { post() {}, close: () => globalThis.removeEventListener("storage", onStorage) };
+  }
   if (typeof globalThis.BroadcastChannel === "function") {
     const channel = new BroadcastChannel(name);
     channel.onmessage = (event) => onMessage(event.data);
     channel.unref?.(); // Node: an open channel must not keep the process alive
     return { post: (message) => channel.postMessage(message), close: () => channel.close() };
-  }
-  if (storage.shared && globalThis.addEventListener) {
-    // The other tabs' writes to the shared value are the messages.
-    const onStorage = (event) => {
-      if (event.key === storage.key || event.key === null) onMessage({ type: "storage" });
-    };
-    globalThis.addEventListener("storage", onStorage);
-    return { post() {}, close: () => globalThis.removeEventListener("storage", onStorage) };
   }
   return { post() {}, close() {} };
 }
@@ -412,6 +423,7 @@ export class DoubleTokenClient extends EventTarget {
       const date = { header: response.headers.get("Date"), sentAt };
       this.#save(this.#recordFrom(await response.json()), date);
       this.#emit("refresh", { sessionId: this.sessionId(), reason });
+      if (this.#storage.shared && this.#storage.area) await sleep(LOCK_SETTLE_MS);
       return true;
     }
     if (REFRESH_REFUSED.has(response.status)) {

@@ -123,14 +123,27 @@ $("#burst").addEventListener("click", async () => {
   result.removeAttribute("data-done");
   result.textContent = `${BURST} calls in flight…`;
   const started = performance.now();
-  const calls = Array.from({ length: BURST }, () => auth.fetch(config.meUrl));
-  const settled = await Promise.allSettled(calls);
-  const ok = settled.filter((call) => call.status === "fulfilled" && call.value.ok).length;
+  const call = () => auth.fetch(config.meUrl).then(outcome, (error) => error.name);
+  const outcomes = await Promise.all(Array.from({ length: BURST }, call));
+  const ok = outcomes.filter((o) => o === "ok").length;
   const took = Math.round(performance.now() - started);
   result.textContent = `${ok}/${BURST} calls succeeded (${took} ms)`;
   result.dataset.done = ok === BURST ? "ok" : "failed";
-  log("burst", `${ok}/${BURST} parallel calls succeeded`);
+  log("burst", `${ok}/${BURST} parallel calls succeeded${failures(outcomes)}`);
 });
+
+/** "ok", or why a call failed: "401 session_revoked", "503 cache_unavailable"... */
+async function outcome(response) {
+  if (response.ok) return "ok";
+  const body = await response.json().catch(() => ({}));
+  return `${response.status} ${body.code ?? ""}`.trim();
+}
+
+function failures(outcomes) {
+  const counts = new Map();
+  for (const o of outcomes.filter((o) => o !== "ok")) counts.set(o, (counts.get(o) ?? 0) + 1);
+  return counts.size ? `; failed: ${[...counts].map(([o, n]) => `${o} ×${n}`).join(", ")}` : "";
+}
 
 $("#logout").addEventListener("click", () => auth.logout().catch(() => {}));
 $("#logout-all").addEventListener("click", () => auth.logoutAll().catch(() => {}));
@@ -192,9 +205,12 @@ function describeMechanisms() {
     ? "refresh token in an HttpOnly cookie, access token in memory"
     : "tokens in localStorage, shared by the tabs";
   const lock = navigator.locks ? "Web Locks" : "a localStorage lease";
-  const messages = typeof BroadcastChannel === "function" ? "BroadcastChannel" : "storage events";
+  // As the client does: tabs sharing localStorage follow its storage events; tabs with their
+  // own storage hear of new tokens over a BroadcastChannel.
+  let messages = "storage events";
+  if (cookieMode) messages = typeof BroadcastChannel === "function" ? "BroadcastChannel" : "—";
   $("#mechanisms").textContent =
-    `${storage} · one refresh at a time across tabs with ${lock} · tabs told over ${messages}`;
+    `${storage} · one refresh at a time across tabs with ${lock} · tabs follow through ${messages}`;
 }
 
 describeMechanisms();
