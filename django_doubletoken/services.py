@@ -496,7 +496,8 @@ def slide(grant: AccessGrant) -> str | None:
     if not isinstance(plan, _Replacement):
         return plan
     ttl = _successor_ttl(grant.claims, now)
-    return _settle(grant, plan, store.add_successor(grant.claims.jti, plan.successor, ttl))
+    stored = store.add_successor(grant.claims.sid, grant.claims.jti, plan.successor, ttl)
+    return _settle(grant, plan, stored)
 
 
 async def aslide(grant: AccessGrant) -> str | None:
@@ -505,7 +506,7 @@ async def aslide(grant: AccessGrant) -> str | None:
     if not isinstance(plan, _Replacement):
         return plan
     ttl = _successor_ttl(grant.claims, now)
-    stored = await store.aadd_successor(grant.claims.jti, plan.successor, ttl)
+    stored = await store.aadd_successor(grant.claims.sid, grant.claims.jti, plan.successor, ttl)
     return _settle(grant, plan, stored)
 
 

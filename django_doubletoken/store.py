@@ -1,13 +1,13 @@
 """Everything kept in the Django cache, under three kinds of key:
 
-``<prefix>:s:<sid>``  session state ``(user pk, revoke reason or "")``, read through from the
+``<prefix>:s:{<sid>}``  session state ``(user pk, revoke reason or "")``, read through from the
                       database. Only revocation overwrites it; refills use ``add``, so a refill
                       racing a revocation can never put "active" back over "revoked".
-``<prefix>:j:<jti>``  an access token that was replaced by the sliding middleware:
+``<prefix>:j:{<sid>}:<jti>``  an access token that was replaced by the sliding middleware:
                       ``(successor token, issued at)``. Written with ``add`` (first writer wins);
                       the old token is refused once ``GRACE_PERIOD`` has passed since
                       ``issued at``, and the key expires with the old token itself.
-``<prefix>:u:<sid>``  present while the session's ``last_used_at`` is fresh, so the database
+``<prefix>:u:{<sid>}``  present while the session's ``last_used_at`` is fresh, so the database
                       is written at most once per ``LAST_USED_UPDATE_INTERVAL``.
 
 A request's checks read all three in one ``get_many`` (one round trip). Connection failures
@@ -32,9 +32,11 @@ try:
 except ImportError:  # pragma: no cover - redis is a dependency of django-redis
     RedisError = OSError  # type: ignore[misc,assignment]
 try:
+    from django_redis.client import ShardClient
     from django_redis.exceptions import ConnectionInterrupted
 except ImportError:  # pragma: no cover
     ConnectionInterrupted = OSError  # type: ignore[misc,assignment]
+    ShardClient = type("ShardClient", (), {})  # type: ignore[misc,assignment]
 
 CACHE_ERRORS = (RedisError, ConnectionInterrupted, OSError)
 
@@ -65,16 +67,18 @@ def cache() -> BaseCache:
     return caches[api_settings.CACHE_ALIAS]
 
 
+# Every key of a session carries its id as a {hash tag}, so sharded clients and Redis Cluster
+# keep a session's keys together on one node.
 def session_key(sid: str) -> str:
-    return f"{api_settings.CACHE_KEY_PREFIX}:s:{sid}"
+    return f"{api_settings.CACHE_KEY_PREFIX}:s:{{{sid}}}"
 
 
-def successor_key(jti: str) -> str:
-    return f"{api_settings.CACHE_KEY_PREFIX}:j:{jti}"
+def successor_key(sid: str, jti: str) -> str:
+    return f"{api_settings.CACHE_KEY_PREFIX}:j:{{{sid}}}:{jti}"
 
 
 def used_key(sid: str) -> str:
-    return f"{api_settings.CACHE_KEY_PREFIX}:u:{sid}"
+    return f"{api_settings.CACHE_KEY_PREFIX}:u:{{{sid}}}"
 
 
 @contextmanager
@@ -91,7 +95,7 @@ def _ttl(seconds: float) -> int:
 
 def _request_state(sid: str, jti: str, found: dict[str, Any]) -> RequestState:
     session = found.get(session_key(sid))
-    successor = found.get(successor_key(jti))
+    successor = found.get(successor_key(sid, jti))
     return RequestState(
         session=SessionState(*session) if session else None,
         successor=Successor(*successor) if successor else None,
@@ -100,13 +104,13 @@ def _request_state(sid: str, jti: str, found: dict[str, Any]) -> RequestState:
 
 
 def read_request_state(sid: str, jti: str) -> RequestState:
-    keys = [session_key(sid), successor_key(jti), used_key(sid)]
+    keys = [session_key(sid), successor_key(sid, jti), used_key(sid)]
     with available():
         return _request_state(sid, jti, cache().get_many(keys))
 
 
 async def aread_request_state(sid: str, jti: str) -> RequestState:
-    keys = [session_key(sid), successor_key(jti), used_key(sid)]
+    keys = [session_key(sid), successor_key(sid, jti), used_key(sid)]
     with available():
         return _request_state(sid, jti, await cache().aget_many(keys))
 
@@ -147,26 +151,28 @@ def _read_from_primary(key: str) -> Any:
     client a plain get may hit a replica that has not seen the winner's write yet."""
     backend = cache()
     client = getattr(backend, "client", None)
-    if hasattr(client, "get_client"):
-        return backend.get(key, client=client.get_client(write=True))
-    return backend.get(key)
+    if isinstance(client, ShardClient) or not hasattr(client, "get_client"):
+        return backend.get(key)  # a shard has no replicas to lag behind
+    return backend.get(key, client=client.get_client(write=True))
 
 
-def add_successor(jti: str, successor: Successor, ttl: float) -> Successor:
+def add_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
     """Store ``successor`` for ``jti`` unless one is there; return whichever is stored."""
+    key = successor_key(sid, jti)
     with available():
-        if cache().add(successor_key(jti), tuple(successor), _ttl(ttl)):
+        if cache().add(key, tuple(successor), _ttl(ttl)):
             return successor
-        stored = _read_from_primary(successor_key(jti))
+        stored = _read_from_primary(key)
     # The winner's entry can only be gone if it expired in between: then ours stands.
     return Successor(*stored) if stored else successor
 
 
-async def aadd_successor(jti: str, successor: Successor, ttl: float) -> Successor:
+async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
+    key = successor_key(sid, jti)
     with available():
-        if await cache().aadd(successor_key(jti), tuple(successor), _ttl(ttl)):
+        if await cache().aadd(key, tuple(successor), _ttl(ttl)):
             return successor
-        stored = await sync_to_async(_read_from_primary)(successor_key(jti))
+        stored = await sync_to_async(_read_from_primary)(key)
     return Successor(*stored) if stored else successor
 
 

@@ -69,7 +69,8 @@ def test_old_token_gets_the_same_successor_within_grace_then_is_refused(
     assert counting_cache.calls == ["get_many"]  # the successor came with the checks
     # Grace over: move the successor's issue time 31 s into the past.
     jti = jwt.decode(old, KEY, algorithms=["HS256"])["jti"]
-    store.cache().set(store.successor_key(jti), (new, int(time.time()) - 31), 60)
+    store.cache().set(store.successor_key(pair["session_id"], jti), (new, int(time.time()) - 31),
+                     60)
     refused = api.get("/whoami-pk/", **bearer(old))
     assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
     assert _new_token(refused) is None
@@ -81,7 +82,7 @@ def test_blacklist_entry_expires_with_the_old_token(api, user, login, real_redis
     old = access_token(pair, remaining=120)
     api.get("/whoami-pk/", **bearer(old))
     jti = jwt.decode(old, KEY, algorithms=["HS256"])["jti"]
-    ttl = real_redis.ttl(store.cache().make_key(store.successor_key(jti)))
+    ttl = real_redis.ttl(store.cache().make_key(store.successor_key(pair["session_id"], jti)))
     assert 115 <= ttl <= 120 + 10 + 1  # remaining lifetime + leeway
 
 
