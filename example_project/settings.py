@@ -139,6 +139,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # WhiteNoise finds the files where runserver would (app static dirs): no collectstatic.
 WHITENOISE_USE_FINDERS = True
+# It also serves collectstatic's output, and warns on every start while that is missing.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DEMO_USERNAME = os.environ.get("DEMO_USERNAME", "demo")

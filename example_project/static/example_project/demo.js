@@ -100,7 +100,7 @@ function tick() {
   const remaining = $("#remaining");
   remaining.toggleAttribute("data-expired", left <= 0);
   remaining.textContent =
-    left > 0 ? `${(left / 1000).toFixed(1)} s left` : "expired — the next call refreshes it";
+    left > 0 ? `${(left / 1000).toFixed(1)} s left` : `expired ${(-left / 1000).toFixed(0)} s ago`;
   const { iat, exp } = claims(auth.accessToken());
   const lifetime = (exp - iat) * 1000 || 1;
   $("#remaining-bar").style.width = `${Math.max(0, Math.min(100, (100 * left) / lifetime))}%`;
