@@ -59,8 +59,20 @@ def status_label(session: DeviceSession) -> str:
     return str(_("active")) if session.is_active() else str(_("expired"))
 
 
+class SessionColumns:
+    """Columns shared by the changelist and the user-page inline."""
+
+    @admin.display(description=_("expires"))
+    def expires_at(self, session: DeviceSession):
+        return session.expires_at
+
+    @admin.display(description=_("status"))
+    def status(self, session: DeviceSession) -> str:
+        return status_label(session)
+
+
 @admin.register(DeviceSession)
-class DeviceSessionAdmin(admin.ModelAdmin):
+class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
     list_display = ("user", "client", "device", "ip", "created_at", "last_used_at",
                     "expires_at", "status")
     list_filter = (StatusFilter, "client", "revoke_reason", "created_at", "last_used_at")
@@ -73,20 +85,12 @@ class DeviceSessionAdmin(admin.ModelAdmin):
               "revoked_at", "revoke_reason")
     readonly_fields = fields
 
-    @admin.display(description=_("expires"))
-    def expires_at(self, session: DeviceSession):
-        return session.expires_at
-
-    @admin.display(description=_("status"))
-    def status(self, session: DeviceSession) -> str:
-        return status_label(session)
-
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Deleting a row would skip the cache; log the session out instead (and let
-        # the purge_doubletoken_sessions command clean old rows).
+        # the purge_device_sessions command clean old rows).
         return False
 
     @admin.action(description=_("Log out selected sessions"), permissions=["change"])
@@ -160,7 +164,7 @@ class DeviceSessionAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "django_doubletoken/admin/log_out_user.html", context)
 
 
-class DeviceSessionInline(admin.TabularInline):
+class DeviceSessionInline(SessionColumns, admin.TabularInline):
     """The user's active sessions on their admin page, with counts and a log-out-everywhere
     link. Added to the registered UserAdmin automatically (see ``attach_to_user_admin``)."""
 
@@ -177,14 +181,6 @@ class DeviceSessionInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).active().order_by("-last_used_at")
-
-    @admin.display(description=_("expires"))
-    def expires_at(self, session: DeviceSession):
-        return session.expires_at
-
-    @admin.display(description=_("status"))
-    def status(self, session: DeviceSession) -> str:
-        return status_label(session)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
