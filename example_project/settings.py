@@ -36,8 +36,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_doubletoken.middleware.SlidingTokenMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Serves the static files (the demo page's JS client) with DEBUG=False too.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -137,10 +135,17 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-# WhiteNoise finds the files where runserver would (app static dirs): no collectstatic.
-WHITENOISE_USE_FINDERS = True
-# It also serves collectstatic's output, and warns on every start while that is missing.
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+if not DEBUG:
+    # runserver serves the static files (the demo page's JS client) only with DEBUG on; without
+    # it, WhiteNoise does. Only then: it is sync-only middleware, and under ASGI every
+    # middleware above it would run sync (SlidingTokenMiddleware's async path included).
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                      "whitenoise.middleware.WhiteNoiseMiddleware")
+    # Files are found where runserver finds them (app static dirs): no collectstatic.
+    WHITENOISE_USE_FINDERS = True
+    # WhiteNoise also serves collectstatic's output, and warns at every start while it is
+    # missing.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DEMO_USERNAME = os.environ.get("DEMO_USERNAME", "demo")

@@ -4,14 +4,18 @@ Access tokens live 3 s (slide in their last second), a replaced token or refresh
 honoured for 2 s. Refreshes are counted where they arrive: on the server.
 """
 
+import json
+import os
 import struct
+import subprocess
+import sys
 import threading
 import zlib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.signals import request_started
-from django.test import Client
 
 from django_doubletoken import signals
 from django_doubletoken.models import DeviceSession
@@ -21,6 +25,7 @@ from .browser import browser  # noqa: F401  (fixture)
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BURST = 20
+ROOT = Path(__file__).resolve().parent.parent
 # The page's browser pretends to lack Web Locks and BroadcastChannel (older browsers).
 WITHOUT_LOCKS_AND_CHANNELS = """
 Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined, configurable: true });
@@ -109,23 +114,49 @@ def log_entries(page, kind):
     return page.locator(f"#log [data-kind={kind}]").count()
 
 
-def test_page_and_static_files_are_served_with_debug_off(settings):
-    assert settings.DEBUG is False
-    client = Client()
-    page = client.get("/")
-    assert page.status_code == 200
-    html = page.content.decode()
-    assert 'type="module"' in html and "/static/example_project/demo.js" in html
-    for path, content_type in [
-        ("/static/django_doubletoken/doubletoken.js", "text/javascript"),
-        ("/static/django_doubletoken/doubletoken-axios.js", "text/javascript"),
-        ("/static/example_project/demo.js", "text/javascript"),
-        ("/static/example_project/demo.css", "text/css"),
-    ]:
-        response = client.get(path)  # WhiteNoise: no collectstatic, DEBUG off
-        assert response.status_code == 200, path
-        assert response["Content-Type"].startswith(content_type), path
-        assert b"".join(response.streaming_content), path
+# Run with the example project's own settings and DEBUG=0, as `DEBUG=0 scripts/demo` runs it.
+DEMO_WITH_DEBUG_OFF = """
+import json
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client
+client = Client(HTTP_HOST="127.0.0.1")
+answers = {}
+for path in ["/", "/static/django_doubletoken/doubletoken.js",
+             "/static/django_doubletoken/doubletoken-axios.js",
+             "/static/example_project/demo.js", "/static/example_project/demo.css"]:
+    response = client.get(path)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    answers[path] = [response.status_code, response["Content-Type"], body.decode()]
+print(json.dumps({"debug": settings.DEBUG, "middleware": settings.MIDDLEWARE,
+                  "answers": answers}))
+"""
+
+
+def test_the_demo_serves_its_page_and_module_with_debug_off(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "example_project.settings", "DEBUG": "0",
+           "VAR_DIR": str(tmp_path), "PYTHONWARNINGS": "error::UserWarning"}
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "-c", DEMO_WITH_DEBUG_OFF], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    demo = json.loads(result.stdout)
+    assert demo["debug"] is False
+    assert "whitenoise.middleware.WhiteNoiseMiddleware" in demo["middleware"]
+    status, content_type, html = demo["answers"]["/"]
+    assert status == 200 and 'type="module"' in html and "example_project/demo.js" in html
+    for path, (status, content_type, body) in demo["answers"].items():
+        if path != "/":  # no collectstatic was run: WhiteNoise finds them in the apps
+            kind = "text/css" if path.endswith(".css") else "text/javascript"
+            assert status == 200 and content_type.startswith(kind) and body, path
+    assert "export function createClient" in demo["answers"][
+        "/static/django_doubletoken/doubletoken.js"][2]
+
+
+def test_the_test_settings_keep_the_async_middleware_chain(settings):
+    # WhiteNoise is sync-only: the example project adds it only with DEBUG off.
+    assert "whitenoise.middleware.WhiteNoiseMiddleware" not in settings.MIDDLEWARE
 
 
 def test_burst_after_expiry_refreshes_once(server, browser, user, password):  # noqa: F811

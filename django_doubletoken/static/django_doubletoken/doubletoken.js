@@ -133,7 +133,7 @@ function storageChange(key, timeout) {
  * A best-effort mutex across tabs for browsers without Web Locks: a lease (owner, expiry)
  * under `key`. The server's grace window covers the rare race it can lose.
  */
-function leaseLock(area, key, { ttl = 15000, settle = 50 } = {}) {
+function leaseLock(area, key, { ttl, settle = 50 }) {
   const read = () => {
     try {
       return JSON.parse(area.getItem(key));
@@ -166,12 +166,12 @@ function leaseLock(area, key, { ttl = 15000, settle = 50 } = {}) {
   };
 }
 
-function crossTabLock(name, storage, custom) {
+function crossTabLock(name, storage, { custom, ttl }) {
   if (custom) return (fn) => custom(name, fn);
   const locks = globalThis.navigator?.locks;
   if (locks?.request) return (fn) => locks.request(name, fn);
   const area = sharedArea(storage);
-  if (area) return leaseLock(area, `${name}:lease`);
+  if (area) return leaseLock(area, `${name}:lease`, { ttl });
   return (fn) => fn(); // a single context: the in-flight promise is coordination enough
 }
 
@@ -288,14 +288,16 @@ export class DoubleTokenClient extends EventTarget {
     const base = globalThis.location?.href;
     this.#authURL = new URL(options.authURL ?? "/api/auth/", base).href;
     this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
-    this.#lock = crossTabLock(`${name}:refresh`, this.#storage, options.lock);
+    this.#refreshTimeout = options.refreshTimeout ?? 20000;
+    // A lease outlives the longest refresh, so that no other tab takes it mid-refresh.
+    const lease = { custom: options.lock, ttl: this.#refreshTimeout + 5000 };
+    this.#lock = crossTabLock(`${name}:refresh`, this.#storage, lease);
     this.#channel = tabChannel(name, this.#storage, (message) => this.#onRemote(message));
     this.#headerName = options.headerName ?? "NEW_HTTP_AUTHORIZATION";
     this.#credentials = options.credentials ?? "same-origin";
     this.#csrfCookie = options.csrfCookieName ?? "csrftoken";
     this.#csrfHeader = options.csrfHeaderName ?? "X-CSRFToken";
     this.#refreshBefore = (options.refreshBeforeExpiry ?? 0) * 1000;
-    this.#refreshTimeout = options.refreshTimeout ?? 20000;
     this.#now = options.now ?? Date.now;
     if (options.onLogout) {
       this.addEventListener("logout", (event) => options.onLogout(event.detail.reason));
