@@ -264,7 +264,7 @@ def memory_usage(redis_server: RedisServer, keys: list[str]) -> float:
 
 
 def redis_storage(
-    redis_server: RedisServer, users: list, session_count: int, slid_jtis: list[str]
+    redis_server: RedisServer, users: list, session_count: int, slid: list[tuple[str, str]]
 ) -> dict[str, Any]:
     """Redis bytes per active session, per slid (denylisted) token, per revoked session."""
     from django.core.cache import cache
@@ -295,7 +295,7 @@ def redis_storage(
             "used_memory_delta_per_session": round((after - before) / session_count, 1),
         },
         "denylisted_token_bytes": memory_usage(
-            redis_server, [full_key(store.successor_key(j)) for j in slid_jtis]
+            redis_server, [full_key(store.successor_key(sid, jti)) for sid, jti in slid]
         ),
         "revoked_session_state_bytes": memory_usage(
             redis_server, [full_key(store.session_key(s)) for s in revoked]
