@@ -4,7 +4,7 @@ REDIS_URL            django-redis cache (e.g. redis://127.0.0.1:6379/0). Unset: 
                      cache, fine for one runserver process only (a warning says so).
 DATABASE_URL         postgres://user@host:port/name. Unset: SQLite in var/example.sqlite3.
 DEBUG                "1" (default) or "0".
-ACCESS_SECONDS, REFRESH_SECONDS, SESSION_SECONDS, SLIDING_SECONDS, GRACE_SECONDS
+ACCESS_SECONDS, REFRESH_SECONDS, SESSION_SECONDS, SLIDING_SECONDS, GRACE_SECONDS, LEEWAY_SECONDS
                      shorten lifetimes to watch sliding and refresh happen (see README).
 """
 
@@ -112,6 +112,7 @@ DOUBLETOKEN = {
     "SESSION_LIFETIME": _seconds("SESSION_SECONDS", timedelta(days=30)),
     "SLIDING_THRESHOLD": _seconds("SLIDING_SECONDS", timedelta(minutes=5)),
     "GRACE_PERIOD": _seconds("GRACE_SECONDS", timedelta(seconds=30)),
+    "LEEWAY": _seconds("LEEWAY_SECONDS", timedelta(seconds=10)),
 }
 if any(os.environ.get(f"{n}_SECONDS") for n in ("ACCESS", "REFRESH", "SESSION")):
     # Lifetimes from the environment apply to every profile, "mobile" included.
