@@ -181,6 +181,11 @@ def _require_types(payload: dict[str, Any], **types: type) -> None:
             raise TokenError(TOKEN_INVALID)
 
 
+def _longest_access() -> float:
+    longest = max(p.access_lifetime for p in api_settings.profiles())
+    return (longest + api_settings.LEEWAY).total_seconds()
+
+
 def decode_access(raw: str) -> AccessClaims:
     """Verify an access token; raise ``TokenError`` (401 with a code) otherwise."""
     payload = _decode(
@@ -188,8 +193,7 @@ def decode_access(raw: str) -> AccessClaims:
     )
     _require_types(payload, sub=str, sid=str, jti=str, client=str, iat=int, exp=int, sxp=int)
     # A token living longer than any profile allows was not issued by us as configured.
-    longest = max(p.access_lifetime for p in api_settings.profiles())
-    if payload["exp"] - payload["iat"] > (longest + api_settings.LEEWAY).total_seconds():
+    if payload["exp"] - payload["iat"] > api_settings.cached("_longest_access", _longest_access):
         raise TokenError(TOKEN_INVALID)
     return AccessClaims(
         sub=payload["sub"],
