@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.utils.functional import SimpleLazyObject
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from . import services
-from .exceptions import TOKEN_INVALID, DoubleTokenError, TokenError
+from .exceptions import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
 
@@ -49,13 +48,6 @@ class TokenUser(SimpleLazyObject):
         return True
 
 
-def _user_pk(sub: str) -> Any:
-    try:
-        return get_user_model()._meta.pk.to_python(sub)
-    except ValidationError:
-        raise TokenError(TOKEN_INVALID) from None
-
-
 class DoubleTokenAuthentication(BaseAuthentication):
     """Authenticates an access token: ``request.user`` is a ``TokenUser``, ``request.auth``
     an ``AccessGrant`` (``.claims``, ``.session_id``)."""
@@ -69,7 +61,7 @@ class DoubleTokenAuthentication(BaseAuthentication):
             if raw is None:
                 return None
             grant = services.authenticate_access(raw)
-            user = TokenUser(_user_pk(grant.claims.sub))
+            user = TokenUser(services.user_pk(grant.claims.sub))
         except DoubleTokenError:
             setattr(django_request, REJECTED_ATTRIBUTE, True)
             raise

@@ -18,6 +18,7 @@ from datetime import timezone as dt_timezone
 from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, transaction
@@ -107,8 +108,7 @@ def profile_for(name: str) -> ClientProfile:
 
 def _revoked_state_ttl() -> float:
     """How long a revoked state must stay cached: until no access token of it can be valid."""
-    longest = max(p.access_lifetime for p in api_settings.profiles())
-    return (longest + api_settings.LEEWAY + api_settings.GRACE_PERIOD).total_seconds()
+    return tokens.longest_access_seconds() + api_settings.GRACE_PERIOD.total_seconds()
 
 
 def _active_state_ttl(refresh_expires_at: datetime, now: datetime) -> float:
@@ -220,6 +220,14 @@ def _sessions_over_limit(
 # --- refresh -----------------------------------------------------------------------------
 
 
+def user_pk(sub: str) -> Any:
+    """The user pk a token's ``sub`` names; ``TokenError`` when it cannot be one."""
+    try:
+        return get_user_model()._meta.pk.to_python(sub)
+    except ValidationError:
+        raise TokenError(TOKEN_INVALID) from None
+
+
 def _session_uuid(sid: str) -> uuid.UUID:
     try:
         return uuid.UUID(sid)
@@ -260,8 +268,8 @@ def _rotate_current(
     """
     try:
         profile = api_settings.profile(claims.client)
-        user_pk = DeviceSession._meta.get_field("user").target_field.to_python(claims.sub)
-    except (KeyError, ValidationError):
+        owner = user_pk(claims.sub)
+    except (KeyError, TokenError):
         return None
     absolute = _from_unix(claims.absolute_expires)
     refresh_expires = min(now + profile.refresh_lifetime, absolute)
@@ -269,7 +277,7 @@ def _rotate_current(
     store.mark_used(str(sid))
     rotated = DeviceSession.objects.filter(
         pk=sid,
-        user_id=user_pk,
+        user_id=owner,
         client=claims.client,
         refresh_generation=claims.generation,
         revoked_at__isnull=True,
@@ -286,7 +294,7 @@ def _rotate_current(
     # What issue_pair needs, as the row now holds it (the absolute expiry to the second).
     return DeviceSession(
         pk=sid,
-        user_id=user_pk,
+        user_id=owner,
         client=claims.client,
         refresh_generation=claims.generation + 1,
         rotated_at=now,

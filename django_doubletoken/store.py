@@ -103,16 +103,18 @@ def _request_state(sid: str, jti: str, found: dict[str, Any]) -> RequestState:
     )
 
 
+def _request_keys(sid: str, jti: str) -> list[str]:
+    return [session_key(sid), successor_key(sid, jti), used_key(sid)]
+
+
 def read_request_state(sid: str, jti: str) -> RequestState:
-    keys = [session_key(sid), successor_key(sid, jti), used_key(sid)]
     with available():
-        return _request_state(sid, jti, cache().get_many(keys))
+        return _request_state(sid, jti, cache().get_many(_request_keys(sid, jti)))
 
 
 async def aread_request_state(sid: str, jti: str) -> RequestState:
-    keys = [session_key(sid), successor_key(sid, jti), used_key(sid)]
     with available():
-        return _request_state(sid, jti, await cache().aget_many(keys))
+        return _request_state(sid, jti, await cache().aget_many(_request_keys(sid, jti)))
 
 
 def remember_session(sid: str, state: SessionState, ttl: float) -> None:

@@ -181,6 +181,12 @@ def _require_types(payload: dict[str, Any], **types: type) -> None:
             raise TokenError(TOKEN_INVALID)
 
 
+def longest_access_seconds() -> float:
+    """The longest any access token can be accepted: the longest profile lifetime + LEEWAY
+    (cached until the settings change)."""
+    return api_settings.cached("_longest_access", _longest_access)
+
+
 def _longest_access() -> float:
     longest = max(p.access_lifetime for p in api_settings.profiles())
     return (longest + api_settings.LEEWAY).total_seconds()
@@ -193,7 +199,7 @@ def decode_access(raw: str) -> AccessClaims:
     )
     _require_types(payload, sub=str, sid=str, jti=str, client=str, iat=int, exp=int, sxp=int)
     # A token living longer than any profile allows was not issued by us as configured.
-    if payload["exp"] - payload["iat"] > api_settings.cached("_longest_access", _longest_access):
+    if payload["exp"] - payload["iat"] > longest_access_seconds():
         raise TokenError(TOKEN_INVALID)
     return AccessClaims(
         sub=payload["sub"],
