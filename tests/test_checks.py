@@ -68,3 +68,57 @@ def test_setup_warnings(settings):
     assert [w.id for w in check_setup()] == ["django_doubletoken.W003"]
     settings.DEBUG = True
     assert check_setup() == []
+
+
+@pytest.mark.parametrize("cache, expected", [
+    ({"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+      "LOCATION": "/tmp/doubletoken-check"}, ["W005", "W006"]),
+    ({"BACKEND": "django_redis.cache.RedisCache", "LOCATION": ["redis://a", "redis://b"],
+      "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}}, ["W006"]),
+    ({"BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache",
+      "LOCATION": "valkey://a"}, ["E019"]),
+    ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://a"}, []),
+    ({"BACKEND": "django_valkey.cache.ValkeyCache", "LOCATION": "valkey://a"}, []),
+    ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+      "LOCATION": "valkey://a"}, []),
+    ({"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+      "LOCATION": "127.0.0.1:11211"}, []),
+])
+def test_cache_backends_that_cannot_do_what_the_app_needs_are_reported(settings, cache,
+                                                                       expected):
+    from django_doubletoken.checks import check_cache_backend
+
+    settings.CACHES = {"default": cache}
+    found = check_cache_backend()
+    assert [e.id.removeprefix("django_doubletoken.") for e in found] == expected
+    assert all(e.hint for e in found)
+
+
+def test_async_cache_alias_must_reach_the_same_keys(settings):
+    from django_doubletoken.checks import check_cache_backend
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django_valkey.cache.ValkeyCache",
+                    "LOCATION": "valkey://127.0.0.1:6379/1"},
+        "async": {"BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache",
+                  "LOCATION": "valkey://127.0.0.1:6379/1?client_name=async"},
+    }
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "ASYNC_CACHE_ALIAS": "async"}
+    assert check_cache_backend() == [] and check_settings() == []
+    settings.CACHES["async"]["LOCATION"] = "valkey://127.0.0.1:6379/2"
+    assert [e.id for e in check_cache_backend()] == ["django_doubletoken.E020"]
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "ASYNC_CACHE_ALIAS": "nope"}
+    assert "django_doubletoken.E014" in [e.id for e in check_settings()]
+
+
+@pytest.mark.parametrize("cache, ok", [
+    ({"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://a"}, True),
+    ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+      "LOCATION": "valkey://a"}, True),
+    ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://a"}, False),
+    ({"BACKEND": "django_redis.cache.RedisCache", "LOCATION": ["redis://a", "redis://b"],
+      "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}}, False),
+])
+def test_replica_acks_need_a_backend_that_can_send_wait(settings, cache, ok):
+    settings.CACHES = {"default": cache}
+    assert (_ids(settings, REVOCATION_REPLICA_ACKS=1) == []) is ok
