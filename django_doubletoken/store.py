@@ -37,17 +37,18 @@ try:
 except ImportError:  # pragma: no cover
     ConnectionInterrupted = OSError  # type: ignore[misc,assignment]
     ShardClient = type("ShardClient", (), {})  # type: ignore[misc,assignment]
-try:  # django-valkey re-raises valkey-py's own errors, which are not redis-py's
+try:  # django-valkey raises valkey-py's own errors (not redis-py's) or its own wrapper
+    from django_valkey.exceptions import ConnectionInterrupted as ValkeyInterrupted
     from valkey.exceptions import ValkeyClusterException, ValkeyError
 except ImportError:
-    ValkeyError = ValkeyClusterException = RedisError  # type: ignore[misc,assignment]
+    ValkeyError = ValkeyClusterException = ValkeyInterrupted = RedisError  # type: ignore[misc,assignment]
 try:  # raised when no cluster node answers; not a RedisError
     from redis.exceptions import RedisClusterException
 except ImportError:  # pragma: no cover
     RedisClusterException = RedisError  # type: ignore[misc,assignment]
 
 CACHE_ERRORS = (RedisError, RedisClusterException, ValkeyError, ValkeyClusterException,
-                ConnectionInterrupted, OSError)
+                ConnectionInterrupted, ValkeyInterrupted, OSError)
 
 # Backends whose set_many cannot take a timeout: django-valkey's cluster cache maps
 # set_many(mapping, timeout) onto MSET with the timeout taken as the key *version*.

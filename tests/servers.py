@@ -41,7 +41,7 @@ def _wait_until(check, timeout: float, what: str, process: subprocess.Popen | No
         try:
             if check():
                 return
-        except (requests.RequestException, redis.RedisError, OSError):
+        except (requests.RequestException, redis.RedisError, OSError, LookupError):
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{what} did not come up within {timeout} s")
@@ -301,8 +301,9 @@ class RedisClusterSet:
         for shard in self._view():
             slots = shard["slots"]
             if any(low <= slot <= high for low, high in zip(slots[::2], slots[1::2], strict=True)):
-                return next(n["port"] for n in _shard_nodes(shard)
-                            if n["role"] == "master" and n["health"] == "online")
+                for node in _shard_nodes(shard):
+                    if node["role"] == "master" and node["health"] == "online":
+                        return node["port"]
         raise LookupError(f"slot {slot} is not served")
 
     def replica_of(self, port: int) -> int:
@@ -334,7 +335,8 @@ class RedisClusterSet:
     def move_slot(self, slot: int, target: int, *, pause: float = 0.0) -> None:
         """Move ``slot`` (with its keys) to the primary on port ``target`` while clients keep
         using it: IMPORTING/MIGRATING, MIGRATE in batches, then SETSLOT NODE everywhere, as
-        ``redis-cli --cluster reshard`` does. ``pause`` holds the slot half-moved that long."""
+        ``redis-cli --cluster reshard`` does. ``pause`` holds the slot half-moved that long
+        (a multi-key read of the slot meanwhile gets TRYAGAIN, which clients retry)."""
         source = self.primary_for_slot(slot)
         if source == target:
             raise ValueError("the slot is already there")
@@ -344,7 +346,7 @@ class RedisClusterSet:
         dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
         src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
         time.sleep(pause)
-        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10):
             src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
         for node in (dst, src, *(self.node(p) for p in self.primary_ports()
                                  if p not in (source, target))):
