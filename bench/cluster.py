@@ -45,11 +45,17 @@ READ = ["MGET", ":1:doubletoken:s:{tag}", ":1:doubletoken:j:{tag}:jti", ":1:doub
 ACCESS_TOKEN_BYTES = 400  # an HS256 access token of ours is 370-420 bytes
 
 
-def benchmark(port: int, requests: int, clients: int) -> float:
-    """requests/s of the read, as redis-benchmark reports it."""
+def benchmark(port: int, requests: int, clients: int, cluster: bool) -> float:
+    """requests/s of the read, as redis-benchmark reports it. ``cluster``: spread over every
+    primary (``{tag}`` becomes a hash tag of each one's slots); without it (redis-benchmark
+    refuses a one-node cluster) the one node is asked with a fixed tag."""
+    if cluster:
+        mode, command = ["--cluster"], READ
+    else:
+        mode, command = [], [part.replace("{tag}", "{session}") for part in READ]
     output = subprocess.run(
-        ["redis-benchmark", "--cluster", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
-         "-n", str(requests), "--threads", "2", "-q", *READ],
+        ["redis-benchmark", *mode, "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
+         "-n", str(requests), "--threads", "2", "-q", *command],
         check=True, capture_output=True, text=True, timeout=600).stdout
     found = re.findall(r"([\d.]+) requests per second", output.replace("\r", "\n"))
     if not found:
@@ -57,18 +63,36 @@ def benchmark(port: int, requests: int, clients: int) -> float:
     return float(found[-1])
 
 
-def throughput(directory: Path, requests: int, clients: int) -> dict[int, float]:
-    rates = {}
-    for primaries in (1, 3):
-        cluster = RedisClusterSet(directory / f"tp{primaries}", primaries, replicas=0)
-        (directory / f"tp{primaries}").mkdir()
-        cluster.start()
-        try:
-            benchmark(cluster.ports[0], requests // 10, clients)  # warm up
-            rates[primaries] = benchmark(cluster.ports[0], requests, clients)
-        finally:
+def throughput(directory: Path, requests: int, clients: int, rounds: int) -> dict[int, dict]:
+    """Per cluster size: reads/s (median of ``rounds``, the sizes alternating so both see the
+    same machine load), and each primary's share of the MGETs with its server CPU per MGET
+    (``INFO commandstats`` usec_per_call, last round)."""
+    clusters = {}
+    results: dict[int, dict] = {}
+    try:
+        for primaries in (1, 3):
+            (directory / f"tp{primaries}").mkdir()
+            clusters[primaries] = RedisClusterSet(directory / f"tp{primaries}", primaries,
+                                                  replicas=0).start()
+            benchmark(clusters[primaries].ports[0], requests // 10, clients, primaries > 1)
+            results[primaries] = {"rates": []}
+        for _ in range(rounds):
+            for primaries, cluster in clusters.items():
+                cluster.reset_stats()
+                results[primaries]["rates"].append(
+                    benchmark(cluster.ports[0], requests, clients, primaries > 1))
+                per_node = [cluster.node(port).info("commandstats")["cmdstat_mget"]
+                            for port in cluster.primary_ports()]
+                total = sum(stats["calls"] for stats in per_node)
+                results[primaries]["shares"] = [stats["calls"] / total for stats in per_node]
+                results[primaries]["usec_per_call"] = [stats["usec_per_call"]
+                                                       for stats in per_node]
+    finally:
+        for cluster in clusters.values():
             cluster.stop()
-    return rates
+    for row in results.values():
+        row["rate"] = statistics.median(row["rates"])
+    return results
 
 
 def _used_memory(ports: list[int], node) -> int:
@@ -100,9 +124,15 @@ def memory(directory: Path, sessions: int) -> dict[str, tuple[float, float]]:
             "one redis-server (django-redis)": (
                 {"default": {"BACKEND": "django_redis.cache.RedisCache",
                              "LOCATION": single.url}}, [single.port], cluster.node),
+            "one redis-server (django-valkey)": (
+                {"default": {"BACKEND": "django_valkey.cache.ValkeyCache",
+                             "LOCATION": single.url.replace("redis", "valkey", 1)}},
+                [single.port], cluster.node),
         }
         for name, (caches, ports, node) in setups.items():
             figures = []
+            for port in ports:
+                node(port).flushall()
             with override_settings(CACHES=caches):
                 for slid in (False, True):
                     before = _used_memory(ports, node)
@@ -159,12 +189,14 @@ def slot_move(directory: Path, pause: float) -> list[dict]:
                 action()
                 done.set()
                 reader.join()
+                # The client's own commands: not the measurement's, nor MIGRATE's (select,
+                # restore-asking), nor connection handshakes.
                 commands = {k: v for k, v in cluster.commandstats().items()
-                            if k not in ("config|resetstat", "info", "cluster|shards",
-                                         "cluster|info", "cluster|myid", "cluster|setslot",
-                                         "cluster|getkeysinslot", "migrate", "ping")}
+                            if k in ("mget", "asking", "cluster|slots")}
+                errors = {k: v for k, v in _errorstats(cluster).items()
+                          if k in ("ASK", "MOVED", "TRYAGAIN")}
                 rows.append({"phase": name, "reads": len(latencies), "failed": failures,
-                             "commands": commands, "errors": _errorstats(cluster),
+                             "commands": commands, "errors": errors,
                              "median_us": statistics.median(latencies),
                              "max_us": max(latencies)})
 
@@ -183,17 +215,24 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--pause", type=float, default=0.2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="doubletoken-cluster-bench-"))
 
-    rates = throughput(directory, args.requests, args.clients)
-    print(f"## Per-request read (`redis-benchmark --cluster -c {args.clients} -n "
+    rates = throughput(directory, args.requests, args.clients, args.rounds)
+    print(f"## Per-request read (`redis-benchmark [--cluster] -c {args.clients} -n "
           f"{args.requests} --threads 2`, MGET of 3 keys with one hash tag)\n")
-    print("| primaries | reads/s |\n|---:|---:|")
-    for primaries, rate in rates.items():
-        print(f"| {primaries} | {rate:,.0f} |")
-    print(f"\n3 vs 1 primaries: x{rates[3] / rates[1]:.2f} ({os.cpu_count()} cores, shared "
-          "with redis-benchmark)\n")
+    print(f"| primaries | reads/s (median of {args.rounds}) | rounds | share of MGETs per "
+          "primary | server µs per MGET |")
+    print("|---:|---:|---|---|---|")
+    for primaries, row in rates.items():
+        shares = " / ".join(f"{share:.0%}" for share in row["shares"])
+        usec = " / ".join(f"{usec:.2f}" for usec in row["usec_per_call"])
+        each = " / ".join(f"{rate:,.0f}" for rate in row["rates"])
+        print(f"| {primaries} | {row['rate']:,.0f} | {each} | {shares} | {usec} |")
+    print(f"\n3 vs 1 primaries: x{rates[3]['rate'] / rates[1]['rate']:.2f} on "
+          f"{os.cpu_count()} cores shared by every redis-server and redis-benchmark; one "
+          f"primary's ceiling is about 1e6 / µs-per-MGET reads/s per core it gets.\n")
 
     print(f"## Memory per session ({args.sessions:,} sessions, `INFO memory` used_memory)\n")
     print("| where | state + marker | + one slid-token entry |\n|---|---:|---:|")
@@ -201,13 +240,15 @@ def main() -> None:
         print(f"| {name} | {plain:.0f} B | {slid:.0f} B |")
 
     print("\n## One session's reads while its slot moves (one thread, reads back to back)\n")
-    print("| phase | reads | failed | commands | redirections | median | max |")
+    print("| phase | reads | failed | commands per read | replies ASK / MOVED / TRYAGAIN "
+          "| median | max |")
     print("|---|---:|---:|---|---|---:|---:|")
     for row in slot_move(directory, args.pause):
-        per_read = ", ".join(f"{k} {v / row['reads']:.2f}" for k, v in
+        per_read = ", ".join(f"{k.upper()} {v / row['reads']:.2f}" for k, v in
                              sorted(row["commands"].items()))
-        print(f"| {row['phase']} | {row['reads']} | {row['failed']} | {per_read} per read | "
-              f"{row['errors'] or '-'} | {row['median_us']:.0f} µs | {row['max_us']:,.0f} µs |")
+        errors = " / ".join(str(row["errors"].get(k, 0)) for k in ("ASK", "MOVED", "TRYAGAIN"))
+        print(f"| {row['phase']} | {row['reads']} | {row['failed']} | {per_read} | {errors} | "
+              f"{row['median_us']:.0f} µs | {row['max_us']:,.0f} µs |")
 
 
 if __name__ == "__main__":
