@@ -231,8 +231,8 @@ def main() -> None:
         each = " / ".join(f"{rate:,.0f}" for rate in row["rates"])
         print(f"| {primaries} | {row['rate']:,.0f} | {each} | {shares} | {usec} |")
     print(f"\n3 vs 1 primaries: x{rates[3]['rate'] / rates[1]['rate']:.2f} on "
-          f"{os.cpu_count()} cores shared by every redis-server and redis-benchmark; one "
-          f"primary's ceiling is about 1e6 / µs-per-MGET reads/s per core it gets.\n")
+          f"{os.cpu_count()} cores shared by every redis-server and redis-benchmark (the µs "
+          "column is command execution only; I/O is most of a read's server cost).\n")
 
     print(f"## Memory per session ({args.sessions:,} sessions, `INFO memory` used_memory)\n")
     print("| where | state + marker | + one slid-token entry |\n|---|---:|---:|")
@@ -240,7 +240,7 @@ def main() -> None:
         print(f"| {name} | {plain:.0f} B | {slid:.0f} B |")
 
     print("\n## One session's reads while its slot moves (one thread, reads back to back)\n")
-    print("| phase | reads | failed | commands per read | replies ASK / MOVED / TRYAGAIN "
+    print("| phase | reads | failed | commands sent per read | replies ASK / MOVED / TRYAGAIN "
           "| median | max |")
     print("|---|---:|---:|---|---|---:|---:|")
     for row in slot_move(directory, args.pause):

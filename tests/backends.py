@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from .servers import RedisClusterSet, RedisServer, SentinelSet
+from .servers import RedisClusterSet, RedisServer, SentinelSet, commands_received
 
 # Commands the servers run among themselves or for the measurement: replication, Sentinel's
 # probes, connection handshakes, topology discovery.
@@ -68,10 +68,9 @@ class Backend:
         """Calls per command since the last reset, over every server, housekeeping left out."""
         total: dict[str, int] = {}
         for client in self._clients():
-            for name, stats in client.info("commandstats").items():
-                command = name.removeprefix("cmdstat_")
+            for command, received in commands_received(client).items():
                 if command not in HOUSEKEEPING:
-                    total[command] = total.get(command, 0) + stats["calls"]
+                    total[command] = total.get(command, 0) + received
         return total
 
 

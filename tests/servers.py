@@ -355,12 +355,12 @@ class RedisClusterSet:
                     what=f"slot {slot} to move")
 
     def commandstats(self) -> dict[str, int]:
-        """Calls per command, summed over every live node since the last reset."""
+        """Commands received, per command, summed over every live node since the last reset
+        (executed ones and those refused before running, e.g. with TRYAGAIN or MOVED)."""
         total: dict[str, int] = {}
         for port in self.live_ports():
-            for name, stats in self.node(port).info("commandstats").items():
-                command = name.removeprefix("cmdstat_")
-                total[command] = total.get(command, 0) + stats["calls"]
+            for command, received in commands_received(self.node(port)).items():
+                total[command] = total.get(command, 0) + received
         return total
 
     def reset_stats(self) -> None:
@@ -382,6 +382,13 @@ class RedisClusterSet:
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop()
+
+
+def commands_received(client: redis.Redis) -> dict[str, int]:
+    """``INFO commandstats`` of one server: per command, the calls it ran plus those it
+    refused before running them (Redis 7 counts these apart, as rejected_calls)."""
+    return {name.removeprefix("cmdstat_"): stats["calls"] + stats.get("rejected_calls", 0)
+            for name, stats in client.info("commandstats").items()}
 
 
 def _shard_nodes(shard: dict) -> list[dict]:
