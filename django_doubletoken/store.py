@@ -194,7 +194,7 @@ def _wait_for_replicas(keys: list[str]) -> None:
     WAIT until REVOCATION_REPLICA_ACKS replicas have it. Advisory: the write itself is done,
     so a replica that is slow or gone is logged, not an error."""
     wanted = api_settings.REVOCATION_REPLICA_ACKS
-    if not wanted:
+    if not wanted or not keys:
         return
     timeout_ms = int(api_settings.REVOCATION_REPLICA_TIMEOUT.total_seconds() * 1000)
     try:
