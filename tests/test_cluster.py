@@ -86,7 +86,8 @@ def test_failover_of_a_live_sessions_primary_under_load(on_cluster, user, passwo
         with SessionLoad(base, live, revoked) as load:
             time.sleep(1)
             new = on_cluster.failover(slot, how)
-            time.sleep(3)
+            time.sleep(2)
+            load.settle()
         assert new != old and on_cluster.primary_for_slot(slot) == new
         load.assert_safe({OK, UNAVAILABLE})
         # The revoked session's state survived on the promoted replica (WAIT at revocation).

@@ -33,7 +33,8 @@ def test_failover_under_load(sentinel_set, user, password, how):
             old_primary = sentinel_set.primary_port()
             sentinel_set.failover(how)
             assert sentinel_set.primary_port() == sentinel_set.replica.port != old_primary
-            time.sleep(3)
+            time.sleep(2)
+            load.settle()
         # Only 200 or 503, the revoked session never let in, everything working again after
         # the switch without restarting Django, one generation per successful rotation.
         load.assert_safe({OK, UNAVAILABLE})
