@@ -25,8 +25,8 @@ from .serializers import (
     DeviceSessionSerializer,
     LoginSerializer,
     RefreshSerializer,
-    TokenPairResponseSerializer,
     VerifySerializer,
+    token_pair_body,
 )
 from .throttling import LoginRateThrottle
 
@@ -38,7 +38,7 @@ def token_response(
     pair: services.TokenPair, request: Request, *, use_cookie: bool = False
 ) -> Response:
     """The pair as JSON; with cookie transport the refresh token goes in the cookie only."""
-    body = TokenPairResponseSerializer(pair).data
+    body = token_pair_body(pair)
     if not use_cookie:
         return Response(body, headers=NO_STORE)
     del body["refresh"]
