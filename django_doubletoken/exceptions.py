@@ -71,23 +71,29 @@ class ServiceUnavailable(DoubleTokenError):
 
 
 def exception_handler(exc: Exception, context: dict):
-    """DRF's exception handler, plus a ``code`` on DRF's own authentication errors.
+    """DRF's exception handler, plus a ``code`` on DRF's own errors.
 
-    Optional: set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to this so that "no credentials"
-    401s share the ``{"detail", "code"}`` shape of ours, and an unreachable or locked database
-    is a 503 ``database_unavailable`` instead of a 500. The app's own views use it anyway.
+    Optional: set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to this so that DRF's own errors
+    ("no credentials" 401, ``throttled`` 429, ``parse_error`` 400, ...) share the
+    ``{"detail", "code"}`` shape of ours, an oversized body is a 413 JSON answer instead of
+    Django's HTML 400 page, and an unreachable or locked database is a 503
+    ``database_unavailable`` instead of a 500. The app's own views use it anyway.
     """
     from django.db import InterfaceError, OperationalError
-    from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
     from rest_framework.views import exception_handler as drf_exception_handler
+
+    from .parsers import as_api_error
 
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is down or locked: say so and let the client retry, not a 500.
         exc = ServiceUnavailable(DATABASE_UNAVAILABLE)
+    # Django refusing a body outside a parser (say, a middleware read request.POST).
+    exc = as_api_error(exc) or exc
     response = drf_exception_handler(exc, context)
     if (
         response is not None
-        and isinstance(exc, (NotAuthenticated, AuthenticationFailed))
+        and isinstance(exc, APIException)
+        and isinstance(exc.detail, str)
         and isinstance(response.data, dict)
         and "code" not in response.data
     ):
