@@ -86,8 +86,6 @@ class JSONParser(parsers.BaseParser):
         parser_context = parser_context or {}
         raw = read_body(stream, parser_context)
         encoding = parser_context.get("encoding") or "utf-8"
-        # The bracket count bounds the depth: most bodies need no walk at all.
-        brackets = raw.count(b"[") + raw.count(b"{")
         try:
             text = raw.decode(encoding)
             data = json.loads(
@@ -97,6 +95,8 @@ class JSONParser(parsers.BaseParser):
             raise self._too_deep() from None
         except (ValueError, LookupError) as exc:
             raise ParseError(_("JSON parse error - %(error)s") % {"error": exc}) from None
+        # The bracket count bounds the depth: most bodies need no walk at all.
+        brackets = text.count("[") + text.count("{")
         if brackets > self.max_depth and nesting_depth_exceeds(data, self.max_depth):
             raise self._too_deep()
         return data

@@ -54,6 +54,13 @@ def test_deep_nesting_inside_a_field_is_a_400_parse_error(api, path, depth):
     _json_error(api.post(path, body, content_type="application/json"), 400, "parse_error")
 
 
+@pytest.mark.parametrize("charset", ["utf-16", "cp500"])  # cp500: "[" is not the byte 0x5B
+def test_deep_nesting_is_found_in_any_charset(api, charset):
+    body = _nested(200, "list").encode(charset)
+    response = api.post("/echo/", body, content_type=f"application/json; charset={charset}")
+    _json_error(response, 400, "parse_error")
+
+
 def test_ordinary_nesting_still_parses(api):
     response = api.post("/echo/", _nested(60, "object"), content_type="application/json")
     assert response.status_code == 200 and response.json() == {"type": "dict"}

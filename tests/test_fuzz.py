@@ -232,11 +232,17 @@ def test_any_body_type_on_every_endpoint(fuzz_api, endpoint, content_type, body)
 @FUZZ
 @given(endpoint=st.sampled_from(ENDPOINTS), variant=variants,
        headers=st.dictionaries(st.sampled_from(FORWARDING_HEADERS), header_values, max_size=6),
-       content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded"]))
-def test_any_forwarding_headers_on_every_endpoint(fuzz_api, password, endpoint, variant,
-                                                  headers, content_type):
+       content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded"]),
+       refresh_in_body=st.booleans())
+def test_any_forwarding_headers_on_every_endpoint(fuzz_api, user, password, endpoint, variant,
+                                                  headers, content_type, refresh_in_body):
     method, path, _ = endpoint
-    body = {"username": "alice", "password": password, "refresh": "x", "token": "x"}
+    body = {"username": "alice", "password": password, "token": "x"}
+    if refresh_in_body:
+        body["refresh"] = "x"
+    elif variant["REFRESH_COOKIE_NAME"]:
+        # The cookie refresh: Django's CSRF check sees the fuzzed Origin and Referer.
+        fuzz_api.cookies[variant["REFRESH_COOKIE_NAME"]] = services.login(user).refresh
     raw = (json.dumps(body) if content_type == "application/json" else urlencode(body)).encode()
     with override_settings(DOUBLETOKEN={**django_settings.DOUBLETOKEN, **variant}):
         _send(fuzz_api, method, path, raw, content_type, **headers)
