@@ -59,13 +59,18 @@ def delete_refresh_cookie(response: HttpResponseBase) -> None:
         )
 
 
+def _csrf_middleware() -> CsrfViewMiddleware:
+    # A new one per request: it caches CSRF_TRUSTED_ORIGINS when first read.
+    return CsrfViewMiddleware(lambda request: None)
+
+
 def refresh_token_from_cookie(request: HttpRequest) -> str | None:
     """The refresh cookie's token after a passing CSRF check; None when there is no cookie."""
     name = api_settings.REFRESH_COOKIE_NAME
     token = request.COOKIES.get(name) if name else None
     if not token:
         return None
-    reason = CsrfViewMiddleware(lambda req: None).process_view(request, None, (), {})
+    reason = _csrf_middleware().process_view(request, None, (), {})
     if reason is not None:
         # process_view answers with a 403 response; the reason is on the request log only.
         raise PermissionDenied(_("CSRF check failed: send the csrftoken cookie's value in "
@@ -86,9 +91,7 @@ def refuse_cross_site_login(request: HttpRequest) -> None:
             content_type, _("With the refresh cookie, log in with a JSON body "
                             "(Content-Type: application/json).")
         )
-    if "HTTP_ORIGIN" in request.META and not CsrfViewMiddleware(
-        lambda req: None
-    )._origin_verified(request):
+    if "HTTP_ORIGIN" in request.META and not _csrf_middleware()._origin_verified(request):
         raise PermissionDenied(
             _("CSRF check failed: the Origin is not this site or a trusted origin."),
             code=CSRF_FAILED,

@@ -344,3 +344,14 @@ def test_a_grace_period_not_shorter_than_an_access_lifetime_is_a_check_error(
     assert all("GRACE_PERIOD" in e.msg and e.hint for e in errors)
     with pytest.raises(SystemCheckError, match="GRACE_PERIOD"):
         call_command("check")
+
+
+def test_the_new_messages_are_translated_and_their_codes_are_not(api):
+    from django.utils import translation
+
+    with translation.override("fr"):
+        response = api.post("/api/auth/login/", _nested(100, "list"),
+                            content_type="application/json", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.json() == {
+        "detail": "Erreur d’analyse JSON - imbrication au-delà de 64 niveaux.",
+        "code": "parse_error"}
