@@ -166,17 +166,17 @@ def fuzz_api(user):
     get a live token (logout and friends revoke theirs) that no login throttle refuses."""
     client = APIClient()
     client.raise_request_exception = False
-    client.fresh_pair = lambda: services.login(user, device="fuzz").as_dict()
+    client.fresh_pair = lambda: services.login(user, device="fuzz")
     return client
 
 
 def _send(client, method, path, body=b"", content_type="application/json", **meta):
     pair = client.fresh_pair()
-    url = path.format(sid=pair["session_id"])
+    url = path.format(sid=pair.session_id)
     if "REMOTE_ADDR" not in meta:
         meta["REMOTE_ADDR"] = "127.0.0.1"
     response = client.generic(method, url, body, content_type=content_type,
-                              **bearer(pair["access"]), **meta)
+                              **bearer(pair.access), **meta)
     answered[(path, response.status_code)] += 1
     assert response.status_code < 500, (method, path, response.status_code, meta)
     if response.status_code >= 400 and response.content:
