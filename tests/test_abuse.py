@@ -164,6 +164,24 @@ def test_behind_a_declared_proxy_the_throttle_keys_on_the_address_the_proxy_adde
     assert DeviceSession.objects.get(pk=other.json()["session_id"]).ip == "203.0.113.8"
 
 
+@pytest.mark.parametrize("header, value, address", [
+    ("HTTP_X_FORWARDED_FOR", "10.1.1.1, 192.0.2.60", "192.0.2.60"),
+    ("HTTP_X_FORWARDED_FOR", "192.0.2.60:4711", "192.0.2.60"),
+    ("HTTP_X_FORWARDED_FOR", "[2001:db8::7]:4711", "2001:db8::7"),
+    ("HTTP_FORWARDED", 'for=10.1.1.1, for=192.0.2.60;proto=https;by=203.0.113.43', "192.0.2.60"),
+    ("HTTP_FORWARDED", 'for="[2001:db8:cafe::17]:4711"', "2001:db8:cafe::17"),
+    ("HTTP_X_REAL_IP", "not an address", None),
+])
+def test_the_client_address_read_from_a_declared_proxy_header(settings, rf, header, value,
+                                                              address):
+    from django_doubletoken.http import client_ip
+
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CLIENT_IP_HEADER": header}
+    assert client_ip(rf.get("/", **{header: value, "REMOTE_ADDR": "10.0.0.1"})) == address
+    # Without the header (a request that did not come through the proxy): the peer.
+    assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.1")) == "10.0.0.1"
+
+
 def test_an_ipv6_client_is_throttled_per_64(throttled, api, user):
     for n in range(1, 4):
         assert _fail_login(api, REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code == 401
