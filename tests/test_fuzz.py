@@ -2,6 +2,7 @@
 answer 5xx (or, for an error, anything but JSON with a code)."""
 
 import json
+import os
 from collections import Counter
 from urllib.parse import urlencode
 
@@ -19,7 +20,8 @@ from .helpers import bearer
 
 pytestmark = pytest.mark.django_db
 
-FUZZ = settings(max_examples=150, deadline=None,
+# FUZZ_EXAMPLES=2000 for a deeper run than the suite's.
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 
