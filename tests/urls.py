@@ -4,7 +4,8 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.decorators import api_view, authentication_classes
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from example_project.urls import urlpatterns as example_urlpatterns
@@ -40,6 +41,14 @@ def exposing_view(request):
     return Response({}, headers={"Access-Control-Expose-Headers": "X-Request-Id"})
 
 
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def echo_view(request):
+    """A project's own view with the project's parser settings."""
+    return Response({"type": type(request.data).__name__})
+
+
 urlpatterns = [
     *example_urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -49,4 +58,5 @@ urlpatterns = [
     path("session-auth/", session_auth_view),
     path("whoami-pk/", whoami_pk),
     path("exposing/", exposing_view),
+    path("echo/", echo_view),
 ]
