@@ -280,7 +280,7 @@ def check_cache_backend(app_configs=None, **kwargs) -> list:
             "(DRF authentication, login, refresh, revocation) calls get_many, add and set.",
             hint="Use the same server through a sync backend, e.g. "
                  "django_valkey.cache.ValkeyCache (it has native async methods as well).",
-            id="django_doubletoken.E019"))
+            id="django_doubletoken.E020"))
         return found
     if backend in NON_ATOMIC_ADD:
         found.append(Warning(
@@ -323,7 +323,7 @@ def _check_async_cache(config: dict) -> list:
         f"CACHE_ALIAS {api_settings.CACHE_ALIAS!r} ({', '.join(differing)} differ): the async "
         "path would not see revocations made by the sync path.",
         hint="Give both the same LOCATION, KEY_PREFIX, VERSION and KEY_FUNCTION.",
-        id="django_doubletoken.E020")]
+        id="django_doubletoken.E021")]
 
 
 def _location(value: Any) -> Any:

@@ -76,7 +76,7 @@ def test_setup_warnings(settings):
     ({"BACKEND": "django_redis.cache.RedisCache", "LOCATION": ["redis://a", "redis://b"],
       "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}}, ["W006"]),
     ({"BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache",
-      "LOCATION": "valkey://a"}, ["E019"]),
+      "LOCATION": "valkey://a"}, ["E020"]),
     ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://a"}, []),
     ({"BACKEND": "django_valkey.cache.ValkeyCache", "LOCATION": "valkey://a"}, []),
     ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
@@ -106,7 +106,7 @@ def test_async_cache_alias_must_reach_the_same_keys(settings):
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "ASYNC_CACHE_ALIAS": "async"}
     assert check_cache_backend() == [] and check_settings() == []
     settings.CACHES["async"]["LOCATION"] = "valkey://127.0.0.1:6379/2"
-    assert [e.id for e in check_cache_backend()] == ["django_doubletoken.E020"]
+    assert [e.id for e in check_cache_backend()] == ["django_doubletoken.E021"]
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "ASYNC_CACHE_ALIAS": "nope"}
     assert "django_doubletoken.E014" in [e.id for e in check_settings()]
 
