@@ -244,11 +244,11 @@ def main() -> None:
           "| median | max |")
     print("|---|---:|---:|---|---|---:|---:|")
     for row in slot_move(directory, args.pause):
-        per_read = ", ".join(f"{k.upper()} {v / row['reads']:.2f}" for k, v in
+        per_read = ", ".join(f"{k.upper().replace('|', ' ')} {v / row['reads']:.2f}" for k, v in
                              sorted(row["commands"].items()))
         errors = " / ".join(str(row["errors"].get(k, 0)) for k in ("ASK", "MOVED", "TRYAGAIN"))
         print(f"| {row['phase']} | {row['reads']} | {row['failed']} | {per_read} | {errors} | "
-              f"{row['median_us']:.0f} µs | {row['max_us']:,.0f} µs |")
+              f"{row['median_us']:,.0f} µs | {row['max_us']:,.0f} µs |")
 
 
 if __name__ == "__main__":
