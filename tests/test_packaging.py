@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import venv
 import zipfile
@@ -65,9 +66,16 @@ def test_wheel_and_sdist_contents(dist):
 def test_installed_wheel_checks_and_migrates(dist, tmp_path):
     wheel, _ = dist
     env_dir = tmp_path / "venv"
-    # System site-packages provide Django & co; the wheel itself goes into the venv.
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    # Django & co come from the running test environment: its site-packages directories go on
+    # the new venv's path after the venv's own (a plain path line, so the work tree's editable
+    # install hook in there is not run); the wheel itself goes into the venv.
+    ask_site = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    new_site = subprocess.run([python, "-c", ask_site], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    Path(new_site, "test_environment.pth").write_text("\n".join(sorted(ours)) + "\n")
     install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps",
                               "--disable-pip-version-check", str(wheel)],
                              capture_output=True, text=True, timeout=300)
