@@ -18,6 +18,8 @@ MUST_SHIP = [
     "django_doubletoken/migrations/0001_initial.py",
     "django_doubletoken/templates/django_doubletoken/admin/log_out_user.html",
     "django_doubletoken/templates/django_doubletoken/admin/sessions_inline.html",
+    "django_doubletoken/templates/django_doubletoken/admin/log_out_session.html",
+    "django_doubletoken/templates/admin/django_doubletoken/devicesession/submit_line.html",
     "django_doubletoken/templatetags/doubletoken_admin.py",
     "django_doubletoken/management/commands/purge_device_sessions.py",
     "django_doubletoken/openapi.py",
