@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.contrib.auth import authenticate
 from django.utils import timezone
@@ -113,8 +115,10 @@ class VerifyView(PublicTokenView):
         serializer = VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant = services.authenticate_access(serializer.validated_data["token"])
+        # ISO 8601 like every other time in the API (login's access_expires_at, sessions/).
+        expires_at = datetime.fromtimestamp(grant.claims.exp, tz=dt_timezone.utc)
         return Response(
-            {"valid": True, "session_id": grant.session_id, "expires_at": grant.claims.exp}
+            {"valid": True, "session_id": grant.session_id, "expires_at": expires_at.isoformat()}
         )
 
 
