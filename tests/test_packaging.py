@@ -1,6 +1,8 @@
 """The built wheel and sdist carry everything, and the wheel works on its own."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +65,28 @@ def test_wheel_and_sdist_contents(dist):
                        "Programming Language :: Python :: 3.13"):
         assert f"Classifier: {classifier}" in metadata
     assert "Requires-Dist: PyJWT>=2.8" in metadata
+    assert "License: BSD-3-Clause" in metadata or "License-Expression: BSD-3-Clause" in metadata
+    assert any(name.endswith("LICENSE") and ".dist-info/" in name for name in in_wheel)
+    assert {"LICENSE", "CHANGELOG.md", "README.md"} <= in_sdist
+
+
+def test_one_version_everywhere(dist):
+    """django_doubletoken.__version__ is the one source: the wheel's metadata reads it (setup.cfg
+    `attr:`), the JS package and the changelog's newest entry must say the same."""
+    import django_doubletoken
+
+    version = django_doubletoken.__version__
+    wheel, sdist = dist
+    assert wheel.name.startswith(f"django_doubletoken-{version}-")
+    assert sdist.name == f"django_doubletoken-{version}.tar.gz"
+    package = json.loads((ROOT / "django_doubletoken/static/django_doubletoken/package.json")
+                         .read_text())
+    assert package["version"] == version
+    assert package["license"] == "BSD-3-Clause"
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    newest = re.search(r"^## \[?([^\]\s]+)", changelog, re.M).group(1)
+    assert newest in (version, "Unreleased"), newest
+    assert f"## [{version}]" in changelog or f"## {version}" in changelog
 
 
 def test_installed_wheel_checks_and_migrates(dist, tmp_path):
