@@ -26,11 +26,13 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from .conf import api_settings
-from .exceptions import MESSAGES
+from .errors import MESSAGES
 from .serializers import (
     DeviceSessionSerializer,
     LoginSerializer,
     RefreshSerializer,
+    TokenPairResponseSerializer,
+    VerifyResponseSerializer,
     VerifySerializer,
 )
 
@@ -51,26 +53,9 @@ class DoubleTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-class TokenPairResponse(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField(
-        required=False, help_text="Absent with cookie transport: it is in an HttpOnly cookie."
-    )
-    token_type = serializers.ChoiceField(choices=["Bearer"])
-    access_expires_at = serializers.DateTimeField()
-    refresh_expires_at = serializers.DateTimeField()
-    session_id = serializers.UUIDField()
-
-
 class ErrorResponse(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.ChoiceField(choices=sorted([*MESSAGES, "not_authenticated"]))
-
-
-class VerifyResponse(serializers.Serializer):
-    valid = serializers.BooleanField()
-    session_id = serializers.UUIDField()
-    expires_at = serializers.DateTimeField(help_text="When the access token expires.")
 
 
 class JWKSResponse(serializers.Serializer):
@@ -154,14 +139,15 @@ DOCUMENTED_VIEWS: dict[str, dict[str, dict[str, Any]]] = {
     "LoginView": {"post": dict(
         summary="Log in: open a device session", description=LOGIN, auth=[],
         request=LoginSerializer,
-        responses={200: TokenPairResponse, **INVALID, **ERRORS,
+        responses={200: TokenPairResponseSerializer, **INVALID, **ERRORS,
                    429: OpenApiResponse(description="Throttled")})},
     "RefreshView": {"post": dict(
         summary="Rotate the refresh token", description=REFRESH, auth=[],
-        request=RefreshSerializer, responses={200: TokenPairResponse, **INVALID, **ERRORS})},
+        request=RefreshSerializer,
+        responses={200: TokenPairResponseSerializer, **INVALID, **ERRORS})},
     "VerifyView": {"post": dict(
         summary="Check an access token, revocation included", description=VERIFY, auth=[],
-        request=VerifySerializer, responses={200: VerifyResponse, **INVALID, **ERRORS})},
+        request=VerifySerializer, responses={200: VerifyResponseSerializer, **INVALID, **ERRORS})},
     "JWKSView": {"get": dict(
         summary="Public keys (asymmetric algorithms only)", description=JWKS, auth=[],
         responses={200: JWKSResponse, 404: OpenApiResponse(description="HMAC: no public key")})},

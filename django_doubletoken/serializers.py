@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -36,12 +39,60 @@ class LoginSerializer(serializers.Serializer):
         return value
 
 
+class ExactDateTimeField(serializers.DateTimeField):
+    """ISO 8601 exactly as ``datetime.isoformat()`` writes it (``+00:00``, not DRF's ``Z``)."""
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class UnixDateTimeField(ExactDateTimeField):
+    """A Unix time (a JWT's ``exp``) shown in ISO 8601 like every other time in the API."""
+
+    def to_representation(self, value):
+        return super().to_representation(datetime.fromtimestamp(value, tz=dt_timezone.utc))
+
+
+class BearerTypeField(serializers.ChoiceField):
+    """The OAuth ``token_type`` (RFC 6750): always ``Bearer``."""
+
+    def __init__(self) -> None:
+        super().__init__(choices=["Bearer"], source="*")
+
+    def to_representation(self, value) -> str:
+        return "Bearer"
+
+
+# The body of login/ and refresh/, from a ``services.TokenPair``. (A comment, not a docstring:
+# drf-spectacular would publish that as the schema's description.)
+class TokenPairResponseSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField(
+        required=False, help_text="Absent with cookie transport: it is in an HttpOnly cookie."
+    )
+    token_type = BearerTypeField()
+    access_expires_at = ExactDateTimeField()
+    refresh_expires_at = ExactDateTimeField()
+    session_id = serializers.UUIDField()
+
+
 class RefreshSerializer(serializers.Serializer):
     refresh = TokenField()
 
 
 class VerifySerializer(serializers.Serializer):
     token = TokenField()
+
+
+class VerifyResponseSerializer(serializers.Serializer):
+    """The answer of verify/, from the ``AccessGrant`` of the token checked."""
+
+    valid = serializers.SerializerMethodField()
+    session_id = serializers.UUIDField()
+    expires_at = UnixDateTimeField(source="claims.exp", help_text="When the access token expires.")
+
+    def get_valid(self, grant) -> bool:
+        return True  # an invalid token never gets this far: it is a 401
 
 
 class DeviceSessionSerializer(serializers.ModelSerializer):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from datetime import timezone as dt_timezone
 
 from django.contrib.auth import authenticate
 from django.utils import timezone
@@ -18,7 +16,8 @@ from rest_framework.views import APIView
 from . import cookies, services
 from .authentication import DoubleTokenAuthentication
 from .conf import api_settings
-from .exceptions import INVALID_CREDENTIALS, TokenError, exception_handler
+from .errors import INVALID_CREDENTIALS, TokenError
+from .exceptions import exception_handler
 from .http import client_ip, user_agent
 from .keys import key_ring
 from .models import DeviceSession, RevokeReason
@@ -26,6 +25,8 @@ from .serializers import (
     DeviceSessionSerializer,
     LoginSerializer,
     RefreshSerializer,
+    TokenPairResponseSerializer,
+    VerifyResponseSerializer,
     VerifySerializer,
 )
 from .throttling import LoginRateThrottle
@@ -38,9 +39,9 @@ def token_response(
     pair: services.TokenPair, request: Request, *, use_cookie: bool = False
 ) -> Response:
     """The pair as JSON; with cookie transport the refresh token goes in the cookie only."""
+    body = TokenPairResponseSerializer(pair).data
     if not use_cookie:
-        return Response(pair.as_dict(), headers=NO_STORE)
-    body = pair.as_dict()
+        return Response(body, headers=NO_STORE)
     del body["refresh"]
     response = Response(body, headers=NO_STORE)
     max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
@@ -115,11 +116,7 @@ class VerifyView(PublicTokenView):
         serializer = VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant = services.authenticate_access(serializer.validated_data["token"])
-        # ISO 8601 like every other time in the API (login's access_expires_at, sessions/).
-        expires_at = datetime.fromtimestamp(grant.claims.exp, tz=dt_timezone.utc)
-        return Response(
-            {"valid": True, "session_id": grant.session_id, "expires_at": expires_at.isoformat()}
-        )
+        return Response(VerifyResponseSerializer(grant).data)
 
 
 def logged_out() -> Response:
