@@ -8,6 +8,7 @@ from typing import Any
 import jwt
 from django.apps import apps
 from django.conf import settings
+from django.core.cache import BaseCache
 from django.core.checks import Error, Tags, Warning, register
 from django.core.checks.security.base import (
     SECRET_KEY_INSECURE_PREFIX,
@@ -15,11 +16,14 @@ from django.core.checks.security.base import (
     SECRET_KEY_MIN_UNIQUE_CHARACTERS,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, PROFILE_KEYS, api_settings
 from .keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
 
 MIDDLEWARE_PATH = "django_doubletoken.middleware.SlidingTokenMiddleware"
+# Backends whose methods are coroutines only: the app's sync path cannot call them.
+ASYNC_ONLY_BACKENDS = ("django_valkey.async_cache.",)
 LIFETIMES = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME")
 
 
@@ -163,9 +167,11 @@ def _check_misc() -> list:
         errors.append(_error("DOUBLETOKEN['NEW_TOKEN_HEADER'] must be a header name of "
                              "letters, digits, '-' and '_'.",
                              "The default is 'NEW_HTTP_AUTHORIZATION'.", 13))
-    if api_settings.CACHE_ALIAS not in settings.CACHES:
-        errors.append(_error(f"DOUBLETOKEN['CACHE_ALIAS'] {api_settings.CACHE_ALIAS!r} is not "
-                             "in CACHES.", "Add it to CACHES or name an existing alias.", 14))
+    for key in ("CACHE_ALIAS", "ASYNC_CACHE_ALIAS"):
+        alias = getattr(api_settings, key)
+        if alias is not None and alias not in settings.CACHES:
+            errors.append(_error(f"DOUBLETOKEN[{key!r}] {alias!r} is not in CACHES.",
+                                 "Add it to CACHES or name an existing alias.", 14))
     length = api_settings.MAX_TOKEN_LENGTH
     if not isinstance(length, int) or length < 512:
         errors.append(_error("DOUBLETOKEN['MAX_TOKEN_LENGTH'] must be an integer of at least "
@@ -183,14 +189,21 @@ def _check_misc() -> list:
     if not isinstance(acks, int) or acks < 0:
         errors.append(_error("DOUBLETOKEN['REVOCATION_REPLICA_ACKS'] must be an integer of 0 "
                              "or more.", "0 (default) does not wait for replicas.", 18))
-    elif acks and "django_redis" not in settings.CACHES.get(
-            api_settings.CACHE_ALIAS, {}).get("BACKEND", ""):
-        errors.append(_error("DOUBLETOKEN['REVOCATION_REPLICA_ACKS'] needs the django-redis "
-                             "cache backend (it sends Redis WAIT).", "Set it to 0.", 18))
+    elif acks and not _can_wait_for_replicas(settings.CACHES.get(api_settings.CACHE_ALIAS, {})):
+        errors.append(_error("DOUBLETOKEN['REVOCATION_REPLICA_ACKS'] needs a django-redis or "
+                             "django-valkey cache (not a sharded one): it sends Redis WAIT to "
+                             "the primary that took the revocation.", "Set it to 0.", 18))
     audience = api_settings.AUDIENCE
     if audience is not None and not isinstance(audience, str):
         errors.append(_error("DOUBLETOKEN['AUDIENCE'] must be a string or None.", "", 17))
     return errors
+
+
+def _can_wait_for_replicas(config: dict) -> bool:
+    backend = config.get("BACKEND", "")
+    return (backend.startswith(("django_redis.", "django_valkey."))
+            and not backend.startswith(ASYNC_ONLY_BACKENDS)
+            and "ShardClient" not in config.get("OPTIONS", {}).get("CLIENT_CLASS", ""))
 
 
 def _user_admin_shows_sessions() -> bool:
@@ -291,3 +304,73 @@ def check_deploy(app_configs=None, **kwargs) -> list:
              "(generate one with: python -c \"import secrets; print(secrets.token_urlsafe(48))\"), "
              "and give SECRET_KEY a strong value too.",
         id="django_doubletoken.W005")]
+
+
+@register(Tags.caches, "django_doubletoken")
+def check_cache_backend(app_configs=None, **kwargs) -> list:
+    """What the app needs from its cache besides being shared (W003, which also covers the
+    backends without an atomic ``add``): synchronous methods, and a ``get_many`` in one round
+    trip (a request's one cache read)."""
+    alias = api_settings.CACHE_ALIAS
+    config = settings.CACHES.get(alias)
+    if not config:
+        return []  # E014
+    backend = config.get("BACKEND", "")
+    try:
+        backend_class = import_string(backend)
+    except ImportError:
+        return []  # Django's own cache check reports it
+    found = []
+    if backend.startswith(ASYNC_ONLY_BACKENDS):
+        found.append(Error(
+            f"The cache {alias!r} ({backend}) has only async methods; the app's sync path "
+            "(DRF authentication, login, refresh, revocation) calls get_many, add and set.",
+            hint="Use the same server through a sync backend, e.g. "
+                 "django_valkey.cache.ValkeyCache (it has native async methods as well).",
+            id="django_doubletoken.E020"))
+        return found
+    client_class = str(config.get("OPTIONS", {}).get("CLIENT_CLASS", ""))
+    one_get_per_key = backend not in UNSHARED_CACHES and (
+        getattr(backend_class, "get_many", None) is BaseCache.get_many
+        or client_class.endswith("ShardClient"))
+    if one_get_per_key:
+        found.append(Warning(
+            f"The cache {alias!r} ({backend}{', ' + client_class if client_class else ''}) "
+            "fetches several keys one at a time: each authenticated request costs 3 cache "
+            "round trips instead of one.",
+            hint="For more than one Redis, use a Redis Cluster backend "
+                 "(django_valkey.cluster_cache.cache.ClusterValkeyCache): a session's keys share "
+                 "a hash slot, so its get_many is one MGET.",
+            id="django_doubletoken.W006"))
+    return found + _check_async_cache(config)
+
+
+# What decides which key, on which server, a cache call reaches.
+SAME_DATA_SETTINGS = ("LOCATION", "KEY_PREFIX", "VERSION", "KEY_FUNCTION")
+
+
+def _check_async_cache(config: dict) -> list:
+    alias = api_settings.ASYNC_CACHE_ALIAS
+    async_config = settings.CACHES.get(alias) if alias else None
+    if not async_config:
+        return []
+    differing = [name for name in SAME_DATA_SETTINGS
+                 if _location(async_config.get(name)) != _location(config.get(name))]
+    if not differing:
+        return []
+    return [Error(
+        f"DOUBLETOKEN['ASYNC_CACHE_ALIAS'] {alias!r} does not reach the same keys as "
+        f"CACHE_ALIAS {api_settings.CACHE_ALIAS!r} ({', '.join(differing)} differ): the async "
+        "path would not see revocations made by the sync path.",
+        hint="Give both the same LOCATION, KEY_PREFIX, VERSION and KEY_FUNCTION.",
+        id="django_doubletoken.E021")]
+
+
+def _location(value: Any) -> Any:
+    """A LOCATION as a list of servers: redis:// and valkey:// alike, connection arguments
+    (``?client_name=...``) left out."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if isinstance(value, (list, tuple)):
+        return [str(v).replace("valkey://", "redis://", 1).split("?")[0] for v in value]
+    return value

@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "GRACE_PERIOD": timedelta(seconds=30),
     "NEW_TOKEN_HEADER": "NEW_HTTP_AUTHORIZATION",
     "CACHE_ALIAS": "default",
+    # The cache the middleware's async path (ASGI) reads and writes, e.g. django-valkey's
+    # AsyncValkeyCache on the same server as CACHE_ALIAS. None: CACHE_ALIAS.
+    "ASYNC_CACHE_ALIAS": None,
     "CACHE_KEY_PREFIX": "doubletoken",
     # HMAC secret, or private key (PEM) for RS*/PS*/ES*/EdDSA. None: a secret derived from
     # SECRET_KEY (HMAC only). Set a dedicated one in production.

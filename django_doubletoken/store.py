@@ -40,8 +40,22 @@ try:
 except ImportError:  # pragma: no cover
     ConnectionInterrupted = OSError  # type: ignore[misc,assignment]
     ShardClient = type("ShardClient", (), {})  # type: ignore[misc,assignment]
+try:  # django-valkey raises valkey-py's own errors (not redis-py's) or its own wrapper
+    from django_valkey.exceptions import ConnectionInterrupted as ValkeyInterrupted
+    from valkey.exceptions import ValkeyClusterException, ValkeyError
+except ImportError:
+    ValkeyError = ValkeyClusterException = ValkeyInterrupted = RedisError  # type: ignore[misc,assignment]
+try:  # raised when no cluster node answers; not a RedisError
+    from redis.exceptions import RedisClusterException
+except ImportError:  # pragma: no cover
+    RedisClusterException = RedisError  # type: ignore[misc,assignment]
 
-CACHE_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+CACHE_ERRORS = (RedisError, RedisClusterException, ValkeyError, ValkeyClusterException,
+                ConnectionInterrupted, ValkeyInterrupted, OSError)
+
+# Backends whose set_many cannot take a timeout: django-valkey's cluster cache maps
+# set_many(mapping, timeout) onto MSET with the timeout taken as the key *version*.
+SET_MANY_WITHOUT_TIMEOUT = ("django_valkey.cluster_cache.",)
 
 logger = logging.getLogger("django_doubletoken")
 
@@ -68,6 +82,13 @@ class RequestState(NamedTuple):
 
 def cache() -> BaseCache:
     return caches[api_settings.CACHE_ALIAS]
+
+
+def async_cache() -> BaseCache:
+    """The same data as ``cache()``, through a backend with native async methods if one is
+    configured (a sync backend runs each async call in a thread)."""
+    alias = api_settings.ASYNC_CACHE_ALIAS
+    return caches[alias] if alias else cache()
 
 
 # Every key of a session carries its id as a {hash tag}, so sharded clients and Redis Cluster
@@ -121,7 +142,17 @@ def read_request_state(sid: str, jti: str) -> RequestState:
 
 async def aread_request_state(sid: str, jti: str) -> RequestState:
     with available():
-        return _request_state(sid, jti, await cache().aget_many(_request_keys(sid, jti)))
+        return _request_state(sid, jti, await _acall("get_many", _request_keys(sid, jti)))
+
+
+async def _acall(method: str, *args: Any) -> Any:
+    """``a<method>`` of the async cache; in a thread for backends that have only the sync
+    method (django-valkey's sync and cluster caches are not Django BaseCache subclasses)."""
+    backend = async_cache()
+    native = getattr(backend, f"a{method}", None)
+    if native is not None:
+        return await native(*args)
+    return await sync_to_async(getattr(backend, method))(*args)
 
 
 def remember_session(sid: str, state: SessionState, ttl: float) -> None:
@@ -131,22 +162,44 @@ def remember_session(sid: str, state: SessionState, ttl: float) -> None:
 
 
 def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
+    values = {session_key(sid): tuple(s) for sid, s in states.items()}
+    backend = cache()
     with available():
-        cache().set_many({session_key(sid): tuple(s) for sid, s in states.items()}, _ttl(ttl))
-        _wait_for_replicas()
+        if type(backend).__module__.startswith(SET_MANY_WITHOUT_TIMEOUT):
+            for key, value in values.items():
+                backend.set(key, value, _ttl(ttl))
+        else:
+            backend.set_many(values, _ttl(ttl))
+        _wait_for_replicas(list(values))
 
 
-def _wait_for_replicas() -> None:
+def _primaries_holding(keys: list[str]) -> list[Any]:
+    """The raw client(s) that took the writes of ``keys``: one per Cluster primary owning
+    one of them (a cluster client would send WAIT to every primary and add up the replies)."""
+    backend = cache()
+    client = backend.client.get_client(write=True)
+    if not hasattr(client, "get_node_from_key"):
+        return [client]
+    nodes = {}
+    for key in keys:
+        node = client.get_node_from_key(backend.make_key(key))
+        # valkey-py's name for redis-py's ClusterNode.redis_connection
+        nodes[node.name] = getattr(node, "valkey_connection", None) or node.redis_connection
+    return list(nodes.values())
+
+
+def _wait_for_replicas(keys: list[str]) -> None:
     """Redis replicates asynchronously: a failover right after a revocation could promote a
     replica that never saw it, and django-redis' replication clients read from replicas.
     WAIT until REVOCATION_REPLICA_ACKS replicas have it. Advisory: the write itself is done,
     so a replica that is slow or gone is logged, not an error."""
     wanted = api_settings.REVOCATION_REPLICA_ACKS
-    if not wanted:
+    if not wanted or not keys:
         return
     timeout_ms = int(api_settings.REVOCATION_REPLICA_TIMEOUT.total_seconds() * 1000)
     try:
-        acknowledged = cache().client.get_client(write=True).wait(wanted, timeout_ms)
+        acknowledged = min(primary.wait(wanted, timeout_ms)
+                           for primary in _primaries_holding(keys))
     except CACHE_ERRORS as exc:
         logger.warning("waiting for Redis replicas failed: %s", exc)
         return
@@ -179,9 +232,12 @@ def add_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Succe
 async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
     key = successor_key(sid, jti)
     with available():
-        if await cache().aadd(key, tuple(successor), _ttl(ttl)):
+        if await _acall("add", key, tuple(successor), _ttl(ttl)):
             return successor
-        stored = await sync_to_async(_read_from_primary)(key)
+        if api_settings.ASYNC_CACHE_ALIAS:
+            stored = await _acall("get", key)
+        else:
+            stored = await sync_to_async(_read_from_primary)(key)
     return Successor(*stored) if stored else successor
 
 

@@ -41,7 +41,7 @@ def _wait_until(check, timeout: float, what: str, process: subprocess.Popen | No
         try:
             if check():
                 return
-        except (requests.RequestException, redis.RedisError, OSError):
+        except (requests.RequestException, redis.RedisError, OSError, LookupError):
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{what} did not come up within {timeout} s")
@@ -214,3 +214,182 @@ class SentinelSet:
         for server in (self.replica, self.primary):
             if server is not None:
                 server.stop()
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+class RedisClusterSet:
+    """A Redis Cluster on loopback: ``primaries`` primaries, each with ``replicas`` replicas,
+    made with ``redis-cli --cluster create``. Node timeout 1 s, so a dead primary is replaced
+    within a few seconds."""
+
+    NODE_TIMEOUT_MS = 1000
+
+    def __init__(self, directory: Path, primaries: int = 3, replicas: int = 1) -> None:
+        self.directory = directory
+        self.primaries, self.replicas = primaries, replicas
+        self.servers: dict[int, RedisServer] = {}
+
+    def start(self) -> RedisClusterSet:
+        for _ in range(self.primaries * (1 + self.replicas)):
+            port = free_cluster_port()
+            self.servers[port] = RedisServer(
+                port, "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self.directory / f"nodes-{port}.conf"),
+                "--cluster-node-timeout", str(self.NODE_TIMEOUT_MS)).start()
+        nodes = [f"127.0.0.1:{port}" for port in self.servers]
+        if self.primaries == 1 and self.replicas == 0:
+            # redis-cli refuses a one-node cluster; assign every slot by hand.
+            self.node(self.ports[0]).execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        else:
+            subprocess.run(["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas",
+                            str(self.replicas), "--cluster-yes"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        _wait_until(self._healthy, timeout=30, what="the cluster to converge")
+        return self
+
+    @property
+    def ports(self) -> list[int]:
+        return list(self.servers)
+
+    def node(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, decode_responses=True, socket_connect_timeout=0.5,
+                           socket_timeout=5)
+
+    def live_ports(self) -> list[int]:
+        return [port for port, server in self.servers.items()
+                if server.process is not None and server.process.poll() is None]
+
+    def _view(self) -> list[dict]:
+        """CLUSTER SHARDS, as seen by the first live node that answers."""
+        for port in self.live_ports():
+            try:
+                return self.node(port).execute_command("CLUSTER", "SHARDS")
+            except (redis.RedisError, OSError):
+                continue
+        raise RuntimeError("no cluster node answers")
+
+    def _healthy(self) -> bool:
+        live = self.live_ports()
+        if any(self.node(port).cluster("info")["cluster_state"] != "ok" for port in live):
+            return False
+        for shard in self._view():
+            nodes = _shard_nodes(shard)
+            primary = [n for n in nodes if n["role"] == "master" and n["health"] == "online"]
+            synced = [n for n in nodes if n["role"] == "replica" and n["health"] == "online"]
+            if shard["slots"] and (len(primary) != 1 or not set(
+                    n["port"] for n in nodes if n["health"] == "online") <= set(live)):
+                return False
+            if shard["slots"] and len(synced) < min(self.replicas, len(live) - self.primaries):
+                return False
+        return True
+
+    def primary_for_slot(self, slot: int) -> int:
+        for shard in self._view():
+            slots = shard["slots"]
+            if any(low <= slot <= high for low, high in zip(slots[::2], slots[1::2], strict=True)):
+                for node in _shard_nodes(shard):
+                    if node["role"] == "master" and node["health"] == "online":
+                        return node["port"]
+        raise LookupError(f"slot {slot} is not served")
+
+    def replica_of(self, port: int) -> int:
+        for shard in self._view():
+            nodes = _shard_nodes(shard)
+            if any(n["port"] == port and n["role"] == "master" for n in nodes):
+                return next(n["port"] for n in nodes if n["role"] == "replica"
+                            and n["health"] == "online")
+        raise LookupError(f"{port} is not a primary with a replica")
+
+    def primary_ports(self) -> list[int]:
+        return [n["port"] for shard in self._view() if shard["slots"]
+                for n in _shard_nodes(shard) if n["role"] == "master"]
+
+    def failover(self, slot: int, how: str = "graceful") -> int:
+        """Hand ``slot``'s shard to its replica ("graceful": CLUSTER FAILOVER on the replica;
+        "crash": kill the primary) and wait until the cluster agrees. Returns the new primary."""
+        old = self.primary_for_slot(slot)
+        new = self.replica_of(old)
+        if how == "graceful":
+            self.node(new).execute_command("CLUSTER", "FAILOVER")
+        else:
+            self.servers[old].kill()
+        _wait_until(lambda: self.primary_for_slot(slot) == new and all(
+            self.node(p).cluster("info")["cluster_state"] == "ok" for p in self.live_ports()),
+            timeout=30, what=f"the failover of slot {slot}")
+        return new
+
+    def move_slot(self, slot: int, target: int, *, pause: float = 0.0) -> None:
+        """Move ``slot`` (with its keys) to the primary on port ``target`` while clients keep
+        using it: IMPORTING/MIGRATING, MIGRATE in batches, then SETSLOT NODE everywhere, as
+        ``redis-cli --cluster reshard`` does. ``pause`` holds the slot half-moved that long
+        (a multi-key read of the slot meanwhile gets TRYAGAIN, which clients retry)."""
+        source = self.primary_for_slot(slot)
+        if source == target:
+            raise ValueError("the slot is already there")
+        src, dst = self.node(source), self.node(target)
+        src_id, dst_id = src.execute_command("CLUSTER", "MYID"), dst.execute_command(
+            "CLUSTER", "MYID")
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+        time.sleep(pause)
+        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10):
+            src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+        for node in (dst, src, *(self.node(p) for p in self.primary_ports()
+                                 if p not in (source, target))):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+        _wait_until(lambda: self.primary_for_slot(slot) == target, timeout=30,
+                    what=f"slot {slot} to move")
+
+    def commandstats(self) -> dict[str, int]:
+        """Commands received, per command, summed over every live node since the last reset
+        (executed ones and those refused before running, e.g. with TRYAGAIN or MOVED)."""
+        total: dict[str, int] = {}
+        for port in self.live_ports():
+            for command, received in commands_received(self.node(port)).items():
+                total[command] = total.get(command, 0) + received
+        return total
+
+    def reset_stats(self) -> None:
+        for port in self.live_ports():
+            self.node(port).config_resetstat()
+
+    def flush(self) -> None:
+        for port in self.primary_ports():
+            self.node(port).flushall()
+
+    def caches(self, backend: str = "django_valkey.cluster_cache.cache.ClusterValkeyCache"
+               ) -> dict:
+        return {"default": {
+            "BACKEND": backend,
+            "LOCATION": f"valkey://127.0.0.1:{self.ports[0]}",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }}
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+def commands_received(client: redis.Redis) -> dict[str, int]:
+    """``INFO commandstats`` of one server: per command, the calls it ran plus those it
+    refused before running them (Redis 7 counts these apart, as rejected_calls)."""
+    return {name.removeprefix("cmdstat_"): stats["calls"] + stats.get("rejected_calls", 0)
+            for name, stats in client.info("commandstats").items()}
+
+
+def _shard_nodes(shard: dict) -> list[dict]:
+    return [dict(node) for node in shard["nodes"]]

@@ -2,10 +2,20 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from django_doubletoken.checks import check_deploy, check_settings, check_setup
+from django_doubletoken.checks import (
+    check_cache_backend,
+    check_deploy,
+    check_settings,
+    check_setup,
+)
+
+
+class KeyByKeyCache(LocMemCache):
+    """Stands for a shared backend that keeps Django's default get_many (one get per key)."""
 
 
 def _ids(settings, **doubletoken):
@@ -118,3 +128,55 @@ def test_deploy_check_is_quiet_with_a_signing_key_or_a_strong_secret_key(setting
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "SIGNING_KEY": None}
     settings.SECRET_KEY = "k7#Pq2@vX9!mZ4$wR1^tY6&uB3*nC8(dF5)gH0_jL" + "sE2+aQ7-oW"
     assert check_deploy() == []
+
+
+@pytest.mark.parametrize("cache, expected", [
+    ({"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+      "LOCATION": "/tmp/doubletoken-check"}, []),  # W003 says it: not shared, no atomic add
+    ({"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}, []),
+    ({"BACKEND": "tests.test_checks.KeyByKeyCache"}, ["W006"]),
+    ({"BACKEND": "django_redis.cache.RedisCache", "LOCATION": ["redis://a", "redis://b"],
+      "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}}, ["W006"]),
+    ({"BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache",
+      "LOCATION": "valkey://a"}, ["E020"]),
+    ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://a"}, []),
+    ({"BACKEND": "django_valkey.cache.ValkeyCache", "LOCATION": "valkey://a"}, []),
+    ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+      "LOCATION": "valkey://a"}, []),
+    ({"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+      "LOCATION": "127.0.0.1:11211"}, []),
+])
+def test_cache_backends_that_cannot_do_what_the_app_needs_are_reported(settings, cache,
+                                                                       expected):
+    settings.CACHES = {"default": cache}
+    found = check_cache_backend()
+    assert [e.id.removeprefix("django_doubletoken.") for e in found] == expected
+    assert all(e.hint for e in found)
+
+
+def test_async_cache_alias_must_reach_the_same_keys(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django_valkey.cache.ValkeyCache",
+                    "LOCATION": "valkey://127.0.0.1:6379/1"},
+        "async": {"BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache",
+                  "LOCATION": "valkey://127.0.0.1:6379/1?client_name=async"},
+    }
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "ASYNC_CACHE_ALIAS": "async"}
+    assert check_cache_backend() == [] and check_settings() == []
+    settings.CACHES["async"]["LOCATION"] = "valkey://127.0.0.1:6379/2"
+    assert [e.id for e in check_cache_backend()] == ["django_doubletoken.E021"]
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "ASYNC_CACHE_ALIAS": "nope"}
+    assert "django_doubletoken.E014" in [e.id for e in check_settings()]
+
+
+@pytest.mark.parametrize("cache, ok", [
+    ({"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://a"}, True),
+    ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+      "LOCATION": "valkey://a"}, True),
+    ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://a"}, False),
+    ({"BACKEND": "django_redis.cache.RedisCache", "LOCATION": ["redis://a", "redis://b"],
+      "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}}, False),
+])
+def test_replica_acks_need_a_backend_that_can_send_wait(settings, cache, ok):
+    settings.CACHES = {"default": cache}
+    assert (_ids(settings, REVOCATION_REPLICA_ACKS=1) == []) is ok

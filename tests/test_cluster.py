@@ -1,0 +1,95 @@
+"""Redis Cluster (3 primaries + 3 replicas) through django-valkey's cluster cache, with a
+gunicorn app server under steady load while the cluster fails over and moves a session's slot.
+The core contract on the cluster runs in test_backends.py ("valkey-cluster")."""
+
+import re
+import time
+
+import pytest
+from redis.crc import key_slot
+
+from django_doubletoken import services, store
+
+from .helpers import access_token, bearer
+from .load import OK, UNAVAILABLE, SessionLoad, login
+from .servers import RedisClusterSet, app_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ACKS = {"REVOCATION_REPLICA_ACKS": 1}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    servers = RedisClusterSet(tmp_path_factory.mktemp("cluster")).start()
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture
+def on_cluster(cluster, settings):
+    settings.CACHES = cluster.caches()
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **ACKS}
+    cluster.flush()
+    return cluster
+
+
+def slot_of(session_id: str) -> int:
+    return key_slot(session_id.encode())  # the {hash tag} of every key of the session
+
+
+def test_a_sessions_keys_share_one_slot_and_sessions_spread(on_cluster, api, user, login):
+    pairs = [login(device=f"d{i}") for i in range(12)]
+    for pair in pairs:
+        response = api.get("/api/me/", **bearer(access_token(pair, remaining=60)))
+        assert response.status_code == 200 and response["NEW_HTTP_AUTHORIZATION"]
+    homes = {}
+    for port in on_cluster.primary_ports():
+        for key in on_cluster.node(port).keys("*doubletoken*"):
+            sid = re.search(r"\{([0-9a-f-]{36})\}", key).group(1)
+            assert on_cluster.node(port).cluster("keyslot", key) == slot_of(sid)
+            assert homes.setdefault(sid, port) == port, f"{sid} is split over primaries"
+    assert set(homes) == {pair["session_id"] for pair in pairs}
+    assert len(set(homes.values())) >= 2  # 12 sessions over 3 primaries: all on one is 1 in 59k
+    for pair in pairs:
+        assert on_cluster.primary_for_slot(slot_of(pair["session_id"])) == homes[
+            pair["session_id"]]
+
+
+def _loaded(cluster, password, base):
+    live, revoked = login(base, password, "live"), login(base, password, "revoked")
+    services.revoke_session(revoked["session_id"], "admin")  # WAITs for the slot's replica
+    return live, revoked
+
+
+def test_moving_a_live_sessions_slot_under_load_gives_no_5xx(on_cluster, user, password):
+    with app_server("gunicorn", caches=on_cluster.caches(), doubletoken=ACKS) as base:
+        live, revoked = _loaded(on_cluster, password, base)
+        slot = slot_of(live["session_id"])
+        source = on_cluster.primary_for_slot(slot)
+        target = next(p for p in on_cluster.primary_ports() if p != source)
+        with SessionLoad(base, live, revoked) as load:
+            for destination in (target, source) * 3:
+                time.sleep(0.3)
+                on_cluster.move_slot(slot, destination)
+            time.sleep(0.5)
+        assert on_cluster.primary_for_slot(slot) == source
+        load.assert_safe({OK})
+
+
+@pytest.mark.parametrize("how", ["graceful", "crash"])  # crash last: it leaves a node dead
+def test_failover_of_a_live_sessions_primary_under_load(on_cluster, user, password, how):
+    with app_server("gunicorn", caches=on_cluster.caches(), doubletoken=ACKS) as base:
+        live, revoked = _loaded(on_cluster, password, base)
+        slot = slot_of(live["session_id"])
+        old = on_cluster.primary_for_slot(slot)
+        with SessionLoad(base, live, revoked) as load:
+            time.sleep(1)
+            new = on_cluster.failover(slot, how)
+            time.sleep(2)
+            load.settle()
+        assert new != old and on_cluster.primary_for_slot(slot) == new
+        load.assert_safe({OK, UNAVAILABLE})
+        # The revoked session's state survived on the promoted replica (WAIT at revocation).
+        state = store.cache().get(store.session_key(revoked["session_id"]))
+        assert state is not None and state[1] == "admin"
