@@ -62,6 +62,17 @@ DEFAULTS: dict[str, Any] = {
     # False: access tokens are checked by signature and expiry only (no cache round trip),
     # so revocation takes effect only when they expire. A benchmark floor, not advised.
     "REVOCATION_CHECK": True,
+    # Keep each session's request state in process memory until Redis reports a change
+    # (server-assisted client-side caching, CLIENT TRACKING, Redis >= 6), so a steady-state
+    # request makes no cache round trip. Needs django-redis' DefaultClient on one Redis server;
+    # other backends keep one round trip per request. Trade-off: see docs/performance.md.
+    "CLIENT_SIDE_CACHE": False,
+    # At most this many keys per process (three per active session), least recently used
+    # evicted first; about 0.3 KB each.
+    "CLIENT_SIDE_CACHE_MAX_ENTRIES": 10_000,
+    # An entry is read from Redis again after this long even without an invalidation: the
+    # bound on staleness should the invalidation link fail silently.
+    "CLIENT_SIDE_CACHE_MAX_AGE": timedelta(seconds=5),
     # Longer Authorization headers or token fields are refused before any decoding.
     "MAX_TOKEN_LENGTH": 4096,
     # Cookie transport (opt-in): the refresh token travels in an HttpOnly cookie, never seen
