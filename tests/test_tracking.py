@@ -10,12 +10,30 @@ import redis
 from django_doubletoken import services, store, tracking
 
 from .helpers import bearer
+from .servers import RedisServer, cache_config
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def private_redis():
+    """A Redis of these tests' own: a FLUSHDB anywhere on a server invalidates every tracking
+    client of it, so the suite's other session would disturb the round-trip counts here."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def tracked(settings):
+def real_redis(private_redis):
+    client = redis.Redis.from_url(private_redis.url)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def tracked(settings, private_redis):
+    settings.CACHES = cache_config(private_redis.url)
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CLIENT_SIDE_CACHE": True}
     yield
     tracking.reset()
@@ -154,11 +172,10 @@ def test_sliding_inside_the_window_stays_within_budget(api, user, login, tracked
 
 
 def test_backends_that_cannot_track_keep_one_round_trip(api, user, login, tracked, settings,
-                                                        request):
-    location = settings.CACHES["default"]["LOCATION"]
+                                                        private_redis, request):
     settings.CACHES = {"default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": [location],
+        "LOCATION": [private_redis.url],
         "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
     }}
     counting_cache = request.getfixturevalue("counting_cache")
