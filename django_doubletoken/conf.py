@@ -118,14 +118,17 @@ class DoubleTokenSettings:
         return getattr(settings, "DOUBLETOKEN", None) or {}
 
     def __getattr__(self, name: str) -> Any:
+        # Only called for a setting not read yet: the value then becomes an instance
+        # attribute, so every later read (a dozen per request) is a plain attribute lookup.
         if name.startswith("_") or name not in DEFAULTS:
             raise AttributeError(f"Invalid DOUBLETOKEN setting: {name!r}")
-        cache = self.__dict__["_cache"]
-        if name not in cache:
-            cache[name] = self.user_settings.get(name, DEFAULTS[name])
-        return cache[name]
+        value = self.user_settings.get(name, DEFAULTS[name])
+        self.__dict__[name] = value
+        return value
 
     def reload(self) -> None:
+        for name in DEFAULTS:
+            self.__dict__.pop(name, None)
         self._cache.clear()
 
     def cached(self, name: str, build: Callable[[], Any]) -> Any:
