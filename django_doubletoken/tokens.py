@@ -28,8 +28,8 @@ from typing import Any
 
 import jwt
 
-from .conf import api_settings
-from .exceptions import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
+from .conf import api_settings, derived_from_settings
+from .errors import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
 from .keys import key_ring
 
 ACCESS_TYP = "at+jwt"
@@ -169,8 +169,9 @@ def _verify(raw: str, typ: str) -> dict[str, Any]:
     return _json_object(payload_segment)
 
 
+@derived_from_settings
 def _leeway_seconds() -> float:
-    return api_settings.cached("_leeway_seconds", lambda: api_settings.LEEWAY.total_seconds())
+    return api_settings.LEEWAY.total_seconds()
 
 
 def _check_registered_claims(payload: dict[str, Any], expired_code: str) -> None:
@@ -222,13 +223,9 @@ def _require_types(payload: dict[str, Any], types: dict[str, type]) -> None:
             raise ValueError(f"claim {name} missing or not {kind.__name__}")
 
 
+@derived_from_settings
 def longest_access_seconds() -> float:
-    """The longest any access token can be accepted: the longest profile lifetime + LEEWAY
-    (cached until the settings change)."""
-    return api_settings.cached("_longest_access", _longest_access)
-
-
-def _longest_access() -> float:
+    """The longest any access token can be accepted: the longest profile lifetime + LEEWAY."""
     longest = max(p.access_lifetime for p in api_settings.profiles())
     return (longest + api_settings.LEEWAY).total_seconds()
 
