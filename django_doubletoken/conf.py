@@ -66,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
     # Keep each session's request state in process memory until Redis reports a change
     # (server-assisted client-side caching, CLIENT TRACKING, Redis >= 6), so a steady-state
     # request makes no cache round trip. Needs django-redis' DefaultClient on one Redis server;
-    # other backends keep one round trip per request. Trade-off: see docs/performance.md.
+    # other backends keep one round trip per request. Trade-off: see docs/client-side-cache.md.
     "CLIENT_SIDE_CACHE": False,
     # At most this many keys per process (three per active session), least recently used
     # evicted first; about 0.3 KB each.

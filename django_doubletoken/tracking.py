@@ -6,7 +6,7 @@ second *listener* connection subscribed to ``__redis__:invalidate``. Redis remem
 that connection read and, when one of them is written, deleted, expired or flushed, sends its
 name to the listener. A steady-state request then makes no round trip at all.
 
-Why it is safe (and where that stops) -- see also docs/performance.md:
+Why it is safe (and where that stops) -- see also docs/client-side-cache.md:
 
 * Invalidations are drained by the request itself, under the tracker's lock, before any
   local entry is looked at: there is no listener thread that could lag behind the request.
