@@ -121,16 +121,20 @@ class Tracker:
 
     def get_many_local(self, keys: list[str]) -> dict[str, Any] | None:
         """The values when every key is held in memory (no I/O but draining invalidations
-        already received); None when a round trip is needed."""
-        with self._lock:
+        already received); None when a round trip is needed. Never waits for the lock: on an
+        event loop, a thread busy with an MGET must not stall every other request."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
             if self._data is None:
                 return None
-            try:
-                found, missing = self._lookup(keys)
-            except RedisError:
-                self._drop_connections()
-                raise
+            found, missing = self._lookup(keys)
             return None if missing else found
+        except RedisError:
+            self._drop_connections()
+            return None  # the caller's get_many reconnects, or reports the cache down
+        finally:
+            self._lock.release()
 
     def forget(self, keys: list[str]) -> None:
         """Drop keys this process has just written, without waiting for Redis to say so."""

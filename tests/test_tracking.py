@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import redis
 
-from django_doubletoken import services, store, tracking
+from django_doubletoken import services, store, tokens, tracking
 
 from .helpers import bearer
 from .servers import RedisServer, cache_config
@@ -205,3 +205,26 @@ def test_a_server_refusing_tracking_falls_back(api, user, login, tracked, settin
         assert counting_cache.calls == ["get_many"]
     finally:
         real_redis.acl_deluser(name)
+
+
+def test_the_async_path_answers_from_memory(user, login, tracked, counting_cache):
+    from asgiref.sync import async_to_sync
+
+    pair = login()
+    claims = tokens.decode_access(pair["access"])
+    counting_cache.calls.clear()
+    first = async_to_sync(store.aread_request_state)(claims.sid, claims.jti)
+    assert counting_cache.calls == ["tracked mget"]  # the round trip, in a thread
+    second = async_to_sync(store.aread_request_state)(claims.sid, claims.jti)
+    assert counting_cache.calls == ["tracked mget"]  # from memory, no thread hop needed
+    assert first == second and first.session.user == str(user.pk)
+
+
+def test_the_async_path_never_waits_for_a_busy_tracker(user, login, tracked):
+    pair = login()
+    keys = [store.session_key(pair["session_id"])]
+    tracker = _tracker()
+    assert tracker.get_many(keys)
+    with tracker._lock:  # another thread in the middle of an MGET
+        assert tracker.get_many_local(keys) is None
+    assert tracker.get_many_local(keys) is not None
