@@ -180,10 +180,11 @@ def _check_registered_claims(payload: dict[str, Any], expired_code: str) -> None
     now, leeway = time.time(), _leeway_seconds()
     if payload["iat"] > now + leeway:
         raise ValueError("issued in the future")
-    nbf = payload.get("nbf")
-    if nbf is not None and (not isinstance(nbf, (int, float)) or isinstance(nbf, bool)
-                            or nbf > now + leeway):
-        raise ValueError("not yet valid")
+    if "nbf" in payload:
+        nbf = payload["nbf"]
+        # RFC 7519 NumericDate as we issue it: an integer (a boolean is no timestamp).
+        if not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > now + leeway:
+            raise ValueError("nbf not an integer, or not yet valid")
     issuer = api_settings.ISSUER
     if issuer and not (payload.get("iss") == issuer if isinstance(issuer, str)
                        else payload.get("iss") in issuer):
