@@ -1,8 +1,9 @@
-"""What SlidingTokenMiddleware's async path is worth under uvicorn.
+"""What SlidingTokenMiddleware's async path is worth under uvicorn, and ASGI next to WSGI.
 
-Serves the example project with uvicorn (1 worker) twice — the middleware as shipped (async
-path) and forced sync (Django then adapts it with a thread hop) — and drives GET /api/me/ with
-wrk in alternating rounds, for tokens outside and inside the sliding window.
+Serves the example project (1 worker each) with uvicorn — the middleware as shipped (async
+path), forced sync (Django then adapts it with a thread hop), and with CLIENT_SIDE_CACHE (the
+revocation check answered from memory) — and with a sync gunicorn worker, with and without
+CLIENT_SIDE_CACHE, and drives GET /api/me/ with wrk, each variant in turn per round.
 
     python bench/asgi_path.py [--duration 8] [--rounds 2]
 """
@@ -25,13 +26,25 @@ sys.path.insert(0, str(ROOT))
 
 from bench.infra import RedisServer, ensure_wrk, free_port  # noqa: E402
 
-VARIANTS = {"async path": "example_project.settings", "forced sync": "bench.asgi.settings_sync"}
+# name -> (server, settings module)
+VARIANTS = {
+    "async path": ("uvicorn", "example_project.settings"),
+    "forced sync": ("uvicorn", "bench.asgi.settings_sync"),
+    "async path, CLIENT_SIDE_CACHE": ("uvicorn", "bench.asgi.settings_cached"),
+    "gunicorn sync (WSGI)": ("gunicorn", "example_project.settings"),
+    "gunicorn sync, CLIENT_SIDE_CACHE": ("gunicorn", "bench.asgi.settings_cached"),
+}
 
 
-def serve(settings_module: str, env: dict, port: int) -> subprocess.Popen:
+def serve(server: str, settings_module: str, env: dict, port: int) -> subprocess.Popen:
+    command = {
+        "uvicorn": ["uvicorn", "example_project.asgi:application", "--host", "127.0.0.1",
+                    "--port", str(port), "--workers", "1", "--log-level", "warning"],
+        "gunicorn": ["gunicorn", "example_project.wsgi:application", "--bind",
+                     f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
+    }[server]
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "example_project.asgi:application", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning"],
+        [sys.executable, "-m", *command],
         cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": settings_module})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -66,9 +79,9 @@ def main() -> None:
     results: dict[str, list[float]] = {name: [] for name in VARIANTS}
     try:
         for _ in range(args.rounds):
-            for name, settings_module in VARIANTS.items():
+            for name, (kind, settings_module) in VARIANTS.items():
                 port = free_port()
-                server = serve(settings_module, env, port)
+                server = serve(kind, settings_module, env, port)
                 try:
                     base = f"http://127.0.0.1:{port}"
                     login = requests.post(f"{base}/api/auth/login/", timeout=10, json={
@@ -79,9 +92,10 @@ def main() -> None:
                     server.wait()
     finally:
         redis_server.stop()
-    print(f"uvicorn, 1 worker, wrk -c8, {args.rounds} x {args.duration} s rounds, GET /api/me/")
+    print(f"1 worker each, wrk -c8, {args.rounds} x {args.duration} s rounds, GET /api/me/, "
+          f"load average {os.getloadavg()[0]:.1f}")
     for name, values in results.items():
-        print(f"  {name:12s} " + "  ".join(f"{v:7.0f}" for v in values) + " req/s")
+        print(f"  {name:34s} " + "  ".join(f"{v:7.0f}" for v in values) + " req/s")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def requests_for(kind: str, stack: str, count: int, users: list) -> Callable[[],
     from django.test import Client
 
     client = Client()
-    prefix = "/simplejwt" if stack == "simplejwt" else "/ours"
-    if stack == "simplejwt":
+    prefix = "/simplejwt" if stack.startswith("simplejwt") else "/ours"
+    me = "stateless-me" if stack == "simplejwt_stateless" else "me"
+    if stack.startswith("simplejwt"):
         refresh_tokens = stacks.simplejwt_refresh_tokens(users, 1)
         access = [str(refresh_tokens[0].access_token)] * count
         first_refresh = str(refresh_tokens[0])
@@ -51,18 +52,18 @@ def requests_for(kind: str, stack: str, count: int, users: list) -> Callable[[],
 
     def gets() -> None:
         for token in access:
-            check(client.get(f"{prefix}/me/", HTTP_AUTHORIZATION=f"Bearer {token}"))
+            check(client.get(f"{prefix}/{me}/", HTTP_AUTHORIZATION=f"Bearer {token}"))
 
     def refreshes() -> None:
         token = first_refresh
-        path = "/simplejwt/token/refresh/" if stack == "simplejwt" else "/ours/auth/refresh/"
+        path = "/simplejwt/token/refresh/" if prefix == "/simplejwt" else "/ours/auth/refresh/"
         for _ in range(count):
             response = client.post(path, {"refresh": token}, content_type="application/json")
             check(response)
             token = response.json()["refresh"]
 
     def logins() -> None:
-        path = "/simplejwt/token/" if stack == "simplejwt" else "/ours/auth/login/"
+        path = "/simplejwt/token/" if prefix == "/simplejwt" else "/ours/auth/login/"
         for i in range(count):
             body = {"username": users[i % len(users)].username, "password": stacks.PASSWORD}
             check(client.post(path, body, content_type="application/json"))
@@ -73,7 +74,11 @@ def requests_for(kind: str, stack: str, count: int, users: list) -> Callable[[],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("kind", choices=KINDS)
-    parser.add_argument("--stack", choices=("ours", "ours_stateless", "simplejwt"), default="ours")
+    parser.add_argument(
+        "--stack",
+        choices=("ours", "ours_stateless", "ours_cached", "simplejwt", "simplejwt_stateless"),
+        default="ours",
+    )
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--no-profile", action="store_true", help="only time the requests")
@@ -88,7 +93,8 @@ def main() -> None:
         cleanup.callback(database.drop)
         os.environ.update(
             BENCH_REDIS_URL=redis_server.url,
-            BENCH_STACK=args.stack,
+            BENCH_STACK=args.stack.removesuffix("_stateless")
+            if args.stack == "simplejwt_stateless" else args.stack,
             DJANGO_SETTINGS_MODULE="benchproject.settings",
             **database.env(),
         )

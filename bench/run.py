@@ -50,8 +50,10 @@ from infra import (
     wrk_version,
 )
 
-STACKS = ("ours", "ours_stateless", "simplejwt")
-SCENARIOS = ("get", "get_stateless", "refresh", "sliding", "login")
+STACKS = ("ours", "ours_stateless", "ours_cached", "simplejwt")
+SCENARIOS = ("get", "get_stateless", "get_cached", "refresh", "sliding", "login")
+# Load labels served by another stack's gunicorn.
+SERVED_BY = {"simplejwt_stateless": "simplejwt"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -126,13 +128,13 @@ class Benchmark:
                 )
                 backends = [row[0] for row in cursor.fetchall()]
         return {
-            "app": self.servers[stack].worker_pids(),
+            "app": self.servers[SERVED_BY.get(stack, stack)].worker_pids(),
             "redis": [self.redis.process.pid],
             "database": backends,
         }
 
     def load(self, stack: str, mode: str, items: list[str], path: str) -> dict[str, Any]:
-        server = self.servers[stack]
+        server = self.servers[SERVED_BY.get(stack, stack)]
         self.redis.reset_stats()
         # Database backends are sampled after the run too: persistent connections opened
         # during it (a worker's first query) count from their start.
@@ -184,6 +186,10 @@ class Benchmark:
     def get(self, stack: str) -> Callable[[], dict]:
         if stack == "simplejwt":
             return lambda: self.load(stack, "get", self.simplejwt_access, "/simplejwt/me/")
+        if stack == "simplejwt_stateless":
+            return lambda: self.load(
+                stack, "get", self.simplejwt_access, "/simplejwt/stateless-me/"
+            )
         return lambda: self.load(stack, "get", self.ours_access, "/ours/me/")
 
     def sliding(self, expected_rps: float, repeats: int) -> Callable[[], dict]:
@@ -248,7 +254,7 @@ class Benchmark:
         saved = self.args.duration
         self.args.duration = 1
         try:
-            for stack in STACKS:
+            for stack in (*STACKS, "simplejwt_stateless"):
                 self.get(stack)()
             self.login("ours")()
             self.login("simplejwt")()
@@ -292,9 +298,16 @@ class Benchmark:
         if wanted("get_stateless"):
             scenario(
                 "get_stateless",
-                "2. GET, ours stateless vs simplejwt",
+                "2. GET, verify only: ours stateless vs simplejwt stateless",
                 ("ours_stateless", self.get("ours_stateless")),
-                ("simplejwt", self.get("simplejwt")),
+                ("simplejwt_stateless", self.get("simplejwt_stateless")),
+            )
+        if wanted("get_cached"):
+            scenario(
+                "get_cached",
+                "2b. GET, ours revocation-checked with CLIENT_SIDE_CACHE vs simplejwt stateless",
+                ("ours_cached", self.get("ours_cached")),
+                ("simplejwt_stateless", self.get("simplejwt_stateless")),
             )
         if wanted("refresh"):
             scenario(

@@ -62,6 +62,22 @@ def check_settings(app_configs=None, **kwargs) -> list:
     errors += _check_profiles()
     errors += _check_keys()
     errors += _check_misc()
+    errors += _check_client_side_cache()
+    return errors
+
+
+def _check_client_side_cache() -> list:
+    errors = []
+    if not isinstance(api_settings.CLIENT_SIDE_CACHE, bool):
+        errors.append(_error("DOUBLETOKEN['CLIENT_SIDE_CACHE'] must be True or False.",
+                             "False (default) makes one cache round trip per request.", 30))
+    size = api_settings.CLIENT_SIDE_CACHE_MAX_ENTRIES
+    if not isinstance(size, int) or isinstance(size, bool) or size < 3:
+        errors.append(_error("DOUBLETOKEN['CLIENT_SIDE_CACHE_MAX_ENTRIES'] must be an integer "
+                             "of at least 3 (one session's keys).", "The default is 10000.", 30))
+    if not _positive_timedelta(api_settings.CLIENT_SIDE_CACHE_MAX_AGE):
+        errors.append(_error("DOUBLETOKEN['CLIENT_SIDE_CACHE_MAX_AGE'] must be a positive "
+                             "datetime.timedelta.", "The default is timedelta(seconds=5).", 30))
     return errors
 
 

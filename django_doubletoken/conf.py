@@ -66,6 +66,17 @@ DEFAULTS: dict[str, Any] = {
     # False: access tokens are checked by signature and expiry only (no cache round trip),
     # so revocation takes effect only when they expire. A benchmark floor, not advised.
     "REVOCATION_CHECK": True,
+    # Keep each session's request state in process memory until Redis reports a change
+    # (server-assisted client-side caching, CLIENT TRACKING, Redis >= 6), so a steady-state
+    # request makes no cache round trip. Needs django-redis' DefaultClient on one Redis server;
+    # other backends keep one round trip per request. Trade-off: see docs/client-side-cache.md.
+    "CLIENT_SIDE_CACHE": False,
+    # At most this many keys per process (three per active session), least recently used
+    # evicted first; about 0.3 KB each.
+    "CLIENT_SIDE_CACHE_MAX_ENTRIES": 10_000,
+    # An entry is read from Redis again after this long even without an invalidation: the
+    # bound on staleness should the invalidation link fail silently.
+    "CLIENT_SIDE_CACHE_MAX_AGE": timedelta(seconds=5),
     # Longer Authorization headers or token fields are refused before any decoding.
     "MAX_TOKEN_LENGTH": 4096,
     # Cookie transport (opt-in): the refresh token travels in an HttpOnly cookie, never seen
@@ -103,23 +114,22 @@ class ClientProfile:
 class DoubleTokenSettings:
     """Attribute access to ``settings.DOUBLETOKEN`` with defaults, cached until settings change."""
 
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
     @property
     def user_settings(self) -> dict[str, Any]:
         return getattr(settings, "DOUBLETOKEN", None) or {}
 
     def __getattr__(self, name: str) -> Any:
+        # Only called for a setting not read yet: the value then becomes an instance
+        # attribute, so every later read (a dozen per request) is a plain attribute lookup.
         if name.startswith("_") or name not in DEFAULTS:
             raise AttributeError(f"Invalid DOUBLETOKEN setting: {name!r}")
-        cache = self.__dict__["_cache"]
-        if name not in cache:
-            cache[name] = self.user_settings.get(name, DEFAULTS[name])
-        return cache[name]
+        value = self.user_settings.get(name, DEFAULTS[name])
+        self.__dict__[name] = value
+        return value
 
     def reload(self) -> None:
-        self._cache.clear()
+        for name in DEFAULTS:
+            self.__dict__.pop(name, None)
         for derived in _derived_values:
             derived.cache_clear()
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -45,11 +46,66 @@ class DeviceSessionQuerySet(models.QuerySet):
         revoked session is kept until then (for audit) even if it has also expired."""
         return self.filter(_expired_by(expired_before) | Q(revoked_at__lt=revoked_before))
 
+    def rotate_generation(
+        self, *, pk: uuid.UUID, user_id: Any, client: str, generation: int, now: datetime,
+        refresh_expires_at: datetime,
+    ) -> bool:
+        """Move a live session from ``generation`` to the next one; False when the row is not
+        (or no longer) exactly that. The statement of every refresh, equivalent to
+
+            filter(pk=pk, user_id=user_id, client=client, refresh_generation=generation,
+                   revoked_at__isnull=True, refresh_expires_at__gt=now,
+                   absolute_expires_at__gt=now)
+            .update(refresh_generation=F("refresh_generation") + 1, rotated_at=now,
+                    last_used_at=now, refresh_expires_at=refresh_expires_at)
+
+        with its SQL built once per database instead of per call: building and compiling
+        that query cost the ORM several times the statement itself. Values go through each
+        field's own ``get_db_prep_value``, as the ORM would send them.
+        """
+        alias = router.db_for_write(self.model)
+        connection = connections[alias]
+        field = self.model._meta.get_field
+
+        def value(name: str, python_value: Any) -> Any:
+            return field(name).get_db_prep_value(python_value, connection)
+
+        params = [
+            value("rotated_at", now), value("last_used_at", now),
+            value("refresh_expires_at", refresh_expires_at),
+            value("id", pk), value("user", user_id), value("client", client),
+            value("refresh_generation", generation),
+            value("refresh_expires_at", now), value("absolute_expires_at", now),
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_rotation_sql(self.model, connection), params)
+            return cursor.rowcount == 1
+
 
 def _expired_by(moment: datetime) -> Q:
     return Q(revoked_at__isnull=True) & (
         Q(refresh_expires_at__lte=moment) | Q(absolute_expires_at__lte=moment)
     )
+
+
+_ROTATION_SQL: dict[tuple[str, str], str] = {}
+
+
+def _rotation_sql(model: type[models.Model], connection: Any) -> str:
+    key = (connection.alias, model._meta.db_table)
+    if key not in _ROTATION_SQL:
+        q = connection.ops.quote_name
+        column = {f.name: q(f.column) for f in model._meta.concrete_fields}
+        _ROTATION_SQL[key] = (
+            f"UPDATE {q(model._meta.db_table)} SET "
+            f"{column['refresh_generation']} = {column['refresh_generation']} + 1, "
+            f"{column['rotated_at']} = %s, {column['last_used_at']} = %s, "
+            f"{column['refresh_expires_at']} = %s "
+            f"WHERE {column['id']} = %s AND {column['user']} = %s AND {column['client']} = %s "
+            f"AND {column['refresh_generation']} = %s AND {column['revoked_at']} IS NULL "
+            f"AND {column['refresh_expires_at']} > %s AND {column['absolute_expires_at']} > %s"
+        )
+    return _ROTATION_SQL[key]
 
 
 class DeviceSession(models.Model):

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
+from . import tracking
 from .conf import api_settings
 from .errors import CACHE_UNAVAILABLE, ServiceUnavailable
 
@@ -136,13 +137,27 @@ def _request_keys(sid: str, jti: str) -> list[str]:
 
 
 def read_request_state(sid: str, jti: str) -> RequestState:
+    keys = _request_keys(sid, jti)
     with available():
-        return _request_state(sid, jti, cache().get_many(_request_keys(sid, jti)))
+        backend = cache()
+        tracked = tracking.tracker(backend)
+        found = backend.get_many(keys) if tracked is None else tracked.get_many(keys)
+        return _request_state(sid, jti, found)
 
 
 async def aread_request_state(sid: str, jti: str) -> RequestState:
+    keys = _request_keys(sid, jti)
     with available():
-        return _request_state(sid, jti, await _acall("get_many", _request_keys(sid, jti)))
+        backend = cache()
+        tracked = tracking.tracker(backend)
+        if tracked is None:
+            found = await _acall("get_many", keys)
+        else:
+            # From memory without a thread hop; the round trip, when needed, in a thread.
+            found = tracked.get_many_local(keys)
+            if found is None:
+                found = await sync_to_async(tracked.get_many)(keys)
+        return _request_state(sid, jti, found)
 
 
 async def _acall(method: str, *args: Any) -> Any:
@@ -155,10 +170,18 @@ async def _acall(method: str, *args: Any) -> Any:
     return await sync_to_async(getattr(backend, method))(*args)
 
 
+def _forget(keys: list[str]) -> None:
+    """This process wrote ``keys``: its tracked copies are stale now, not when Redis says."""
+    tracked = tracking.tracker(cache())
+    if tracked is not None:
+        tracked.forget(keys)
+
+
 def remember_session(sid: str, state: SessionState, ttl: float) -> None:
     """Cache a state read from the database unless something (a revocation) got there first."""
     with available():
         cache().add(session_key(sid), tuple(state), _ttl(ttl))
+        _forget([session_key(sid)])
 
 
 def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
@@ -170,6 +193,7 @@ def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
                 backend.set(key, value, _ttl(ttl))
         else:
             backend.set_many(values, _ttl(ttl))
+        _forget(list(values))
         _wait_for_replicas(list(values))
 
 
@@ -222,7 +246,9 @@ def add_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Succe
     """Store ``successor`` for ``jti`` unless one is there; return whichever is stored."""
     key = successor_key(sid, jti)
     with available():
-        if cache().add(key, tuple(successor), _ttl(ttl)):
+        added = cache().add(key, tuple(successor), _ttl(ttl))
+        _forget([key])
+        if added:
             return successor
         stored = _read_from_primary(key)
     # The winner's entry can only be gone if it expired in between: then ours stands.
@@ -232,7 +258,9 @@ def add_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Succe
 async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
     key = successor_key(sid, jti)
     with available():
-        if await _acall("add", key, tuple(successor), _ttl(ttl)):
+        added = await _acall("add", key, tuple(successor), _ttl(ttl))
+        _forget([key])
+        if added:
             return successor
         if api_settings.ASYNC_CACHE_ALIAS:
             stored = await _acall("get", key)
@@ -245,10 +273,13 @@ def claim_last_used_write(sid: str) -> bool:
     """True for the one request per interval that should write ``last_used_at``."""
     interval = api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     with available():
-        return cache().add(used_key(sid), 1, _ttl(interval))
+        claimed = cache().add(used_key(sid), 1, _ttl(interval))
+        _forget([used_key(sid)])
+        return claimed
 
 
 def mark_used(sid: str) -> None:
     interval = api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     with available():
         cache().set(used_key(sid), 1, _ttl(interval))
+        _forget([used_key(sid)])

@@ -3,7 +3,7 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from django_doubletoken import store
+from django_doubletoken import store, tracking
 
 # Lines test_fuzz.py leaves for the terminal summary: what the fuzzed endpoints answered.
 FUZZ_REPORT = pytest.StashKey[list]()
@@ -58,8 +58,17 @@ class CountingCache:
 
 @pytest.fixture
 def counting_cache(monkeypatch):
+    """Counts every cache round trip of the app: calls on the Django cache and, with
+    CLIENT_SIDE_CACHE on, commands on the tracked connection (as "tracked mget")."""
     counter = CountingCache(store.cache())
     monkeypatch.setattr(store, "cache", lambda: counter)
+    command = tracking.Tracker._command
+
+    def counted_command(tracker, *args):
+        counter.calls.append(f"tracked {args[0].lower()}")
+        return command(tracker, *args)
+
+    monkeypatch.setattr(tracking.Tracker, "_command", counted_command)
     return counter
 
 

@@ -73,4 +73,5 @@ DOUBLETOKEN = {
 }
 # Durations in seconds, e.g. {"GRACE_PERIOD": 2}, for servers started by tests.
 for _key, _value in json.loads(os.environ.get("DOUBLETOKEN_TEST_SETTINGS", "{}")).items():
-    DOUBLETOKEN[_key] = timedelta(seconds=_value) if isinstance(_value, (int, float)) else _value
+    _duration = isinstance(_value, (int, float)) and not isinstance(_value, bool)
+    DOUBLETOKEN[_key] = timedelta(seconds=_value) if _duration else _value

@@ -40,6 +40,12 @@ def _attacks(pair, refresh, other_user_pk):
     dup_sub = json.dumps(good)[:-1] + f', "sub": "{other_user_pk}"}}'
     dup_kid = header[:-1] + ', "kid": "x"}'
     other_alg = b64(json.dumps({"alg": "HS512", "typ": "at+jwt", "kid": KID}).encode())
+    critical = json.dumps({"alg": "HS256", "typ": "at+jwt", "kid": KID, "crit": ["exp"]})
+    # An HS256 signature is 32 bytes: its last base64url character carries 2 unused bits, so
+    # flipping them spells the same bytes differently.
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(sig[-1])
+    respelled = sig[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[
+        last ^ 1]
     return {
         **{f"alg {alg}": (unsigned(alg), "token_invalid") for alg in ("none", "None", "NONE",
                                                                     "nOnE")},
@@ -62,6 +68,11 @@ def _attacks(pair, refresh, other_user_pk):
         "exp huge": (craft({**good, "exp": 10**15}), "token_invalid"),
         "exp far beyond the lifetime": (craft({**good, "iat": now, "exp": now + 86400}),
                                         "token_invalid"),
+        "iat in the future": (craft({**good, "iat": now + 600, "exp": now + 900}),
+                              "token_invalid"),
+        "crit header": (hand_signed(critical, json.dumps(good)), "token_invalid"),
+        "padded segments": (f"{head}=.{body}.{sig}", "token_invalid"),
+        "signature re-spelled": (f"{head}.{body}.{respelled}", "token_invalid"),
         "iat as a float": (craft({**good, "iat": now - 0.5}), "token_invalid"),
         "duplicate claim": (hand_signed(header, dup_sub), "token_invalid"),
         "duplicate header member": (hand_signed(dup_kid, json.dumps(good)), "token_invalid"),

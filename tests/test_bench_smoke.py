@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCENARIOS = {
     "get": ("ours", "simplejwt"),
-    "get_stateless": ("ours_stateless", "simplejwt"),
+    "get_stateless": ("ours_stateless", "simplejwt_stateless"),
+    "get_cached": ("ours_cached", "simplejwt_stateless"),
     "refresh": ("ours", "simplejwt"),
     "sliding": ("ours_inside_window", "ours_outside_window"),
     "sliding_10x": ("ours_inside_window_10x", "ours_outside_window"),
@@ -49,7 +50,7 @@ def test_bench_runs_every_scenario(tmp_path):
     refresh = scenarios["refresh"]["rounds"]["ours"][0]
     assert refresh["rotations_in_db"] >= refresh["ok"] > 0
     sliding = scenarios["sliding"]["rounds"]["ours_inside_window"][0]
-    assert sliding["slid"] == sliding["ok"] > 0
+    assert sliding["reissued"] >= sliding["ok"] > 0  # SET NX in flight at the end count too
 
     # The round-trip count is measured and reported.
     accounting = result["accounting"]
@@ -61,6 +62,7 @@ def test_bench_runs_every_scenario(tmp_path):
     assert "one_cache_round_trip_outside_window" in result["targets"]
 
     assert result["micro"]["ours_authenticate"]["median_us"] > 0
+    assert result["micro"]["ours_authenticate_client_side_cache"]["median_us"] > 0
     assert result["db_queries"]["ours_authenticate"]["statements"] == 0
     assert result["storage"]["redis"]["active_session_bytes"]["total_memory_usage"] > 0
     assert result["storage"]["database"]["ours"]["refreshes"] > 0

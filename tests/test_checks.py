@@ -51,6 +51,9 @@ def test_the_test_settings_are_clean(settings):
         ({"MAX_TOKEN_LENGTH": 10}, "E015"),
         ({"LOGIN_THROTTLE_RATE": "lots"}, "E016"),
         ({"ISSUER": 42}, "E017"),
+        ({"CLIENT_SIDE_CACHE": "yes"}, "E030"),
+        ({"CLIENT_SIDE_CACHE_MAX_ENTRIES": 0}, "E030"),
+        ({"CLIENT_SIDE_CACHE_MAX_AGE": 5}, "E030"),
     ],
 )
 def test_bad_settings_are_reported_with_a_hint(settings, override, expected):

@@ -1,8 +1,10 @@
 """Settings of the benchmark project, chosen by environment variables set by ``bench/run.py``.
 
 BENCH_STACK       "ours" (DoubleTokenAuthentication + SlidingTokenMiddleware, revocation check
-                  on), "ours_stateless" (the same with DOUBLETOKEN["REVOCATION_CHECK"] = False)
-                  or "simplejwt" (JWTAuthentication, no middleware of ours). Each stack runs in
+                  on), "ours_stateless" (the same with DOUBLETOKEN["REVOCATION_CHECK"] = False),
+                  "ours_cached" (the same as "ours" with DOUBLETOKEN["CLIENT_SIDE_CACHE"] = True)
+                  or "simplejwt" (JWTAuthentication, no middleware of ours; its
+                  JWTStatelessUserAuthentication on /simplejwt/stateless-me/). Each stack runs in
                   its own gunicorn, so neither pays for the other's middleware.
 BENCH_REDIS_URL   the benchmark's own redis-server (never the shared one).
 BENCH_DB          "postgres" (BENCH_PG_NAME on 127.0.0.1:5432) or "sqlite" (BENCH_SQLITE_PATH).
@@ -15,8 +17,10 @@ import os
 from datetime import timedelta
 
 STACK = os.environ.get("BENCH_STACK", "ours")
-if STACK not in ("ours", "ours_stateless", "simplejwt"):
-    raise RuntimeError(f"BENCH_STACK must be ours, ours_stateless or simplejwt, not {STACK!r}")
+if STACK not in ("ours", "ours_stateless", "ours_cached", "simplejwt"):
+    raise RuntimeError(
+        f"BENCH_STACK must be ours, ours_stateless, ours_cached or simplejwt, not {STACK!r}"
+    )
 
 SECRET_KEY = "bench-only-secret-key-0123456789abcdef0123456789abcdef"
 DEBUG = False
@@ -78,6 +82,7 @@ AUTH_PASSWORD_VALIDATORS: list = []
 _AUTHENTICATION = {
     "ours": "django_doubletoken.authentication.DoubleTokenAuthentication",
     "ours_stateless": "django_doubletoken.authentication.DoubleTokenAuthentication",
+    "ours_cached": "django_doubletoken.authentication.DoubleTokenAuthentication",
     "simplejwt": "rest_framework_simplejwt.authentication.JWTAuthentication",
 }[STACK]
 
@@ -102,6 +107,7 @@ DOUBLETOKEN = {
     # when on (reported separately by the accounting pass, not measured under load).
     "LOGIN_THROTTLE_RATE": None,
     "REVOCATION_CHECK": STACK != "ours_stateless",
+    "CLIENT_SIDE_CACHE": STACK == "ours_cached",
 }
 if os.environ.get("BENCH_LAST_USED_SECONDS"):
     DOUBLETOKEN["LAST_USED_UPDATE_INTERVAL"] = timedelta(

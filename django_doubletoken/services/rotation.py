@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -60,18 +59,8 @@ def _rotate_current(
     refresh_expires = min(now + profile.refresh_lifetime, absolute)
     # The cache first: when it is down, nothing has changed yet (503).
     store.mark_used(str(sid))
-    rotated = DeviceSession.objects.filter(
-        pk=sid,
-        user_id=owner,
-        client=claims.client,
-        refresh_generation=claims.generation,
-        revoked_at__isnull=True,
-        refresh_expires_at__gt=now,
-        absolute_expires_at__gt=now,
-    ).update(
-        refresh_generation=F("refresh_generation") + 1,
-        rotated_at=now,
-        last_used_at=now,
+    rotated = DeviceSession.objects.rotate_generation(
+        pk=sid, user_id=owner, client=claims.client, generation=claims.generation, now=now,
         refresh_expires_at=refresh_expires,
     )
     if not rotated:
