@@ -9,6 +9,9 @@ from rest_framework.response import Response
 
 from example_project.urls import urlpatterns as example_urlpatterns
 
+from .ninja_api import api as ninja_test_api
+from .ninja_api import bare_api as ninja_bare_api
+
 
 def plain_view(request):
     return HttpResponse("plain")
@@ -49,4 +52,6 @@ urlpatterns = [
     path("session-auth/", session_auth_view),
     path("whoami-pk/", whoami_pk),
     path("exposing/", exposing_view),
+    path("ninja-tests/", ninja_test_api.urls),
+    path("ninja-bare/", ninja_bare_api.urls),
 ]
