@@ -28,6 +28,13 @@ CACHES = {
     }
 }
 
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
 if os.environ.get("TEST_DB", "sqlite") == "postgres":
     DATABASES = {
         "default": {
