@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,7 +41,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "pip install 'django-doubletoken[channels]'"
     ) from exc
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -106,19 +107,49 @@ def session_group(session_id: Any) -> str:
 # --- live revocation: the signal relayed to the sockets ----------------------------------
 
 
+class _Relay:
+    """An event loop thread of this process's own for channel-layer sends from sync code.
+
+    ``async_to_sync`` would start an event loop, and with it a channel-layer connection, per
+    revocation (tens to hundreds of ms); this loop keeps its connections from one send to the
+    next. Started on first use and again in a forked child.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid() or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop.run_forever, daemon=True,
+                                 name="doubletoken-channel-layer").start()
+            return self._loop
+
+
+_relay = _Relay()
+# How long a revoking request waits for the layer to take the message (usually ~1 ms).
+RELAY_TIMEOUT = 2.0
+
+
 def _group_send(group: str, message: Message) -> None:
     layer = get_channel_layer(DEFAULT_CHANNEL_LAYER)
     if layer is None:
         return
     try:
-        loop = asyncio.get_running_loop()
+        running = asyncio.get_running_loop()
     except RuntimeError:
-        loop = None
+        running = None
     try:
-        if loop is None:
-            async_to_sync(layer.group_send)(group, message)
-        else:  # sent from async code: do not block its event loop
-            loop.create_task(layer.group_send(group, message))
+        if running is not None:  # sent from async code: do not block its event loop
+            running.create_task(layer.group_send(group, message))
+        else:
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message),
+                                                      _relay.loop())
+            future.result(timeout=RELAY_TIMEOUT)
     except Exception:
         # The revocation itself is committed and enforced on the next request or message;
         # only the immediate close is lost.
