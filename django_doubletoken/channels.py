@@ -189,7 +189,7 @@ def _authenticate_message(message: Message) -> Any:
         return ""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("type") != AUTHENTICATE:
         return None
