@@ -34,13 +34,14 @@ from urllib.parse import parse_qs
 
 try:
     from channels import DEFAULT_CHANNEL_LAYER
-    from channels.layers import get_channel_layer
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "django_doubletoken.channels needs Django Channels: "
         "pip install 'django-doubletoken[channels]'"
     ) from exc
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -146,6 +147,10 @@ def _group_send(group: str, message: Message) -> None:
     try:
         if running is not None:  # sent from async code: do not block its event loop
             running.create_task(layer.group_send(group, message))
+        elif isinstance(layer, InMemoryChannelLayer):
+            # Not thread-safe, and only ever in-process: send on the server's own loop (a sync
+            # view under ASGI runs in a thread of it).
+            async_to_sync(layer.group_send)(group, message)
         else:
             future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message),
                                                       _relay.loop())
