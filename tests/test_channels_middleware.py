@@ -132,3 +132,19 @@ def test_refuses_to_start_without_a_channel_layer(settings):
     settings.CHANNEL_LAYERS = {}
     with pytest.raises(ImproperlyConfigured, match="CHANNEL_LAYERS"):
         DoubleTokenAuthMiddleware(EchoConsumer.as_asgi())
+
+
+def test_store_down_at_the_handshake_is_try_again_later(user, login, settings):
+    pair = login()
+    settings.CACHES = {"default": {
+        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}}}
+    app = DoubleTokenAuthMiddleware(EchoConsumer.as_asgi())
+
+    async def go():
+        ws = WebsocketCommunicator(app, "/ws/", subprotocols=["doubletoken", pair["access"]])
+        connected, subprotocol = await ws.connect()
+        assert connected and subprotocol == "doubletoken"
+        assert await _close_of(ws) == (1013, "cache_unavailable")
+
+    _run(go)

@@ -240,3 +240,58 @@ def test_login_throttle_is_shared_with_the_drf_endpoint(settings, http, user, pa
     assert throttled.status_code == 429
     assert http.post("/api/auth/login/", body, content_type="application/json"
                      ).status_code == 429
+
+
+DEAD_CACHE = {"default": {
+    "BACKEND": "django_redis.cache.RedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+    "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+}}
+
+
+def test_cache_down_is_a_503_that_changes_nothing(http, user, ninja_login, password, settings):
+    pair = ninja_login()
+    live = settings.CACHES
+    settings.CACHES = DEAD_CACHE
+    for response in (
+        http.post(f"{AUTH}login/", {"username": "alice", "password": password},
+                  content_type="application/json"),
+        http.post(f"{AUTH}refresh/", {"refresh": pair["refresh"]},
+                  content_type="application/json"),
+        http.post(f"{AUTH}logout/", **bearer(pair["access"])),
+        *(http.get(path, **bearer(pair["access"])) for path in ENDPOINTS),
+    ):
+        assert response.status_code == 503, response.content
+        assert response.json()["code"] == "cache_unavailable"
+    assert DeviceSession.objects.filter(user=user).count() == 1
+    session = DeviceSession.objects.get(pk=pair["session_id"])
+    assert session.refresh_generation == 0 and session.revoked_at is None
+    settings.CACHES = live
+    assert http.get("/api/ninja/me", **bearer(pair["access"])).status_code == 200
+
+
+def test_database_down_is_a_503(http, user, login, monkeypatch):
+    from django.db import OperationalError
+
+    pair = login()
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(DeviceSession.objects, "active", locked)
+    response = http.get(f"{AUTH}sessions/", **bearer(pair["access"]))
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+
+
+def test_async_views_get_the_token_user_from_auser(user, login):
+    from django.test import RequestFactory
+
+    from django_doubletoken.ninja import AsyncDoubleTokenAuth
+
+    pair = login()
+    request = RequestFactory().get("/", **bearer(pair["access"]))
+    grant = asyncio.run(AsyncDoubleTokenAuth()(request))
+    assert grant.session_id == pair["session_id"]
+    assert asyncio.run(request.auser()) is request.user
+    assert request.user.pk == user.pk

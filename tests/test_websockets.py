@@ -19,7 +19,8 @@ from .servers import app_server
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SETTINGS = {"GRACE_PERIOD": 1, "LEEWAY": 0}
-# One second is the promise; the rest of the margin is for a loaded 2-core test machine.
+# Open sockets of a revoked session close within this many seconds of the revoking call's
+# answer, on any worker or host.
 PROMISE = 1.0
 
 
@@ -146,21 +147,19 @@ def test_logout_on_another_host_closes_the_socket_within_a_second(hosts, user, o
             _open(socket_host, theirs["access"]) as ws_theirs:
         for socket in (ws, ws_second, ws_theirs):
             _tick(socket)
-        started = time.monotonic()
         logout = requests.post(f"{api_host}/api/auth/logout/", headers=_bearer(mine["access"]),
                                timeout=30)
         assert logout.status_code == 204
-        code, reason, _ = _closed(ws)
-        assert time.monotonic() - started <= PROMISE + 0.5
+        code, reason, waited = _closed(ws)
+        assert waited <= PROMISE  # after the revocation was committed and answered
         assert (code, reason) == (CLOSE_CODES["session_revoked"], "session_revoked")
         # Other sessions' sockets stay open.
         _tick(ws_second)
         _tick(ws_theirs)
-        started = time.monotonic()
         assert requests.post(f"{api_host}/api/auth/logout-all/",
                              headers=_bearer(second["access"]), timeout=30).status_code == 204
-        assert _closed(ws_second)[1] == "session_revoked"
-        assert time.monotonic() - started <= PROMISE + 0.5
+        _, reason, waited = _closed(ws_second)
+        assert reason == "session_revoked" and waited <= PROMISE
         _tick(ws_theirs)
 
 
@@ -173,18 +172,16 @@ def test_reuse_detection_and_password_change_close_sockets(hosts, user, password
                               timeout=30)
         assert first.status_code == 200
         time.sleep(1.2)  # past GRACE_PERIOD: the old refresh token is now reuse
-        started = time.monotonic()
         reused = requests.post(f"{api_host}/api/auth/refresh/",
                                json={"refresh": pair["refresh"]}, timeout=30)
         assert reused.json()["code"] == "refresh_reused"
-        assert _closed(ws)[1] == "session_revoked"
-        assert time.monotonic() - started <= PROMISE + 0.5
+        _, reason, waited = _closed(ws)
+        assert reason == "session_revoked" and waited <= PROMISE
         _tick(ws2)
-        started = time.monotonic()
         user.set_password("a new password")
         user.save()  # in this process: the signal crosses to the socket's host via Redis
-        assert _closed(ws2)[1] == "session_revoked"
-        assert time.monotonic() - started <= PROMISE + 0.5
+        _, reason, waited = _closed(ws2)
+        assert reason == "session_revoked" and waited <= PROMISE
     assert not DeviceSession.objects.active().filter(user=user).exists()
 
 
@@ -197,7 +194,8 @@ def test_admin_action_closes_the_socket(hosts, admin_client, user, password):
             "/admin/django_doubletoken/devicesession/",
             {"action": "log_out_sessions", "_selected_action": [pair["session_id"]]})
         assert response.status_code == 302
-        assert _closed(ws)[1] == "session_revoked"
+        _, reason, waited = _closed(ws)
+        assert reason == "session_revoked" and waited <= PROMISE
     assert DeviceSession.objects.get(pk=pair["session_id"]).revoked_at is not None
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
 from .. import services
 from ..authentication import TokenUser
-from ..exceptions import DoubleTokenError
+from ..exceptions import DATABASE_UNAVAILABLE, DoubleTokenError, ServiceUnavailable
 from ..http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from ..services import AccessGrant
 
@@ -53,7 +54,8 @@ def register_error_handlers(api: Any) -> Any:
     """Render the app's errors on ``api`` as the DRF endpoints do; returns ``api``.
 
     Also gives Ninja's own "no credentials" 401 the same shape: ``code`` ``not_authenticated``
-    and a ``WWW-Authenticate`` challenge (RFC 6750 §3).
+    and a ``WWW-Authenticate`` challenge (RFC 6750 §3); and, as the DRF exception handler does,
+    turns an unreachable or locked database into a 503 ``database_unavailable``, not a 500.
     """
 
     def token_error(request: HttpRequest, exc: NinjaTokenError) -> HttpResponse:
@@ -68,7 +70,12 @@ def register_error_handlers(api: Any) -> Any:
         response["WWW-Authenticate"] = CHALLENGE
         return response
 
+    def database_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(api, request, ServiceUnavailable(DATABASE_UNAVAILABLE))
+
     api.add_exception_handler(NinjaTokenError, token_error)
+    api.add_exception_handler(OperationalError, database_error)
+    api.add_exception_handler(InterfaceError, database_error)
     api.add_exception_handler(DoubleTokenError, domain_error)
     api.add_exception_handler(AuthenticationError, not_authenticated)
     return api
@@ -85,6 +92,11 @@ def _accepted(request: HttpRequest, grant: AccessGrant) -> AccessGrant:
     except DoubleTokenError as exc:
         raise _rejected(request, exc) from exc
     request.user = user
+
+    async def auser() -> TokenUser:  # what async views call instead of request.user
+        return user
+
+    request.auser = auser
     setattr(request, GRANT_ATTRIBUTE, grant)
     return grant
 
