@@ -10,7 +10,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from . import services
-from .exceptions import DoubleTokenError
+from .api_errors import APIError
+from .errors import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
 
@@ -62,11 +63,12 @@ class DoubleTokenAuthentication(BaseAuthentication):
                 return None
             grant = services.authenticate_access(raw)
             user = TokenUser(services.user_pk(grant.claims.sub))
-        except DoubleTokenError:
+        except DoubleTokenError as error:
             setattr(django_request, REJECTED_ATTRIBUTE, True)
-            raise
+            raise APIError(error, self.authenticate_header(request)) from error
         setattr(django_request, GRANT_ATTRIBUTE, grant)
         return user, grant
 
     def authenticate_header(self, request: Request) -> str:
+        """The challenge of every 401 the app answers (RFC 6750 §3), refused tokens included."""
         return f'Bearer realm="{self.www_authenticate_realm}"'

@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 from . import cookies, services
 from .authentication import DoubleTokenAuthentication
 from .conf import api_settings
-from .exceptions import INVALID_CREDENTIALS, TokenError, exception_handler
+from .errors import INVALID_CREDENTIALS, TokenError
+from .exceptions import exception_handler
 from .http import client_ip, user_agent
 from .keys import key_ring
 from .models import DeviceSession, RevokeReason
@@ -24,6 +25,7 @@ from .serializers import (
     DeviceSessionSerializer,
     LoginSerializer,
     RefreshSerializer,
+    TokenPairResponseSerializer,
     VerifySerializer,
 )
 from .throttling import LoginRateThrottle
@@ -36,9 +38,9 @@ def token_response(
     pair: services.TokenPair, request: Request, *, use_cookie: bool = False
 ) -> Response:
     """The pair as JSON; with cookie transport the refresh token goes in the cookie only."""
+    body = TokenPairResponseSerializer(pair).data
     if not use_cookie:
-        return Response(pair.as_dict(), headers=NO_STORE)
-    body = pair.as_dict()
+        return Response(body, headers=NO_STORE)
     del body["refresh"]
     response = Response(body, headers=NO_STORE)
     max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
