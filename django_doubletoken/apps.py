@@ -22,7 +22,7 @@ class DoubleTokenConfig(AppConfig):
         except ImportError:
             pass  # WebSocket support is optional
         else:
-            from .channels import close_sockets_of_revoked_session
+            from .live_revocation import close_sockets_of_revoked_session
             from .signals import session_revoked
 
             session_revoked.connect(close_sockets_of_revoked_session,

@@ -15,8 +15,9 @@ honest for as long as it stays open:
   the same session over it first (the same ``doubletoken.authenticate`` message; the answer is
   ``{"type": "doubletoken.authenticated", "expires_at": <unix time>}``).
 
-Failures close the socket with the error code as the reason and a close code of
-``CLOSE_CODES``. Messages of type ``doubletoken.*`` are the middleware's; the consumer never
+Failures close the socket with the error code as the reason and its close code from
+``api_errors.CLOSE_CODES`` (4000 ``not_authenticated``: no token in the handshake, and the first
+message was not one). Messages of type ``doubletoken.*`` are the middleware's; the consumer never
 sees them.
 """
 
@@ -25,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,33 +33,30 @@ from urllib.parse import parse_qs
 
 try:
     from channels import DEFAULT_CHANNEL_LAYER
-    from channels.layers import InMemoryChannelLayer, get_channel_layer
+    from channels.layers import get_channel_layer
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "django_doubletoken.channels needs Django Channels: "
         "pip install 'django-doubletoken[channels]'"
     ) from exc
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 
 from . import services
+from .api_errors import CLOSE_CODES, NOT_AUTHENTICATED
 from .authentication import TokenUser
 from .conf import api_settings
-from .exceptions import (
+from .errors import (
     CACHE_UNAVAILABLE,
     DATABASE_UNAVAILABLE,
-    REFRESH_REUSED,
-    SESSION_EXPIRED,
     SESSION_REVOKED,
     TOKEN_EXPIRED,
     TOKEN_INVALID,
-    TOKEN_REVOKED,
     DoubleTokenError,
     TokenError,
 )
+from .live_revocation import SESSION_REVOKED_EVENT, session_group
 from .services import AccessGrant
 from .store import CACHE_ERRORS
 
@@ -74,98 +70,10 @@ Send = Callable[[Message], Awaitable[None]]
 SUBPROTOCOL = "doubletoken"
 AUTHENTICATE = "doubletoken.authenticate"
 AUTHENTICATED = "doubletoken.authenticated"
-# Sent through the channel layer to the group of a revoked session.
-SESSION_REVOKED_EVENT = "doubletoken.session_revoked"
-# No token came with the handshake, and the first message was not one.
-NOT_AUTHENTICATED = "not_authenticated"
-
-# The WebSocket face of the error contract: close code per error code (the reason is the
-# error code itself). 4000-4999 are for applications (RFC 6455 §7.4.2); 1013 is "try again
-# later". The client's rule is the HTTP one: 4002/4003 → refresh (or send the newer token),
-# then reconnect; the others → log in again; 1013 → retry later.
-CLOSE_CODES = {
-    NOT_AUTHENTICATED: 4000,
-    TOKEN_INVALID: 4001,
-    TOKEN_EXPIRED: 4002,
-    TOKEN_REVOKED: 4003,
-    SESSION_REVOKED: 4004,
-    SESSION_EXPIRED: 4005,
-    REFRESH_REUSED: 4006,
-    CACHE_UNAVAILABLE: 1013,
-    DATABASE_UNAVAILABLE: 1013,
-}
 
 
 def close_code(error_code: str) -> int:
     return CLOSE_CODES.get(error_code, CLOSE_CODES[TOKEN_INVALID])
-
-
-def session_group(session_id: Any) -> str:
-    """The channel-layer group of a session's sockets."""
-    return f"doubletoken.session.{session_id}"
-
-
-# --- live revocation: the signal relayed to the sockets ----------------------------------
-
-
-class _Relay:
-    """An event loop thread of this process's own for channel-layer sends from sync code.
-
-    ``async_to_sync`` would start an event loop, and with it a channel-layer connection, per
-    revocation (tens to hundreds of ms); this loop keeps its connections from one send to the
-    next. Started on first use and again in a forked child.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = 0
-
-    def loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None or self._pid != os.getpid() or self._loop.is_closed():
-                self._loop = asyncio.new_event_loop()
-                self._pid = os.getpid()
-                threading.Thread(target=self._loop.run_forever, daemon=True,
-                                 name="doubletoken-channel-layer").start()
-            return self._loop
-
-
-_relay = _Relay()
-# How long a revoking request waits for the layer to take the message (usually ~1 ms).
-RELAY_TIMEOUT = 2.0
-
-
-def _group_send(group: str, message: Message) -> None:
-    layer = get_channel_layer(DEFAULT_CHANNEL_LAYER)
-    if layer is None:
-        return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    try:
-        if running is not None:  # sent from async code: do not block its event loop
-            running.create_task(layer.group_send(group, message))
-        elif isinstance(layer, InMemoryChannelLayer):
-            # Not thread-safe, and only ever in-process: send on the server's own loop (a sync
-            # view under ASGI runs in a thread of it).
-            async_to_sync(layer.group_send)(group, message)
-        else:
-            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message),
-                                                      _relay.loop())
-            future.result(timeout=RELAY_TIMEOUT)
-    except Exception:
-        # The revocation itself is committed and enforced on the next request or message;
-        # only the immediate close is lost.
-        logger.exception("could not tell the open sockets of %s that it was revoked", group)
-
-
-def close_sockets_of_revoked_session(sender: Any, session: Any, reason: str, **kwargs) -> None:
-    """``session_revoked`` receiver (connected in the app's ``ready()``)."""
-    message = {"type": SESSION_REVOKED_EVENT, "reason": str(reason)}
-    group = session_group(session.pk)
-    transaction.on_commit(lambda: _group_send(group, message), robust=True)
 
 
 # --- the middleware ----------------------------------------------------------------------

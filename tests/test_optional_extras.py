@@ -35,7 +35,8 @@ SCRIPT = textwrap.dedent("""
     )
     django.setup()
     import django_doubletoken
-    adapters = {"django_doubletoken.ninja": "ninja", "django_doubletoken.channels": "channels"}
+    adapters = {"django_doubletoken.ninja": "ninja", "django_doubletoken.channels": "channels",
+                "django_doubletoken.live_revocation": "channels"}
     for module in pkgutil.walk_packages(django_doubletoken.__path__, "django_doubletoken."):
         if ".".join(module.name.split(".")[:2]) in adapters:
             continue

@@ -16,15 +16,19 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
 from .. import services
-from ..authentication import TokenUser
-from ..exceptions import DATABASE_UNAVAILABLE, DoubleTokenError, ServiceUnavailable
+from ..api_errors import NOT_AUTHENTICATED, APIError
+from ..authentication import DoubleTokenAuthentication, TokenUser
+from ..errors import DATABASE_UNAVAILABLE, DoubleTokenError, ServiceUnavailable
 from ..http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from ..services import AccessGrant
 
-# What DRF sends (with our exception handler) when no credentials came at all.
-NOT_AUTHENTICATED = "not_authenticated"
+# What DRF sends (with the app's exception handler) when no credentials came at all.
 NOT_AUTHENTICATED_MESSAGE = "Authentication credentials were not provided."
-CHALLENGE = 'Bearer realm="api"'
+
+
+def _challenge(request: HttpRequest) -> str:
+    # The DRF class writes the challenge; the request plays no part in it.
+    return DoubleTokenAuthentication().authenticate_header(request)
 
 
 class NinjaTokenError(HttpError):
@@ -37,14 +41,16 @@ class NinjaTokenError(HttpError):
 
     def __init__(self, error: DoubleTokenError) -> None:
         self.error = error
-        super().__init__(error.status_code, str(error.detail["detail"]))
+        status = APIError(error, "").status_code
+        super().__init__(status, str(error.message))
 
 
 def error_response(api: Any, request: HttpRequest, error: DoubleTokenError) -> HttpResponse:
-    """The error contract's response, from what the domain error carries."""
-    body = {"detail": str(error.detail["detail"]), "code": error.code}
-    response = api.create_response(request, body, status=error.status_code)
-    challenge = getattr(error, "auth_header", None)
+    """The error contract's response: status, body and challenge as ``api_errors`` maps them."""
+    mapped = APIError(error, _challenge(request))
+    body = {"detail": str(error.message), "code": error.code}
+    response = api.create_response(request, body, status=mapped.status_code)
+    challenge = getattr(mapped, "auth_header", None)
     if challenge:
         response["WWW-Authenticate"] = challenge
     return response
@@ -67,7 +73,7 @@ def register_error_handlers(api: Any) -> Any:
     def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
         body = {"detail": NOT_AUTHENTICATED_MESSAGE, "code": NOT_AUTHENTICATED}
         response = api.create_response(request, body, status=exc.status_code)
-        response["WWW-Authenticate"] = CHALLENGE
+        response["WWW-Authenticate"] = _challenge(request)
         return response
 
     def database_error(request: HttpRequest, exc: Exception) -> HttpResponse:

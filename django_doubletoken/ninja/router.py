@@ -21,9 +21,10 @@ from rest_framework.exceptions import PermissionDenied
 
 from .. import cookies, services
 from ..conf import api_settings
-from ..exceptions import INVALID_CREDENTIALS, DoubleTokenError, TokenError
+from ..errors import INVALID_CREDENTIALS, DoubleTokenError, TokenError
 from ..http import client_ip, user_agent
 from ..models import DeviceSession, RevokeReason
+from ..serializers import TokenPairResponseSerializer
 from ..throttling import LoginRateThrottle
 from .auth import DoubleTokenAuth, NinjaTokenError
 
@@ -136,7 +137,7 @@ def _tokens(pair: services.TokenPair, request: HttpRequest, response: HttpRespon
     """The pair as the body; with cookie transport the refresh token goes in the cookie only."""
     for name, value in NO_STORE.items():
         response[name] = value
-    body = pair.as_dict()
+    body = dict(TokenPairResponseSerializer(pair).data)
     if use_cookie:
         max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
         cookies.set_refresh_cookie(response, body.pop("refresh"), max_age, _refresh_path(request))
