@@ -241,9 +241,13 @@ class _Connection:
         await services.aauthenticate_access(self.grant.token, self.grant.claims)
 
     async def _leave(self) -> None:
-        for task in [*self.tasks, self.expiry]:
-            if task is not None:
-                task.cancel()
+        tasks = [task for task in [*self.tasks, self.expiry] if task is not None]
+        for task in tasks:
+            task.cancel()
+        # Awaited, so that whatever a cancelled task ends with is collected here, not logged
+        # as never retrieved (redis-py 8 may turn the cancelled blocking read into a
+        # TimeoutError).
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.channel is not None and self.grant is not None:
             try:
                 await self.layer.group_discard(session_group(self.grant.session_id),

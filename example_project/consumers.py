@@ -14,6 +14,10 @@ TICK_SECONDS = float(os.environ.get("TICK_SECONDS", "3"))
 
 
 class NotificationsConsumer(AsyncJsonWebsocketConsumer):
+    # It sends to its own socket only: no channel of its own on the layer, no reader blocked
+    # on Redis per socket. (The middleware has its own, for the revocation message.)
+    channel_layer_alias = None
+
     async def connect(self) -> None:
         await self.accept()
         self.ticker = asyncio.ensure_future(self.tick())
