@@ -102,6 +102,15 @@ def _check_profile_lifetimes(name: str) -> list:
             f"Client profile {name!r}: the access token lifetime ({profile.access_lifetime}) "
             f"must be shorter than the refresh token lifetime ({profile.refresh_lifetime}).",
             "Lengthen REFRESH_TOKEN_LIFETIME or shorten ACCESS_TOKEN_LIFETIME.", 8))
+    grace = api_settings.GRACE_PERIOD
+    if isinstance(grace, timedelta) and not grace < profile.access_lifetime:
+        # A refresh replayed inside the grace window gets the pair the rotation issued,
+        # re-derived from the row; its access token would already have expired.
+        errors.append(_error(
+            f"Client profile {name!r}: GRACE_PERIOD ({grace}) must be shorter than the access "
+            f"token lifetime ({profile.access_lifetime}).",
+            "The grace window covers concurrent and retried requests: seconds, not the "
+            "token's lifetime. The default is 30 seconds.", 19))
     if profile.refresh_lifetime > profile.session_lifetime:
         errors.append(_error(
             f"Client profile {name!r}: REFRESH_TOKEN_LIFETIME ({profile.refresh_lifetime}) "

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .conf import api_settings
 from .models import DeviceSession
+from .services import TokenPair
 
 
 class TokenField(serializers.CharField):
@@ -64,6 +67,16 @@ class TokenPairResponseSerializer(serializers.Serializer):
     access_expires_at = ExactDateTimeField()
     refresh_expires_at = ExactDateTimeField()
     session_id = serializers.UUIDField()
+
+
+# One bound instance serves every response: building a Serializer deep-copies its declared
+# fields, which costs several times more than rendering the pair. Rendering only reads it.
+_TOKEN_PAIR_RESPONSE = TokenPairResponseSerializer()
+
+
+def token_pair_body(pair: TokenPair) -> dict[str, Any]:
+    """The JSON body of login/ and refresh/ for ``pair``."""
+    return _TOKEN_PAIR_RESPONSE.to_representation(pair)
 
 
 class RefreshSerializer(serializers.Serializer):

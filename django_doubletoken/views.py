@@ -21,12 +21,13 @@ from .exceptions import exception_handler
 from .http import client_ip, user_agent
 from .keys import key_ring
 from .models import DeviceSession, RevokeReason
+from .parsers import PARSER_CLASSES
 from .serializers import (
     DeviceSessionSerializer,
     LoginSerializer,
     RefreshSerializer,
-    TokenPairResponseSerializer,
     VerifySerializer,
+    token_pair_body,
 )
 from .throttling import LoginRateThrottle
 
@@ -38,7 +39,7 @@ def token_response(
     pair: services.TokenPair, request: Request, *, use_cookie: bool = False
 ) -> Response:
     """The pair as JSON; with cookie transport the refresh token goes in the cookie only."""
-    body = TokenPairResponseSerializer(pair).data
+    body = token_pair_body(pair)
     if not use_cookie:
         return Response(body, headers=NO_STORE)
     del body["refresh"]
@@ -50,6 +51,9 @@ def token_response(
 
 
 class DoubleTokenView(APIView):
+    # Bounded parsers whatever the project's DEFAULT_PARSER_CLASSES: every bad body is a 4xx.
+    parser_classes = PARSER_CLASSES
+
     def get_exception_handler(self):
         return exception_handler
 
@@ -75,6 +79,10 @@ class LoginView(PublicTokenView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        client = data.get("client") or api_settings.DEFAULT_CLIENT
+        use_cookie = cookies.enabled_for(client)
+        if use_cookie:
+            cookies.refuse_cross_site_login(request._request)
         user = authenticate(
             request._request, username=data["username"], password=data["password"]
         )
@@ -88,8 +96,7 @@ class LoginView(PublicTokenView):
             user_agent=user_agent(request._request),
             request=request._request,
         )
-        client = data.get("client") or api_settings.DEFAULT_CLIENT
-        return token_response(pair, request, use_cookie=cookies.enabled_for(client))
+        return token_response(pair, request, use_cookie=use_cookie)
 
 
 class RefreshView(PublicTokenView):

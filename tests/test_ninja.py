@@ -1,6 +1,7 @@
 """django-ninja: the auth classes, the router and the sliding middleware on Ninja responses."""
 
 import asyncio
+import json
 
 import jwt
 import pytest
@@ -216,6 +217,15 @@ def test_cookie_transport_through_the_router(settings, user, password):
     assert refreshed.cookies["dt_refresh"].value != cookie.value
     logout = browser.post(f"{AUTH}logout/", **bearer(refreshed.json()["access"]))
     assert logout.status_code == 204 and logout.cookies["dt_refresh"]["max-age"] == 0
+    # Login CSRF: a login that would set the cookie must come from this site, as JSON.
+    body = {"username": "alice", "password": password}
+    cross_site = browser.post(f"{AUTH}login/", body, content_type="application/json",
+                              HTTP_ORIGIN="https://evil.example")
+    assert cross_site.status_code == 403
+    # JSON as text/plain: a "simple" cross-site request, no CORS preflight.
+    simple = browser.post(f"{AUTH}login/", json.dumps(body), content_type="text/plain")
+    assert simple.status_code == 415
+    assert DeviceSession.objects.filter(user=user, revoked_at__isnull=True).count() == 0
 
 
 def test_bearer_scheme_in_the_openapi_schema(http):
@@ -266,6 +276,10 @@ def test_cache_down_is_a_503_that_changes_nothing(http, user, ninja_login, passw
     assert DeviceSession.objects.filter(user=user).count() == 1
     session = DeviceSession.objects.get(pk=pair["session_id"])
     assert session.refresh_generation == 0 and session.revoked_at is None
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "5/min"}
+    throttled = http.post(f"{AUTH}login/", {"username": "alice", "password": password},
+                          content_type="application/json")
+    assert throttled.status_code == 503 and throttled.json()["code"] == "cache_unavailable"
     settings.CACHES = live
     assert http.get("/api/ninja/me", **bearer(pair["access"])).status_code == 200
 

@@ -17,14 +17,15 @@ from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field, field_validator
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException
 
 from .. import cookies, services
+from ..api_errors import APIError
 from ..conf import api_settings
-from ..errors import INVALID_CREDENTIALS, DoubleTokenError, TokenError
+from ..errors import INVALID_CREDENTIALS, DoubleTokenError, ServiceUnavailable, TokenError
 from ..http import client_ip, user_agent
 from ..models import DeviceSession, RevokeReason
-from ..serializers import TokenPairResponseSerializer
+from ..serializers import token_pair_body
 from ..throttling import LoginRateThrottle
 from .auth import DoubleTokenAuth, NinjaTokenError
 
@@ -120,11 +121,18 @@ class ErrorOut(Schema):
 
 
 def _call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """A service call whose domain errors Ninja renders (see ``NinjaTokenError``)."""
+    """A call whose refusals Ninja renders: domain errors (``NinjaTokenError``), and the DRF
+    exceptions of the helpers shared with the DRF views (the login throttle with its store
+    down, the cookie transport's CSRF and media-type checks)."""
     try:
         return function(*args, **kwargs)
     except DoubleTokenError as exc:
         raise NinjaTokenError(exc) from exc
+    except APIError as exc:
+        error = ServiceUnavailable if exc.status_code == 503 else TokenError
+        raise NinjaTokenError(error(exc.code)) from exc
+    except APIException as exc:
+        raise HttpError(exc.status_code, str(exc.detail)) from exc
 
 
 def _refresh_path(request: HttpRequest) -> str:
@@ -137,7 +145,7 @@ def _tokens(pair: services.TokenPair, request: HttpRequest, response: HttpRespon
     """The pair as the body; with cookie transport the refresh token goes in the cookie only."""
     for name, value in NO_STORE.items():
         response[name] = value
-    body = dict(TokenPairResponseSerializer(pair).data)
+    body = token_pair_body(pair)
     if use_cookie:
         max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
         cookies.set_refresh_cookie(response, body.pop("refresh"), max_age, _refresh_path(request))
@@ -158,30 +166,30 @@ def auth_router(*, auth: Any = None, tags: list[str] | None = None) -> Router:
     """
     session_auth = auth or DoubleTokenAuth()
     router = Router(tags=tags or ["auth"])
-    failures = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 503: ErrorOut}
+    failures = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 415: ErrorOut, 503: ErrorOut}
 
     @router.post("login/", auth=None, response={200: TokenPairOut, 429: ErrorOut, **failures},
                  summary="Log in: open a device session", url_name="login", exclude_none=True)
     def login(request: HttpRequest, response: HttpResponse, payload: LoginIn):
         if not _call(LoginRateThrottle().allow_request, request, None):
             raise HttpError(429, "Request was throttled.")
+        client = payload.client or api_settings.DEFAULT_CLIENT
+        use_cookie = cookies.enabled_for(client)
+        if use_cookie:  # login CSRF, as the DRF endpoint refuses it
+            _call(cookies.refuse_cross_site_login, request)
         user = authenticate(request, username=payload.username, password=payload.password)
         if user is None:
             raise NinjaTokenError(TokenError(INVALID_CREDENTIALS))
         pair = _call(services.login, user, client=payload.client, device=payload.device,
                      ip=client_ip(request), user_agent=user_agent(request), request=request)
-        client = payload.client or api_settings.DEFAULT_CLIENT
-        return _tokens(pair, request, response, use_cookie=cookies.enabled_for(client))
+        return _tokens(pair, request, response, use_cookie=use_cookie)
 
     @router.post("refresh/", auth=None, response={200: TokenPairOut, **failures},
                  summary="Rotate the refresh token", url_name="refresh", exclude_none=True)
     def refresh(request: HttpRequest, response: HttpResponse, payload: RefreshIn):
         raw, from_cookie = payload.refresh, False
         if raw is None:
-            try:
-                raw = _call(cookies.refresh_token_from_cookie, request)
-            except PermissionDenied as exc:  # the cookie came without its CSRF token
-                raise HttpError(403, str(exc.detail)) from exc
+            raw = _call(cookies.refresh_token_from_cookie, request)
             from_cookie = raw is not None
         if raw is None:
             raise HttpError(400, "The refresh token is required.")
