@@ -26,6 +26,7 @@ from .serializers import (
     DeviceSessionSerializer,
     LoginSerializer,
     RefreshSerializer,
+    VerifyResponseSerializer,
     VerifySerializer,
     token_pair_body,
 )
@@ -122,9 +123,7 @@ class VerifyView(PublicTokenView):
         serializer = VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant = services.authenticate_access(serializer.validated_data["token"])
-        return Response(
-            {"valid": True, "session_id": grant.session_id, "expires_at": grant.claims.exp}
-        )
+        return Response(VerifyResponseSerializer(grant).data)
 
 
 def logged_out() -> Response:

@@ -27,6 +27,8 @@ CACHES = {
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
     }
 }
+# The example project silences the shared-cache warning for its Redis-less fallback only.
+SILENCED_SYSTEM_CHECKS: list[str] = []
 
 CHANNEL_LAYERS = {
     "default": {
