@@ -17,6 +17,17 @@ class DoubleTokenConfig(AppConfig):
         else:
             from . import openapi  # noqa: F401  (its extensions register on import)
 
+        try:
+            import channels  # noqa: F401
+        except ImportError:
+            pass  # WebSocket support is optional
+        else:
+            from .live_revocation import close_sockets_of_revoked_session
+            from .signals import session_revoked
+
+            session_revoked.connect(close_sockets_of_revoked_session,
+                                    dispatch_uid="doubletoken_close_sockets")
+
         if self.apps.is_installed("django.contrib.admin"):
             from .admin import attach_to_user_admin
 

@@ -36,12 +36,15 @@ def _path() -> str:
     return api_settings.REFRESH_COOKIE_PATH or reverse("django_doubletoken:refresh")
 
 
-def set_refresh_cookie(response: HttpResponseBase, token: str, max_age: int) -> None:
+def set_refresh_cookie(
+    response: HttpResponseBase, token: str, max_age: int, path: str | None = None
+) -> None:
+    """``path``: the refresh endpoint's URL when it is not the DRF one (the Ninja router)."""
     response.set_cookie(
         api_settings.REFRESH_COOKIE_NAME,
         token,
         max_age=max(0, max_age),
-        path=_path(),
+        path=api_settings.REFRESH_COOKIE_PATH or path or _path(),
         domain=api_settings.REFRESH_COOKIE_DOMAIN,
         secure=api_settings.REFRESH_COOKIE_SECURE,
         httponly=True,
@@ -49,11 +52,11 @@ def set_refresh_cookie(response: HttpResponseBase, token: str, max_age: int) -> 
     )
 
 
-def delete_refresh_cookie(response: HttpResponseBase) -> None:
+def delete_refresh_cookie(response: HttpResponseBase, path: str | None = None) -> None:
     if api_settings.REFRESH_COOKIE_NAME:
         response.delete_cookie(
             api_settings.REFRESH_COOKIE_NAME,
-            path=_path(),
+            path=api_settings.REFRESH_COOKIE_PATH or path or _path(),
             domain=api_settings.REFRESH_COOKIE_DOMAIN,
             samesite=api_settings.REFRESH_COOKIE_SAMESITE,
         )

@@ -18,6 +18,7 @@ def demo(request):
     return render(request, "example_project/demo.html", {
         "auth_url": reverse("django_doubletoken:login").removesuffix("login/"),
         "me_url": reverse("me"),
+        "socket_url": "/ws/notifications/",
         "cookie_mode": cookies.enabled_for(api_settings.DEFAULT_CLIENT),
         "demo_username": settings.DEMO_USERNAME,
     })

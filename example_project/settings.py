@@ -1,9 +1,11 @@
 """Settings of the example project, read from the environment.
 
-REDIS_URL            django-redis cache (e.g. redis://127.0.0.1:6379/0). Unset: an in-process
-                     cache, fine for one runserver process only (a warning says so).
+REDIS_URL            django-redis cache and channels-redis layer (e.g. redis://127.0.0.1:6379/0).
+                     Unset: an in-process cache and channel layer, fine for one runserver
+                     process only (a warning says so).
 DATABASE_URL         postgres://user@host:port/name. Unset: SQLite in var/example.sqlite3.
 DEBUG                "1" (default) or "0".
+TICK_SECONDS         seconds between the ticks of ws/notifications/ (default 3).
 ACCESS_SECONDS, REFRESH_SECONDS, SESSION_SECONDS, SLIDING_SECONDS, GRACE_SECONDS, LEEWAY_SECONDS
                      shorten lifetimes to watch sliding and refresh happen (see README).
 """
@@ -22,6 +24,7 @@ DEBUG = os.environ.get("DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
 INSTALLED_APPS = [
+    "daphne",  # runserver serves WebSockets (ws/notifications/) too
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -29,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "ninja",
+    "channels",
     "django_doubletoken",
     "example_project",
 ]
@@ -95,8 +100,12 @@ if REDIS_URL:
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
         }
     }
+    # The WebSocket close on logout travels through the same Redis.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                  "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     # One runserver process only: nobody else could miss a revocation. Anything with more
     # than one worker needs REDIS_URL, and must not silence this.
     SILENCED_SYSTEM_CHECKS = ["django_doubletoken.W003"]

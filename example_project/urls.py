@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from .api import MeView
+from .ninja_api import api as ninja_api
 from .pages import demo
 
 urlpatterns = [
@@ -9,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("django_doubletoken.urls")),
     path("api/me/", MeView.as_view(), name="me"),
+    path("api/ninja/", ninja_api.urls),
 ]

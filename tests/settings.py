@@ -38,6 +38,13 @@ CACHES = {
 # The example project silences the shared-cache warning for its Redis-less fallback only.
 SILENCED_SYSTEM_CHECKS: list[str] = []
 
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
 if os.environ.get("TEST_DB", "sqlite") == "postgres":
     DATABASES = {
         "default": {

@@ -13,6 +13,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from django_doubletoken.throttling import LoginRateThrottle
 from example_project.urls import urlpatterns as example_urlpatterns
 
+from .ninja_api import api as ninja_test_api
+from .ninja_api import bare_api as ninja_bare_api
+
 
 def plain_view(request):
     return HttpResponse("plain")
@@ -77,4 +80,6 @@ urlpatterns = [
     path("exposing/", exposing_view),
     path("echo/", echo_view),
     path("default-handler-throttled/", DefaultHandlerThrottledView.as_view()),
+    path("ninja-tests/", ninja_test_api.urls),
+    path("ninja-bare/", ninja_bare_api.urls),
 ]

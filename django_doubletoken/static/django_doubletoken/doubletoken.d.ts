@@ -117,6 +117,8 @@ export class DoubleTokenClient extends EventTarget {
   resume(): Promise<boolean>;
   sessions(): Promise<DeviceSession[]>;
   revokeSession(id: string): Promise<boolean>;
+  /** A WebSocket authenticated for django_doubletoken.channels; see openSocket(). */
+  openSocket(url: string | URL, options?: SocketOptions): WebSocket;
 
   accessToken(): string | null;
   isAuthenticated(): boolean;
@@ -163,6 +165,31 @@ export class DoubleTokenClient extends EventTarget {
 }
 
 export function createClient(options?: ClientOptions): DoubleTokenClient;
+
+export interface SocketOptions {
+  /** The application's own subprotocols, offered after the token. */
+  protocols?: string[];
+  /** Seconds before the socket's token expires to refresh, if no newer token came (5). */
+  renewBefore?: number;
+}
+
+/**
+ * A WebSocket with the access token in Sec-WebSocket-Protocol, kept authenticated by sending
+ * each new token over it; closes for a finished session (4001, 4004-4006) log the client out.
+ */
+export function openSocket(client: DoubleTokenClient, url: string | URL,
+                           options?: SocketOptions): WebSocket;
+
+/** django_doubletoken.channels close codes; the close reason is the error code. */
+export const SOCKET_CLOSE_CODES: Readonly<{
+  not_authenticated: 4000;
+  token_invalid: 4001;
+  token_expired: 4002;
+  token_revoked: 4003;
+  session_revoked: 4004;
+  session_expired: 4005;
+  refresh_reused: 4006;
+}>;
 
 /** A refresh could not be done now (network, 5xx, 429): the tokens are kept. */
 export class RefreshUnavailableError extends Error {

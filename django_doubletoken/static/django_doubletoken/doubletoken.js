@@ -11,6 +11,9 @@
  *   before it is sent, so a tab that slept through rotations never presents a stale one
  *   (the server would take that for token theft).
  *
+ * - `openSocket()`: a WebSocket authenticated for django_doubletoken.channels, kept alive past
+ *   access-token expiry by sending each new token over it.
+ *
  * Types: doubletoken.d.ts. Usage: docs/js-client.md in django-doubletoken.
  */
 
@@ -536,6 +539,11 @@ export class DoubleTokenClient extends EventTarget {
     return response.ok;
   }
 
+  /** A WebSocket authenticated with this client's tokens: see `openSocket` below. */
+  openSocket(url, options) {
+    return openSocket(this, url, options);
+  }
+
   /** Stops timers and cross-tab listeners (tests, single-page app teardown). */
   close() {
     clearTimeout(this.#timer);
@@ -637,6 +645,89 @@ export class DoubleTokenClient extends EventTarget {
   #emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
+}
+
+// --- WebSockets (django_doubletoken.channels) ---------------------------------------------
+
+/** The server's close codes; the close reason is the error code itself. */
+export const SOCKET_CLOSE_CODES = Object.freeze({
+  not_authenticated: 4000,
+  token_invalid: 4001,
+  token_expired: 4002,
+  token_revoked: 4003,
+  session_revoked: 4004,
+  session_expired: 4005,
+  refresh_reused: 4006,
+});
+const SOCKET_PROTOCOL = "doubletoken";
+const OPEN = 1;
+
+/**
+ * Opens a WebSocket to `url` (http(s) URLs become ws(s)) with the access token as a
+ * `Sec-WebSocket-Protocol` value after the `doubletoken` marker, and keeps it authenticated:
+ * every new token of the session (slide, refresh, another tab) is sent over it as
+ * `{"type": "doubletoken.authenticate", "token": ...}`, and shortly before the socket's token
+ * expires without a newer one, the client refreshes first. When the server closes it because
+ * the session is over (4001, 4004-4006), the client logs out as on an HTTP 401 with that
+ * code. Returns the WebSocket; reconnecting after other closes is the application's call.
+ * Options: `protocols` (the application's own), `renewBefore` (seconds, default 5).
+ */
+export function openSocket(client, url, { protocols = [], renewBefore = 5 } = {}) {
+  let current = client.accessToken();
+  if (!current) throw new Error("openSocket: not signed in");
+  const target = new URL(url, globalThis.location?.href);
+  if (target.protocol === "http:" || target.protocol === "https:") {
+    target.protocol = target.protocol === "https:" ? "wss:" : "ws:";
+  }
+  const socket = new WebSocket(target, [SOCKET_PROTOCOL, current, ...protocols]);
+  let timer = null;
+
+  const sendNewest = () => {
+    const token = client.accessToken();
+    if (!token || token === current || socket.readyState !== OPEN) return;
+    current = token;
+    socket.send(JSON.stringify({ type: "doubletoken.authenticate", token }));
+    schedule();
+  };
+  const schedule = () => {
+    clearTimeout(timer);
+    const { iat, exp } = claimsOf(current);
+    if (typeof exp !== "number") return;
+    // Never more than half the token's lifetime early, or short tokens would renew nonstop.
+    const lifetime = typeof iat === "number" ? (exp - iat) * 1000 : Infinity;
+    const lead = Math.min(renewBefore * 1000, lifetime / 2);
+    const delay = Math.min(Math.max(0, exp * 1000 - client.serverNow() - lead), MAX_TIMER_DELAY);
+    timer = setTimeout(async () => {
+      if (client.accessToken() === current) {
+        try {
+          await client.recover(current, "token_expired"); // one refresh, shared with requests
+        } catch {
+          // transient: the socket closes at expiry with 4002; the application may reconnect
+        }
+      }
+      sendNewest();
+    }, delay);
+  };
+  const onTokens = () => sendNewest();
+  const onLogout = () => {
+    if (socket.readyState <= OPEN) socket.close(1000, "logout");
+  };
+  const events = ["slide", "refresh", "tokens"];
+  for (const type of events) client.addEventListener(type, onTokens);
+  client.addEventListener("logout", onLogout);
+  socket.addEventListener("open", () => {
+    sendNewest(); // the token may have changed during the handshake
+    schedule();
+  });
+  socket.addEventListener("close", (event) => {
+    clearTimeout(timer);
+    for (const type of events) client.removeEventListener(type, onTokens);
+    client.removeEventListener("logout", onLogout);
+    if (LOGOUT_CODES.has(event.reason) && SOCKET_CLOSE_CODES[event.reason] === event.code) {
+      client.recover(current, event.reason).catch(() => {});
+    }
+  });
+  return socket;
 }
 
 /** A client; see DoubleTokenClient and the options in doubletoken.d.ts. */

@@ -1,5 +1,5 @@
 // The demo page: the JS client signing in, calling the API, refreshing, and listing devices.
-import { createClient } from "../django_doubletoken/doubletoken.js";
+import { SOCKET_CLOSE_CODES, createClient } from "../django_doubletoken/doubletoken.js";
 
 const config = document.body.dataset;
 const cookieMode = config.cookieMode === "true";
@@ -64,6 +64,7 @@ function showLogin(reason) {
 
 async function showApp() {
   document.body.dataset.state = "signed-in";
+  connectSocket();
   $("#login-view").hidden = true;
   $("#app-view").hidden = false;
   $("#session").textContent = auth.sessionId();
@@ -91,6 +92,57 @@ $("#login-form").addEventListener("submit", async (event) => {
   log("login", `Signed in (session ${short(auth.sessionId())})`);
   await showApp();
 });
+
+// --- the WebSocket: ticks while signed in, closed by the server on logout -----------------
+
+let socket = null;
+const SESSION_OVER = new Set(["token_invalid", "session_revoked", "session_expired",
+                              "refresh_reused"].map((code) => SOCKET_CLOSE_CODES[code]));
+
+function showSocket(state, detail) {
+  $("#socket-state").dataset.state = state;
+  $("#socket-state").textContent = state;
+  $("#socket-detail").textContent = detail;
+}
+
+function connectSocket() {
+  if (socket && socket.readyState <= WebSocket.OPEN) return;
+  showSocket("connecting", "");
+  let ticks = 0;
+  let wasOpen = false;
+  const opened = auth.openSocket(config.socketUrl);
+  socket = opened;
+  opened.addEventListener("open", () => {
+    wasOpen = true;
+    showSocket("open", "waiting for the first tick");
+  });
+  opened.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "tick") {
+      ticks = message.count;
+      showSocket("open", `${ticks} tick${ticks === 1 ? "" : "s"}, last at ${message.at.slice(11, 19)}`);
+    } else if (message.type === "doubletoken.authenticated") {
+      log("socket", "Sent the new access token over the WebSocket");
+    }
+  });
+  opened.addEventListener("close", (event) => {
+    const why = event.reason ? `${event.reason} (${event.code})` : `code ${event.code}`;
+    showSocket("closed", `${why} after ${ticks} ticks`);
+    log("socket", `WebSocket closed: ${why}`);
+    if (socket === opened) socket = null;
+    // An open socket closed for another reason than a finished session (network, server
+    // restart, a token that could not be renewed in time): reconnect once an API call has
+    // renewed the tokens. (A server without WebSockets never opens it: no retries.)
+    if (wasOpen && auth.isAuthenticated() && event.code !== 1000 &&
+        !SESSION_OVER.has(event.code)) {
+      setTimeout(async () => {
+        if (!auth.isAuthenticated()) return;
+        await auth.fetch(config.meUrl).catch(() => {});
+        if (auth.isAuthenticated()) connectSocket();
+      }, 2000);
+    }
+  });
+}
 
 // --- the access token's remaining time ------------------------------------------------------
 

@@ -1,0 +1,144 @@
+"""The Ninja auth classes and the error rendering they share with the DRF face.
+
+Both classes verify exactly as ``DoubleTokenAuthentication`` does (one decode, one cache round
+trip, no query) and leave the same traces: ``request.auth`` is the ``AccessGrant``,
+``request.user`` a lazy ``TokenUser``, and the grant is stored where the sliding middleware
+looks for it, so Ninja responses get ``NEW_HTTP_AUTHORIZATION`` like DRF ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import HttpBearer
+
+from .. import services
+from ..api_errors import NOT_AUTHENTICATED, APIError
+from ..authentication import DoubleTokenAuthentication, TokenUser
+from ..errors import DATABASE_UNAVAILABLE, DoubleTokenError, ServiceUnavailable
+from ..http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
+from ..services import AccessGrant
+
+# What DRF sends (with the app's exception handler) when no credentials came at all.
+NOT_AUTHENTICATED_MESSAGE = "Authentication credentials were not provided."
+
+
+def _challenge(request: HttpRequest) -> str:
+    # The DRF class writes the challenge; the request plays no part in it.
+    return DoubleTokenAuthentication().authenticate_header(request)
+
+
+class NinjaTokenError(HttpError):
+    """A ``DoubleTokenError`` raised under Ninja.
+
+    An ``HttpError`` so that an API without ``register_error_handlers`` still answers with the
+    right status and message (never a 500); with the handlers the body gets its ``code`` and a
+    401 its ``WWW-Authenticate`` header, as from the DRF views.
+    """
+
+    def __init__(self, error: DoubleTokenError) -> None:
+        self.error = error
+        status = APIError(error, "").status_code
+        super().__init__(status, str(error.message))
+
+
+def error_response(api: Any, request: HttpRequest, error: DoubleTokenError) -> HttpResponse:
+    """The error contract's response: status, body and challenge as ``api_errors`` maps them."""
+    mapped = APIError(error, _challenge(request))
+    body = {"detail": str(error.message), "code": error.code}
+    response = api.create_response(request, body, status=mapped.status_code)
+    challenge = getattr(mapped, "auth_header", None)
+    if challenge:
+        response["WWW-Authenticate"] = challenge
+    return response
+
+
+def register_error_handlers(api: Any) -> Any:
+    """Render the app's errors on ``api`` as the DRF endpoints do; returns ``api``.
+
+    Also gives Ninja's own "no credentials" 401 the same shape: ``code`` ``not_authenticated``
+    and a ``WWW-Authenticate`` challenge (RFC 6750 §3); and, as the DRF exception handler does,
+    turns an unreachable or locked database into a 503 ``database_unavailable``, not a 500.
+    """
+
+    def token_error(request: HttpRequest, exc: NinjaTokenError) -> HttpResponse:
+        return error_response(api, request, exc.error)
+
+    def domain_error(request: HttpRequest, exc: DoubleTokenError) -> HttpResponse:
+        return error_response(api, request, exc)
+
+    def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        body = {"detail": NOT_AUTHENTICATED_MESSAGE, "code": NOT_AUTHENTICATED}
+        response = api.create_response(request, body, status=exc.status_code)
+        response["WWW-Authenticate"] = _challenge(request)
+        return response
+
+    def database_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(api, request, ServiceUnavailable(DATABASE_UNAVAILABLE))
+
+    api.add_exception_handler(NinjaTokenError, token_error)
+    api.add_exception_handler(OperationalError, database_error)
+    api.add_exception_handler(InterfaceError, database_error)
+    api.add_exception_handler(DoubleTokenError, domain_error)
+    api.add_exception_handler(AuthenticationError, not_authenticated)
+    return api
+
+
+def _rejected(request: HttpRequest, error: DoubleTokenError) -> NinjaTokenError:
+    setattr(request, REJECTED_ATTRIBUTE, True)
+    return NinjaTokenError(error)
+
+
+def _accepted(request: HttpRequest, grant: AccessGrant) -> AccessGrant:
+    try:
+        user = TokenUser(services.user_pk(grant.claims.sub))
+    except DoubleTokenError as exc:
+        raise _rejected(request, exc) from exc
+    request.user = user
+
+    async def auser() -> TokenUser:  # what async views call instead of request.user
+        return user
+
+    request.auser = auser
+    setattr(request, GRANT_ATTRIBUTE, grant)
+    return grant
+
+
+class DoubleTokenAuth(HttpBearer):
+    """``Authorization: Bearer <access token>`` for Ninja operations (sync)."""
+
+    openapi_bearerFormat = "JWT"
+    openapi_description = (
+        "Access token from the auth router's login or refresh. Near expiry, responses carry "
+        "a replacement in the NEW_HTTP_AUTHORIZATION header."
+    )
+
+    def __call__(self, request: HttpRequest) -> Any:
+        try:
+            raw = bearer_token(request)
+        except DoubleTokenError as exc:
+            raise _rejected(request, exc) from exc
+        if raw is None:
+            return None  # another auth class may take it; else Ninja answers 401
+        return self.authenticate(request, raw)
+
+    def authenticate(self, request: HttpRequest, token: str) -> AccessGrant:
+        try:
+            grant = services.authenticate_access(token)
+        except DoubleTokenError as exc:
+            raise _rejected(request, exc) from exc
+        return _accepted(request, grant)
+
+
+class AsyncDoubleTokenAuth(DoubleTokenAuth):
+    """The same for async operations: the cache is read with its async API, no thread hop."""
+
+    async def authenticate(self, request: HttpRequest, token: str) -> AccessGrant:
+        try:
+            grant = await services.aauthenticate_access(token)
+        except DoubleTokenError as exc:
+            raise _rejected(request, exc) from exc
+        return _accepted(request, grant)

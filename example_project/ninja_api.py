@@ -1,0 +1,26 @@
+"""The same demo API written with django-ninja, mounted at /api/ninja/.
+
+``GET /api/ninja/me`` answers like ``GET /api/me/``; the auth endpoints are at
+``/api/ninja/auth/`` and the OpenAPI page at ``/api/ninja/docs``.
+"""
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+
+from django_doubletoken.ninja import DoubleTokenAuth, auth_router, register_error_handlers
+
+api = NinjaAPI(title="django-doubletoken demo (Ninja)", urls_namespace="ninja",
+               auth=DoubleTokenAuth())
+register_error_handlers(api)
+api.add_router("/auth/", auth_router())
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+
+
+@api.get("/me", response=MeOut)
+def me(request: HttpRequest):
+    """The signed-in user. The only endpoint here that loads the user row."""
+    return {"id": request.user.pk, "username": request.user.get_username()}
