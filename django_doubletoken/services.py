@@ -192,10 +192,10 @@ def login(
             sid, SessionState(str(user.pk), ""), _active_state_ttl(session.expires_at, now)
         )
         store.mark_used(sid)
-    user_logged_in.send(sender=user.__class__, request=request, user=user)
-    signals.session_created.send(sender=DeviceSession, session=session, request=request)
+    user_logged_in.send_robust(sender=user.__class__, request=request, user=user)
+    signals.session_created.send_robust(sender=DeviceSession, session=session, request=request)
     for revoked in over_limit:
-        signals.session_revoked.send(
+        signals.session_revoked.send_robust(
             sender=DeviceSession, session=revoked, reason=RevokeReason.SESSION_LIMIT
         )
     return issue_pair(session)
@@ -249,7 +249,7 @@ def refresh(raw_refresh: str, *, request: HttpRequest | None = None) -> TokenPai
         rotated_session = _rotate_current(claims, sid, now)
     if rotated_session is not None:
         if signals.session_refreshed.has_listeners(DeviceSession):
-            signals.session_refreshed.send(
+            signals.session_refreshed.send_robust(
                 sender=DeviceSession, session=DeviceSession.objects.get(pk=sid), request=request
             )
         return issue_pair(rotated_session)
@@ -344,13 +344,15 @@ def _refresh_locked(
         else:
             raise TokenError(TOKEN_INVALID)
     if reused is not None:
-        signals.session_revoked.send(
+        signals.session_revoked.send_robust(
             sender=DeviceSession, session=reused, reason=RevokeReason.REFRESH_REUSED
         )
-        signals.refresh_reused.send(sender=DeviceSession, session=reused, request=request)
+        signals.refresh_reused.send_robust(sender=DeviceSession, session=reused, request=request)
         raise TokenError(REFRESH_REUSED)
     if rotated:
-        signals.session_refreshed.send(sender=DeviceSession, session=session, request=request)
+        signals.session_refreshed.send_robust(
+            sender=DeviceSession, session=session, request=request
+        )
     return issue_pair(session)
 
 
@@ -479,18 +481,15 @@ def _successor_ttl(claims: AccessClaims, now: int) -> float:
     return claims.exp - now + api_settings.LEEWAY.total_seconds()
 
 
-def _settle(grant: AccessGrant, ours: _Replacement, stored: Successor) -> str:
-    """The stored successor's token; the signal goes out once, from the request that won."""
-    if stored is ours.successor:
-        signals.token_slid.send(
-            sender=DeviceSession,
-            session_id=grant.claims.sid,
-            user_id=grant.claims.sub,
-            old_jti=grant.claims.jti,
-            new_jti=ours.jti,
-            expires_at=ours.expires_at,
-        )
-    return stored.token
+def _slid_arguments(grant: AccessGrant, ours: _Replacement) -> dict[str, Any]:
+    return {
+        "sender": DeviceSession,
+        "session_id": grant.claims.sid,
+        "user_id": grant.claims.sub,
+        "old_jti": grant.claims.jti,
+        "new_jti": ours.jti,
+        "expires_at": ours.expires_at,
+    }
 
 
 def slide(grant: AccessGrant) -> str | None:
@@ -505,7 +504,9 @@ def slide(grant: AccessGrant) -> str | None:
         return plan
     ttl = _successor_ttl(grant.claims, now)
     stored = store.add_successor(grant.claims.sid, grant.claims.jti, plan.successor, ttl)
-    return _settle(grant, plan, stored)
+    if stored is plan.successor:  # the signal goes out once, from the request that won
+        signals.token_slid.send_robust(**_slid_arguments(grant, plan))
+    return stored.token
 
 
 async def aslide(grant: AccessGrant) -> str | None:
@@ -515,7 +516,10 @@ async def aslide(grant: AccessGrant) -> str | None:
         return plan
     ttl = _successor_ttl(grant.claims, now)
     stored = await store.aadd_successor(grant.claims.sid, grant.claims.jti, plan.successor, ttl)
-    return _settle(grant, plan, stored)
+    if stored is plan.successor:
+        # asend runs sync receivers in a thread (the ORM refuses to run in the event loop).
+        await signals.token_slid.asend_robust(**_slid_arguments(grant, plan))
+    return stored.token
 
 
 # --- revocation --------------------------------------------------------------------------
@@ -550,7 +554,7 @@ def revoke_sessions(queryset: QuerySet[DeviceSession], reason: str) -> int:
         sessions = list(pending.select_for_update())
         _revoke_locked(sessions, reason, now)
     for session in sessions:
-        signals.session_revoked.send(sender=DeviceSession, session=session, reason=reason)
+        signals.session_revoked.send_robust(sender=DeviceSession, session=session, reason=reason)
     return len(sessions)
 
 

@@ -65,8 +65,10 @@ def _settings_env(overrides: dict) -> str:
 
 @contextmanager
 def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
-               doubletoken: dict | None = None, caches: dict | None = None) -> Iterator[str]:
-    """Serve the test project in its own process; yields its base URL."""
+               doubletoken: dict | None = None, caches: dict | None = None,
+               environ: dict[str, str] | None = None) -> Iterator[str]:
+    """Serve the test project in its own process; yields its base URL. ``environ`` adds
+    variables to the server's environment (e.g. ``tests.receivers.ENV_SWITCH``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -75,6 +77,7 @@ def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
         "TEST_REDIS_URL": settings.REDIS_URL,
         "DOUBLETOKEN_TEST_SETTINGS": _settings_env(doubletoken or {}),
         "PYTHONPATH": str(ROOT),
+        **(environ or {}),
     }
     if caches is not None:
         env["DOUBLETOKEN_TEST_CACHES"] = json.dumps(caches)
