@@ -22,6 +22,12 @@ def plain_error_view(request):
     return JsonResponse({"error": "nope"}, status=400)
 
 
+def unauthorized_view(request, code):
+    """A 401 with any code, for the clients' tests of what each code makes them do."""
+    return JsonResponse({"detail": "Answered on purpose.", "code": code}, status=401,
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
 @api_view(["GET"])
 @authentication_classes([SessionAuthentication])
 def session_auth_view(request):
@@ -46,6 +52,7 @@ urlpatterns = [
     path("plain/", plain_view),
     path("async-plain/", async_plain_view),
     path("plain-error/", plain_error_view),
+    path("__test__/unauthorized/<str:code>/", unauthorized_view),
     path("session-auth/", session_auth_view),
     path("whoami-pk/", whoami_pk),
     path("exposing/", exposing_view),
