@@ -16,6 +16,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from . import services, tokens
 from .conf import api_settings
+from .decorators import is_sliding_exempt
 from .exceptions import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
@@ -40,8 +41,12 @@ def _unverified_candidate(request: HttpRequest) -> tuple[str, AccessClaims] | No
 
 
 def _should_consider(request: HttpRequest, response: HttpResponseBase) -> bool:
-    # Error responses (including the token's own 401) never carry a new token.
-    return response.status_code < 400 and not getattr(request, REJECTED_ATTRIBUTE, False)
+    # Error responses (including the token's own 401) never carry a new token, nor do views
+    # that opted out with ``sliding_exempt``.
+    if response.status_code >= 400 or getattr(request, REJECTED_ATTRIBUTE, False):
+        return False
+    match = getattr(request, "resolver_match", None)
+    return not is_sliding_exempt(match.func if match is not None else None)
 
 
 def attach_token(response: HttpResponseBase, token: str) -> None:

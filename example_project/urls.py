@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from .api import MeView
+from .api import ExportView, MeView
 from .pages import demo
 
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("django_doubletoken.urls")),
     path("api/me/", MeView.as_view(), name="me"),
+    path("api/export/", ExportView.as_view(), name="export"),
 ]

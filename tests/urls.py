@@ -2,11 +2,16 @@
 
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views import View
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
+from django_doubletoken.decorators import sliding_exempt
 from example_project.urls import urlpatterns as example_urlpatterns
 
 
@@ -46,6 +51,42 @@ def exposing_view(request):
     return Response({}, headers={"Access-Control-Expose-Headers": "X-Request-Id"})
 
 
+# The forms sliding_exempt takes (tests/test_sliding_exempt.py).
+@sliding_exempt
+def exempt_plain_view(request):
+    return HttpResponse("exempt plain")
+
+
+@sliding_exempt
+async def exempt_async_view(request):
+    return HttpResponse("exempt async")
+
+
+@sliding_exempt
+@api_view(["GET"])
+def exempt_api_view(request):
+    return Response({"pk": request.user.pk})
+
+
+class ExemptAPIView(APIView):
+    sliding_exempt = True
+
+    def get(self, request):
+        return Response({"pk": request.user.pk})
+
+
+@method_decorator(sliding_exempt, name="dispatch")
+class ExemptDjangoView(View):
+    def get(self, request):
+        return HttpResponse("exempt class")
+
+
+@sliding_exempt
+class ExemptViewSet(ViewSet):
+    def list(self, request):
+        return Response([request.user.pk])
+
+
 urlpatterns = [
     *example_urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -53,6 +94,12 @@ urlpatterns = [
     path("async-plain/", async_plain_view),
     path("plain-error/", plain_error_view),
     path("__test__/unauthorized/<str:code>/", unauthorized_view),
+    path("exempt/plain/", exempt_plain_view),
+    path("exempt/async/", exempt_async_view),
+    path("exempt/api-view/", exempt_api_view),
+    path("exempt/api-class/", ExemptAPIView.as_view()),
+    path("exempt/django-class/", ExemptDjangoView.as_view()),
+    path("exempt/viewset/", ExemptViewSet.as_view({"get": "list"})),
     path("session-auth/", session_auth_view),
     path("whoami-pk/", whoami_pk),
     path("exposing/", exposing_view),
