@@ -11,7 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ViewSet
 
-from django_doubletoken.decorators import sliding_exempt
+from django_doubletoken.decorators import bearer_auth, sliding_exempt
+from django_doubletoken.mixins import BearerAuthMixin
 from example_project.urls import urlpatterns as example_urlpatterns
 
 
@@ -87,6 +88,51 @@ class ExemptViewSet(ViewSet):
         return Response([request.user.pk])
 
 
+# Plain Django views authenticating the Bearer token (tests/test_plain_views.py).
+def _who(request):
+    user = request.user
+    return {"authenticated": user.is_authenticated, "pk": user.pk,
+            "sid": request.auth.session_id if getattr(request, "auth", None) else None}
+
+
+@bearer_auth
+def bearer_view(request):
+    return JsonResponse(_who(request))
+
+
+@bearer_auth
+def bearer_username_view(request):
+    return JsonResponse({"username": request.user.get_username()})
+
+
+@bearer_auth(required=False)
+def bearer_optional_view(request):
+    return JsonResponse(_who(request))
+
+
+@bearer_auth
+async def bearer_async_view(request):
+    user = await request.auser()
+    return JsonResponse({"pk": user.pk, "sid": request.auth.session_id})
+
+
+class BearerClassView(BearerAuthMixin, View):
+    def get(self, request):
+        return JsonResponse(_who(request))
+
+    def post(self, request):
+        return JsonResponse(_who(request))
+
+
+class BearerAsyncClassView(BearerAuthMixin, View):
+    async def get(self, request):
+        return JsonResponse(_who(request))
+
+
+def anonymous_plain_view(request):
+    return JsonResponse({"authenticated": request.user.is_authenticated})
+
+
 urlpatterns = [
     *example_urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -95,6 +141,13 @@ urlpatterns = [
     path("plain-error/", plain_error_view),
     path("__test__/unauthorized/<str:code>/", unauthorized_view),
     path("exempt/plain/", exempt_plain_view),
+    path("bearer/", bearer_view),
+    path("bearer/username/", bearer_username_view),
+    path("bearer/optional/", bearer_optional_view),
+    path("bearer/async/", bearer_async_view),
+    path("bearer/class/", BearerClassView.as_view()),
+    path("bearer/async-class/", BearerAsyncClassView.as_view()),
+    path("anonymous-plain/", anonymous_plain_view),
     path("exempt/async/", exempt_async_view),
     path("exempt/api-view/", exempt_api_view),
     path("exempt/api-class/", ExemptAPIView.as_view()),
