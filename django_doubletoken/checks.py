@@ -9,6 +9,7 @@ import jwt
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, PROFILE_KEYS, api_settings
 from .keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
@@ -52,6 +53,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     errors += _check_profiles()
     errors += _check_keys()
     errors += _check_misc()
+    errors += _check_dotted_paths()
     return errors
 
 
@@ -176,6 +178,22 @@ def _check_misc() -> list:
     if audience is not None and not isinstance(audience, str):
         errors.append(_error("DOUBLETOKEN['AUDIENCE'] must be a string or None.", "", 17))
     return errors
+
+
+def _check_dotted_paths() -> list:
+    from rest_framework.serializers import BaseSerializer
+
+    path = api_settings.LOGIN_SERIALIZER
+    try:
+        serializer = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        return [_error(f"DOUBLETOKEN['LOGIN_SERIALIZER'] {path!r} cannot be imported: {exc}",
+                       "Give the dotted path of a serializer class.", 19)]
+    if not (isinstance(serializer, type) and issubclass(serializer, BaseSerializer)):
+        return [_error(f"DOUBLETOKEN['LOGIN_SERIALIZER'] {path!r} is not a serializer class.",
+                       "Give the dotted path of a DRF Serializer subclass whose "
+                       "validated_data holds 'user'.", 19)]
+    return []
 
 
 def _user_admin_shows_sessions() -> bool:

@@ -155,6 +155,7 @@ class TokenStore:
         *,
         device: str | None = None,
         client: str | None = None,
+        username_field: str = "username",
         timeout: float = 10.0,
         **options: Any,
     ) -> TokenStore:
@@ -162,11 +163,12 @@ class TokenStore:
 
         ``url`` is the site root or the login URL itself (``.../login/``); the refresh URL is
         its sibling. ``client`` picks the server's profile (``web``, ``mobile``); ``device`` is
-        the label shown in the user's device list. Uses requests if installed, else httpx.
+        the label shown in the user's device list. ``username_field`` is the server's user
+        model's ``USERNAME_FIELD`` (``"email"``, say). Uses requests if installed, else httpx.
         Raises ``LoginFailed`` when the server refuses.
         """
         login_url, refresh_url = _auth_urls(url)
-        payload = {"username": username, "password": password}
+        payload = {username_field: username, "password": password}
         if device is not None:
             payload["device"] = device
         if client is not None:

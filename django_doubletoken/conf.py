@@ -57,6 +57,11 @@ DEFAULTS: dict[str, Any] = {
     "LAST_USED_UPDATE_INTERVAL": timedelta(minutes=5),
     # Changing a user's password (or making it unusable) logs them out of every device.
     "REVOKE_ON_PASSWORD_CHANGE": True,
+    # The serializer of the login endpoint (dotted path). It validates the request body and
+    # puts the authenticated "user" (and "device", "client" if it takes them) into
+    # validated_data; the default takes the user model's USERNAME_FIELD and "password" and
+    # checks them with django.contrib.auth.authenticate().
+    "LOGIN_SERIALIZER": "django_doubletoken.serializers.LoginSerializer",
     # DRF throttle rate for the login endpoint, per client IP ("10/min"); None disables it.
     "LOGIN_THROTTLE_RATE": "10/min",
     # False: access tokens are checked by signature and expiry only (no cache round trip),

@@ -16,7 +16,6 @@ from .conf import api_settings
 from .exceptions import MESSAGES
 from .serializers import (
     DeviceSessionSerializer,
-    LoginSerializer,
     RefreshSerializer,
     VerifySerializer,
 )
@@ -74,7 +73,8 @@ NOT_FOUND = {404: OpenApiResponse(description="Not one of your sessions")}
 
 DOCUMENTED_VIEWS: dict[str, dict[str, dict[str, Any]]] = {
     "LoginView": {"post": dict(
-        summary="Log in: open a device session", auth=[], request=LoginSerializer,
+        # The request body is the view's get_serializer(): the configured LOGIN_SERIALIZER.
+        summary="Log in: open a device session", auth=[],
         responses={200: TokenPairResponse, **INVALID, **ERRORS,
                    429: OpenApiResponse(description="Throttled")})},
     "RefreshView": {"post": dict(

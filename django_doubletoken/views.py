@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib.auth import authenticate
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -16,15 +15,15 @@ from rest_framework.views import APIView
 from . import cookies, services
 from .authentication import DoubleTokenAuthentication
 from .conf import api_settings
-from .exceptions import INVALID_CREDENTIALS, TokenError, exception_handler
+from .exceptions import exception_handler
 from .http import client_ip, user_agent
 from .keys import key_ring
 from .models import DeviceSession, RevokeReason
 from .serializers import (
     DeviceSessionSerializer,
-    LoginSerializer,
     RefreshSerializer,
     VerifySerializer,
+    login_serializer_class,
 )
 from .throttling import LoginRateThrottle
 
@@ -69,19 +68,20 @@ class SessionTokenView(DoubleTokenView):
 class LoginView(PublicTokenView):
     throttle_classes = (LoginRateThrottle,)
 
+    def get_serializer(self, *args, **kwargs):
+        """The configured login serializer (``LOGIN_SERIALIZER``), as GenericAPIView would."""
+        kwargs.setdefault("context", {"request": self.request, "view": self})
+        return login_serializer_class()(*args, **kwargs)
+
     def post(self, request: Request) -> Response:
-        serializer = LoginSerializer(data=request.data)
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = authenticate(
-            request._request, username=data["username"], password=data["password"]
-        )
-        if user is None:
-            raise TokenError(INVALID_CREDENTIALS)
+        user = data["user"]
         pair = services.login(
             user,
             client=data.get("client"),
-            device=data["device"],
+            device=data.get("device") or "",
             ip=client_ip(request._request),
             user_agent=user_agent(request._request),
             request=request._request,
