@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -14,9 +13,7 @@ from rest_framework.views import APIView
 
 from . import cookies, services
 from .authentication import DoubleTokenAuthentication
-from .conf import api_settings
 from .exceptions import exception_handler
-from .http import client_ip, user_agent
 from .keys import key_ring
 from .models import DeviceSession, RevokeReason
 from .serializers import (
@@ -25,25 +22,8 @@ from .serializers import (
     VerifySerializer,
     login_serializer_class,
 )
+from .shortcuts import login_response, token_response
 from .throttling import LoginRateThrottle
-
-# RFC 6749 §5.1: responses carrying tokens must not be cached.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def token_response(
-    pair: services.TokenPair, request: Request, *, use_cookie: bool = False
-) -> Response:
-    """The pair as JSON; with cookie transport the refresh token goes in the cookie only."""
-    if not use_cookie:
-        return Response(pair.as_dict(), headers=NO_STORE)
-    body = pair.as_dict()
-    del body["refresh"]
-    response = Response(body, headers=NO_STORE)
-    max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
-    cookies.set_refresh_cookie(response, pair.refresh, max_age)
-    cookies.ensure_csrf_cookie(request._request)
-    return response
 
 
 class DoubleTokenView(APIView):
@@ -77,17 +57,9 @@ class LoginView(PublicTokenView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = data["user"]
-        pair = services.login(
-            user,
-            client=data.get("client"),
-            device=data.get("device") or "",
-            ip=client_ip(request._request),
-            user_agent=user_agent(request._request),
-            request=request._request,
+        return login_response(
+            request, data["user"], client=data.get("client"), device=data.get("device") or ""
         )
-        client = data.get("client") or api_settings.DEFAULT_CLIENT
-        return token_response(pair, request, use_cookie=cookies.enabled_for(client))
 
 
 class RefreshView(PublicTokenView):

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from .api import ExportView, MeView
+from .api import ExportView, MeView, SignupView
 from .pages import demo
 
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/auth/", include("django_doubletoken.urls")),
     path("api/me/", MeView.as_view(), name="me"),
     path("api/export/", ExportView.as_view(), name="export"),
+    path("api/signup/", SignupView.as_view(), name="signup"),
 ]

@@ -1,9 +1,11 @@
 """The example project's URLs plus views that only the tests need."""
 
+from django.contrib.auth import get_user_model
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes
@@ -11,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ViewSet
 
+import django_doubletoken
 from django_doubletoken.decorators import bearer_auth, sliding_exempt
 from django_doubletoken.mixins import BearerAuthMixin
 from example_project.urls import urlpatterns as example_urlpatterns
@@ -133,6 +136,22 @@ def anonymous_plain_view(request):
     return JsonResponse({"authenticated": request.user.is_authenticated})
 
 
+@api_view(["GET"])
+def claims_view(request):
+    """request.auth.claims: the project's claims and the app's, read like a dict."""
+    claims = request.auth.claims
+    return Response({"roles": claims.get("roles"), "custom": dict(claims.custom),
+                     "sid": claims["sid"]})
+
+
+@csrf_exempt
+def plain_login_view(request):
+    """A plain Django view signing a user in with the public API (e.g. after a magic link)."""
+    user = get_user_model()._default_manager.get(username=request.POST["username"])
+    return django_doubletoken.login_response(request, user, device="magic link",
+                                             client=request.POST.get("client"))
+
+
 urlpatterns = [
     *example_urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -140,6 +159,8 @@ urlpatterns = [
     path("async-plain/", async_plain_view),
     path("plain-error/", plain_error_view),
     path("__test__/unauthorized/<str:code>/", unauthorized_view),
+    path("claims/", claims_view),
+    path("plain-login/", plain_login_view),
     path("exempt/plain/", exempt_plain_view),
     path("bearer/", bearer_view),
     path("bearer/username/", bearer_username_view),
