@@ -9,12 +9,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -31,12 +30,10 @@ class StatusFilter(admin.SimpleListFilter):
         return [("active", _("Active")), ("expired", _("Expired")), ("revoked", _("Revoked"))]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        ended = Q(refresh_expires_at__lte=now) | Q(absolute_expires_at__lte=now)
         if self.value() == "active":
-            return queryset.active(now)
+            return queryset.active()
         if self.value() == "expired":
-            return queryset.filter(revoked_at__isnull=True).filter(ended)
+            return queryset.expired()
         if self.value() == "revoked":
             return queryset.filter(revoked_at__isnull=False)
         return queryset

@@ -11,7 +11,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from . import services
-from .exceptions import DoubleTokenError
+from .api_errors import APIError
+from .errors import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
 
@@ -89,7 +90,11 @@ class DoubleTokenAuthentication(BaseAuthentication):
     www_authenticate_realm = "api"
 
     def authenticate(self, request: Request) -> tuple[TokenUser, AccessGrant] | None:
-        return authenticate_bearer(request._request)
+        try:
+            return authenticate_bearer(request._request)
+        except DoubleTokenError as error:
+            raise APIError(error, self.authenticate_header(request)) from error
 
     def authenticate_header(self, request: Request) -> str:
+        """The challenge of every 401 the app answers (RFC 6750 §3), refused tokens included."""
         return f'Bearer realm="{self.www_authenticate_realm}"'

@@ -6,6 +6,7 @@ Every key has a default here. A wrong value is reported by the system checks in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -121,34 +122,42 @@ class DoubleTokenSettings:
 
     def reload(self) -> None:
         self._cache.clear()
-
-    def cached(self, name: str, build: Callable[[], Any]) -> Any:
-        """A value derived from the settings, built once until they change."""
-        if name not in self._cache:
-            self._cache[name] = build()
-        return self._cache[name]
+        for derived in _derived_values:
+            derived.cache_clear()
 
     def profile(self, name: str) -> ClientProfile:
         """The profile called ``name``; ``KeyError`` when there is none."""
-        key = f"_profile:{name}"
-        if key not in self._cache:
-            overrides = self.CLIENT_PROFILES[name]
-            self._cache[key] = ClientProfile(
-                name=name,
-                access_lifetime=overrides.get("ACCESS_TOKEN_LIFETIME", self.ACCESS_TOKEN_LIFETIME),
-                refresh_lifetime=overrides.get(
-                    "REFRESH_TOKEN_LIFETIME", self.REFRESH_TOKEN_LIFETIME
-                ),
-                session_lifetime=overrides.get("SESSION_LIFETIME", self.SESSION_LIFETIME),
-                max_sessions=overrides.get("MAX_SESSIONS"),
-            )
-        return self._cache[key]
+        return client_profile(name)
 
     def profiles(self) -> list[ClientProfile]:
-        return [self.profile(name) for name in self.CLIENT_PROFILES]
+        return [client_profile(name) for name in self.CLIENT_PROFILES]
 
 
 api_settings = DoubleTokenSettings()
+
+_derived_values: list[Any] = []
+
+
+def derived_from_settings(build: Callable[..., Any]) -> Callable[..., Any]:
+    """Cache a value computed from the settings until they change (``setting_changed``
+    reloads ``api_settings``, which clears it), as Django caches its own derived settings."""
+    cached = functools.lru_cache(maxsize=None)(build)
+    _derived_values.append(cached)
+    return cached
+
+
+@derived_from_settings
+def client_profile(name: str) -> ClientProfile:
+    overrides = api_settings.CLIENT_PROFILES[name]
+    return ClientProfile(
+        name=name,
+        access_lifetime=overrides.get("ACCESS_TOKEN_LIFETIME", api_settings.ACCESS_TOKEN_LIFETIME),
+        refresh_lifetime=overrides.get(
+            "REFRESH_TOKEN_LIFETIME", api_settings.REFRESH_TOKEN_LIFETIME
+        ),
+        session_lifetime=overrides.get("SESSION_LIFETIME", api_settings.SESSION_LIFETIME),
+        max_sessions=overrides.get("MAX_SESSIONS"),
+    )
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:

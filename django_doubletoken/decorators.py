@@ -16,8 +16,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import NotAuthenticated
 
-from .authentication import TokenUser, aauthenticate_bearer, authenticate_bearer
-from .exceptions import DoubleTokenError
+from .api_errors import APIError
+from .authentication import (
+    DoubleTokenAuthentication,
+    TokenUser,
+    aauthenticate_bearer,
+    authenticate_bearer,
+)
+from .errors import DoubleTokenError
 from .services import AccessGrant
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -94,7 +100,7 @@ def authenticate_view_request(request: HttpRequest, *, required: bool) -> HttpRe
     try:
         result = authenticate_bearer(request)
     except DoubleTokenError as error:
-        return refusal_response(error)
+        return refusal_response(request, error)
     return _accept(request, result, required)
 
 
@@ -103,14 +109,14 @@ async def aauthenticate_view_request(request: HttpRequest, *, required: bool
     try:
         result = await aauthenticate_bearer(request)
     except DoubleTokenError as error:
-        return refusal_response(error)
+        return refusal_response(request, error)
     return _accept(request, result, required)
 
 
 def _accept(request: HttpRequest, result: tuple[TokenUser, AccessGrant] | None,
             required: bool) -> HttpResponse | None:
     if result is None:
-        return refusal_response(NotAuthenticated()) if required else None
+        return refusal_response(request, None) if required else None
     user, grant = result
     request.user, request.auth = user, grant
 
@@ -121,13 +127,17 @@ def _accept(request: HttpRequest, result: tuple[TokenUser, AccessGrant] | None,
     return None
 
 
-def refusal_response(error: DoubleTokenError | NotAuthenticated) -> JsonResponse:
-    """The error contract's response, for views outside DRF."""
-    if isinstance(error, NotAuthenticated):
-        body = {"detail": str(error.detail), "code": error.default_code}
-    else:
-        body = {"detail": str(error.detail["detail"]), "code": error.code}
-    response = JsonResponse(body, status=error.status_code)
-    if error.status_code == 401:
-        response["WWW-Authenticate"] = getattr(error, "auth_header", 'Bearer realm="api"')
+def refusal_response(request: HttpRequest, error: DoubleTokenError | None) -> JsonResponse:
+    """The error contract's response for views outside DRF: ``error``'s, or with None the
+    401 ``not_authenticated`` of a request without a token."""
+    challenge = DoubleTokenAuthentication().authenticate_header(request)
+    if error is None:
+        body = {"detail": str(NotAuthenticated.default_detail),
+                "code": NotAuthenticated.default_code}
+        return JsonResponse(body, status=401, headers={"WWW-Authenticate": challenge})
+    rendered = APIError(error, challenge)
+    response = JsonResponse({"detail": str(rendered.detail["detail"]), "code": rendered.code},
+                            status=rendered.status_code)
+    if getattr(rendered, "auth_header", None):
+        response["WWW-Authenticate"] = rendered.auth_header
     return response

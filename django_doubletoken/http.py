@@ -7,7 +7,7 @@ import ipaddress
 from django.http import HttpRequest
 
 from .conf import api_settings
-from .exceptions import TOKEN_INVALID, TokenError
+from .errors import TOKEN_INVALID, TokenError
 
 # Stored on the Django request by whoever verified its bearer token first, so that the
 # middleware reuses that result instead of decoding the token again.

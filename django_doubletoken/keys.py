@@ -18,7 +18,7 @@ from typing import Any
 import jwt
 from django.utils.crypto import salted_hmac
 
-from .conf import api_settings
+from .conf import api_settings, derived_from_settings
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 # RFC 7638 §3.2: the members that make up each key type's thumbprint.
@@ -105,6 +105,7 @@ def build_key_ring() -> KeyRing:
     return KeyRing(name, jwks[0]["kid"], private, verifying, jwks)
 
 
+@derived_from_settings
 def key_ring() -> KeyRing:
     """The ring for the current settings, built once (settings changes rebuild it)."""
-    return api_settings.cached("_key_ring", build_key_ring)
+    return build_key_ring()

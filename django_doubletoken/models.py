@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -25,11 +26,30 @@ class RevokeReason(models.TextChoices):
 
 
 class DeviceSessionQuerySet(models.QuerySet):
-    def active(self, now=None) -> DeviceSessionQuerySet:
+    """What "active", "expired" and "purgeable" mean, for every query that needs them."""
+
+    def active(self, now: datetime | None = None) -> DeviceSessionQuerySet:
         now = now or timezone.now()
         return self.filter(
             revoked_at__isnull=True, refresh_expires_at__gt=now, absolute_expires_at__gt=now
         )
+
+    def expired(self, now: datetime | None = None) -> DeviceSessionQuerySet:
+        """Not revoked, but past its refresh or absolute expiry at ``now``."""
+        return self.filter(_expired_by(now or timezone.now()))
+
+    def purgeable(
+        self, *, expired_before: datetime, revoked_before: datetime
+    ) -> DeviceSessionQuerySet:
+        """Sessions expired by ``expired_before`` or revoked before ``revoked_before``; a
+        revoked session is kept until then (for audit) even if it has also expired."""
+        return self.filter(_expired_by(expired_before) | Q(revoked_at__lt=revoked_before))
+
+
+def _expired_by(moment: datetime) -> Q:
+    return Q(revoked_at__isnull=True) & (
+        Q(refresh_expires_at__lte=moment) | Q(absolute_expires_at__lte=moment)
+    )
 
 
 class DeviceSession(models.Model):
@@ -82,11 +102,15 @@ class DeviceSession(models.Model):
     def expires_at(self):
         return min(self.refresh_expires_at, self.absolute_expires_at)
 
-    def is_active(self, now=None) -> bool:
-        return not self.is_revoked and (now or timezone.now()) < self.expires_at
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """The row's side of ``DeviceSessionQuerySet.expired()``."""
+        return not self.is_revoked and (now or timezone.now()) >= self.expires_at
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        return not self.is_revoked and not self.is_expired(now)
 
     @property
     def status(self) -> str:
         if self.is_revoked:
             return "revoked"
-        return "active" if self.is_active() else "expired"
+        return "expired" if self.is_expired() else "active"

@@ -13,10 +13,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers
 
 from .conf import api_settings
-from .exceptions import MESSAGES
+from .errors import MESSAGES
 from .serializers import (
     DeviceSessionSerializer,
     RefreshSerializer,
+    TokenPairResponseSerializer,
     VerifySerializer,
 )
 
@@ -35,17 +36,6 @@ class DoubleTokenScheme(OpenApiAuthenticationExtension):
                 f"replacement in the {api_settings.NEW_TOKEN_HEADER} header."
             ),
         }
-
-
-class TokenPairResponse(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField(
-        required=False, help_text="Absent with cookie transport: it is in an HttpOnly cookie."
-    )
-    token_type = serializers.ChoiceField(choices=["Bearer"])
-    access_expires_at = serializers.DateTimeField()
-    refresh_expires_at = serializers.DateTimeField()
-    session_id = serializers.UUIDField()
 
 
 class ErrorResponse(serializers.Serializer):
@@ -75,11 +65,11 @@ DOCUMENTED_VIEWS: dict[str, dict[str, dict[str, Any]]] = {
     "LoginView": {"post": dict(
         # The request body is the view's get_serializer(): the configured LOGIN_SERIALIZER.
         summary="Log in: open a device session", auth=[],
-        responses={200: TokenPairResponse, **INVALID, **ERRORS,
+        responses={200: TokenPairResponseSerializer, **INVALID, **ERRORS,
                    429: OpenApiResponse(description="Throttled")})},
     "RefreshView": {"post": dict(
         summary="Rotate the refresh token", auth=[], request=RefreshSerializer,
-        responses={200: TokenPairResponse, **INVALID, **ERRORS})},
+        responses={200: TokenPairResponseSerializer, **INVALID, **ERRORS})},
     "VerifyView": {"post": dict(
         summary="Check an access token, revocation included", auth=[],
         request=VerifySerializer, responses={200: VerifyResponse, **INVALID, **ERRORS})},

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .conf import api_settings
-from .exceptions import INVALID_CREDENTIALS, TokenError
+from .errors import INVALID_CREDENTIALS, TokenError
 from .models import DeviceSession
 
 
@@ -76,6 +76,36 @@ class LoginSerializer(serializers.Serializer):
                 code="invalid_choice",
             )
         return value
+
+
+class ExactDateTimeField(serializers.DateTimeField):
+    """ISO 8601 exactly as ``datetime.isoformat()`` writes it (``+00:00``, not DRF's ``Z``)."""
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class BearerTypeField(serializers.ChoiceField):
+    """The OAuth ``token_type`` (RFC 6750): always ``Bearer``."""
+
+    def __init__(self) -> None:
+        super().__init__(choices=["Bearer"], source="*")
+
+    def to_representation(self, value) -> str:
+        return "Bearer"
+
+
+# The body of login/ and refresh/, from a ``services.TokenPair``. (A comment, not a docstring:
+# drf-spectacular would publish that as the schema's description.)
+class TokenPairResponseSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField(
+        required=False, help_text="Absent with cookie transport: it is in an HttpOnly cookie."
+    )
+    token_type = BearerTypeField()
+    access_expires_at = ExactDateTimeField()
+    refresh_expires_at = ExactDateTimeField()
+    session_id = serializers.UUIDField()
 
 
 def login_serializer_class() -> type[serializers.Serializer]:

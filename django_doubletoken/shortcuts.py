@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from . import cookies, services
 from .conf import api_settings
 from .http import client_ip, user_agent
+from .serializers import TokenPairResponseSerializer
 
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -75,9 +76,9 @@ def token_response(
 ) -> Response:
     """The pair as JSON (login/, refresh/); with cookie transport the refresh token goes in
     the cookie only."""
+    body = TokenPairResponseSerializer(pair).data
     if not use_cookie:
-        return Response(pair.as_dict(), headers=NO_STORE)
-    body = pair.as_dict()
+        return Response(body, headers=NO_STORE)
     del body["refresh"]
     response = Response(body, headers=NO_STORE)
     max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())

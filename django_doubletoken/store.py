@@ -10,6 +10,9 @@
 ``<prefix>:u:{<sid>}``  present while the session's ``last_used_at`` is fresh, so the database
                       is written at most once per ``LAST_USED_UPDATE_INTERVAL``.
 
+Besides, ``<prefix>:throttle:<scope>:<client>`` holds the login throttle's request history
+(written by DRF's ``SimpleRateThrottle`` through ``cache()``).
+
 A request's checks read all three in one ``get_many`` (one round trip). Connection failures
 become ``ServiceUnavailable("cache_unavailable")``, a 503 that changes nothing.
 """
@@ -25,7 +28,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from .conf import api_settings
-from .exceptions import CACHE_UNAVAILABLE, ServiceUnavailable
+from .errors import CACHE_UNAVAILABLE, ServiceUnavailable
 
 try:
     from redis.exceptions import RedisError
@@ -79,6 +82,10 @@ def successor_key(sid: str, jti: str) -> str:
 
 def used_key(sid: str) -> str:
     return f"{api_settings.CACHE_KEY_PREFIX}:u:{{{sid}}}"
+
+
+def throttle_key(scope: str, ident: str) -> str:
+    return f"{api_settings.CACHE_KEY_PREFIX}:throttle:{scope}:{ident}"
 
 
 @contextmanager

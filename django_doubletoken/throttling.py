@@ -15,7 +15,7 @@ class LoginRateThrottle(SimpleRateThrottle):
         return api_settings.LOGIN_THROTTLE_RATE
 
     def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return store.throttle_key(self.scope, self.get_ident(request))
 
     def allow_request(self, request, view) -> bool:
         self.cache = store.cache()

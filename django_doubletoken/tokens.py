@@ -24,8 +24,8 @@ from typing import Any
 
 import jwt
 
-from .conf import api_settings
-from .exceptions import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
+from .conf import api_settings, derived_from_settings
+from .errors import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
 from .keys import key_ring
 
 ACCESS_TYP = "at+jwt"
@@ -181,13 +181,9 @@ def _require_types(payload: dict[str, Any], **types: type) -> None:
             raise TokenError(TOKEN_INVALID)
 
 
+@derived_from_settings
 def longest_access_seconds() -> float:
-    """The longest any access token can be accepted: the longest profile lifetime + LEEWAY
-    (cached until the settings change)."""
-    return api_settings.cached("_longest_access", _longest_access)
-
-
-def _longest_access() -> float:
+    """The longest any access token can be accepted: the longest profile lifetime + LEEWAY."""
     longest = max(p.access_lifetime for p in api_settings.profiles())
     return (longest + api_settings.LEEWAY).total_seconds()
 

@@ -111,6 +111,15 @@ def test_login_is_throttled(api, user, password, settings):
     assert statuses == [200, 200, 200, 429]
 
 
+def test_login_throttle_keys_carry_the_cache_key_prefix(api, user, password, settings,
+                                                         real_redis):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CACHE_KEY_PREFIX": "myapp-auth",
+                            "LOGIN_THROTTLE_RATE": "3/min"}
+    api.post(LOGIN, {"username": "alice", "password": password}, format="json")
+    keys = [key.decode() for key in real_redis.keys("*throttle*")]
+    assert keys and all(":myapp-auth:throttle:doubletoken_login:" in key for key in keys)
+
+
 # --- authenticated requests ----------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ from django_doubletoken.client import (
     _bearer,
     _code,
 )
-from django_doubletoken.exceptions import (
+from django_doubletoken.errors import (
     CACHE_UNAVAILABLE,
     TOKEN_EXPIRED,
     ServiceUnavailable,

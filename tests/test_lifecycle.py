@@ -98,6 +98,20 @@ def test_purge_deletes_old_rows_in_batches(user, login):
                                        recently_revoked["session_id"]}
 
 
+def test_expired_means_the_same_for_queries_and_rows(user, login):
+    now = timezone.now()
+    pairs = {name: login() for name in ("live", "refresh_ended", "absolute_ended", "revoked")}
+    _age(pairs["refresh_ended"], refresh_expires_at=now)
+    _age(pairs["absolute_ended"], absolute_expires_at=now - timedelta(seconds=1))
+    _age(pairs["revoked"], revoked_at=now, refresh_expires_at=now)
+    expired = {str(pk) for pk in DeviceSession.objects.expired(now).values_list("pk", flat=True)}
+    assert expired == {pairs["refresh_ended"]["session_id"], pairs["absolute_ended"]["session_id"]}
+    for session in DeviceSession.objects.all():
+        assert session.is_expired(now) is (str(session.pk) in expired)
+        assert session.is_active(now) is (session.pk in {
+            s.pk for s in DeviceSession.objects.active(now)})
+
+
 @pytest.mark.parametrize("args", [["--batch-size", "0"], ["--revoked-days", "-1"]])
 def test_purge_refuses_bad_options(args):
     with pytest.raises(CommandError):

@@ -10,7 +10,7 @@ from django.test import RequestFactory
 
 import django_doubletoken
 from django_doubletoken import signals, store
-from django_doubletoken.exceptions import CACHE_UNAVAILABLE, ServiceUnavailable
+from django_doubletoken.errors import CACHE_UNAVAILABLE, ServiceUnavailable
 from django_doubletoken.models import DeviceSession
 
 from .helpers import bearer

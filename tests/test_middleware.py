@@ -92,7 +92,7 @@ def test_threshold_boundaries(api, user, login, monkeypatch, offset, slides):
     pair = login()
     now = int(time.time())
     old = craft(access_claims(pair, iat=now - 500, exp=now + 300 - offset))
-    monkeypatch.setattr(services, "time", SimpleNamespace(time=lambda: float(now)))
+    monkeypatch.setattr(services.access, "time", SimpleNamespace(time=lambda: float(now)))
     response = api.get("/whoami-pk/", **bearer(old))
     assert response.status_code == 200
     assert (_new_token(response) is not None) is slides

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from django_doubletoken import services, store
-from django_doubletoken.exceptions import CACHE_UNAVAILABLE, ServiceUnavailable
+from django_doubletoken.errors import CACHE_UNAVAILABLE, ServiceUnavailable
 
 from .helpers import access_token, bearer
 

@@ -6,10 +6,9 @@ import time
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from django_doubletoken import services
 from django_doubletoken.models import DeviceSession
 
 
@@ -37,26 +36,16 @@ class Command(BaseCommand):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         now = timezone.now()
-        expired_before = now - timedelta(days=options["expired_days"])
-        revoked_before = now - timedelta(days=options["revoked_days"])
-        # A revoked session is kept for --revoked-days even if it has also expired.
-        purgeable = DeviceSession.objects.filter(
-            Q(revoked_at__lt=revoked_before)
-            | Q(revoked_at__isnull=True)
-            & (Q(refresh_expires_at__lt=expired_before) | Q(absolute_expires_at__lt=expired_before))
-        )
+        cutoffs = {
+            "expired_before": now - timedelta(days=options["expired_days"]),
+            "revoked_before": now - timedelta(days=options["revoked_days"]),
+        }
         if options["dry_run"]:
-            count = purgeable.count()
+            count = DeviceSession.objects.purgeable(**cutoffs).count()
             self.stdout.write(f"Would delete {count} device session(s) (dry run).")
             return
         total = 0
-        while True:
-            with transaction.atomic():
-                batch = list(purgeable.order_by("pk").values_list("pk", flat=True)[
-                    : options["batch_size"]])
-                if not batch:
-                    break
-                deleted, _ = DeviceSession.objects.filter(pk__in=batch).delete()
+        for deleted in services.purge_sessions(**cutoffs, batch_size=options["batch_size"]):
             total += deleted
             self.stdout.write(f"Deleted {deleted} device session(s) ({total} so far).")
             if options["sleep"]:

@@ -1,0 +1,48 @@
+"""Login, refresh with rotation, sliding, revocation: the only code that changes state.
+
+Views, the authentication class, the middleware and the admin call these functions; they
+never write the database or the cache themselves. One module per stage of a session's life:
+
+``sessions``  login, revocation, purging old rows
+``rotation``  refresh: rotation, the grace window, reuse detection
+``access``    every request: authenticating an access token, sliding it near expiry
+``pairs``     the token pair login and refresh hand out
+"""
+
+from .access import (
+    AccessGrant,
+    aauthenticate_access,
+    aslide,
+    authenticate_access,
+    needs_slide,
+    slide,
+)
+from .common import profile_for, user_pk
+from .pairs import TokenPair, issue_pair
+from .rotation import refresh
+from .sessions import (
+    login,
+    purge_sessions,
+    revoke_session,
+    revoke_sessions,
+    revoke_user_sessions,
+)
+
+__all__ = [
+    "AccessGrant",
+    "TokenPair",
+    "aauthenticate_access",
+    "aslide",
+    "authenticate_access",
+    "issue_pair",
+    "login",
+    "needs_slide",
+    "profile_for",
+    "purge_sessions",
+    "refresh",
+    "revoke_session",
+    "revoke_sessions",
+    "revoke_user_sessions",
+    "slide",
+    "user_pk",
+]

@@ -1,0 +1,205 @@
+"""The per-request path: authenticate an access token (one decode, one cache round trip) and
+slide it, i.e. re-issue it near expiry, once for all concurrent requests carrying it."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from .. import signals, store, tokens
+from ..conf import api_settings
+from ..errors import SESSION_REVOKED, TOKEN_INVALID, TOKEN_REVOKED, TokenError
+from ..models import DeviceSession
+from ..store import SessionState, Successor
+from ..tokens import AccessClaims
+from .common import (
+    active_state_ttl,
+    database_available,
+    profile_for,
+    revoked_state_ttl,
+    session_uuid,
+)
+
+# Cached state of a session that is gone from the database.
+MISSING_SESSION = SessionState(user="", revoke_reason="deleted")
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """A verified access token: what authentication hands to views and the middleware."""
+
+    token: str
+    claims: AccessClaims
+    # Set when the sliding middleware already replaced this token (inside the grace window).
+    successor: Successor | None = None
+
+    @property
+    def session_id(self) -> str:
+        return self.claims.sid
+
+
+# --- authentication ----------------------------------------------------------------------
+
+
+def _load_session_state(sid: str) -> SessionState:
+    """Read a session's state from the database and cache it (after a miss or a flush)."""
+    now = timezone.now()
+    with database_available():
+        row = (
+            DeviceSession.objects.filter(pk=session_uuid(sid))
+            .values_list("user_id", "revoked_at", "revoke_reason", "refresh_expires_at")
+            .first()
+        )
+    if row is None:
+        state, ttl = MISSING_SESSION, revoked_state_ttl()
+    elif row[1] is not None:
+        state, ttl = SessionState(str(row[0]), row[2] or "revoked"), revoked_state_ttl()
+    else:
+        state, ttl = SessionState(str(row[0]), ""), active_state_ttl(row[3], now)
+    store.remember_session(sid, state, ttl)
+    return state
+
+
+def _check_session(claims: AccessClaims, session: SessionState, successor: Successor | None):
+    if session.revoked:
+        raise TokenError(SESSION_REVOKED)
+    if session.user != claims.sub:
+        raise TokenError(TOKEN_INVALID)
+    if successor is not None and time.time() >= successor.issued_at + _grace_seconds():
+        raise TokenError(TOKEN_REVOKED)
+
+
+def _grace_seconds() -> float:
+    return api_settings.GRACE_PERIOD.total_seconds()
+
+
+def _record_use(sid: str) -> None:
+    if store.claim_last_used_write(sid):
+        with database_available():
+            DeviceSession.objects.filter(pk=sid).update(last_used_at=timezone.now())
+
+
+def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
+    """Verify an access token and its session: one JWT decode, one cache round trip.
+
+    ``claims``, when the caller already decoded ``raw``, saves the second decode. The
+    database is read only when the session's state is not cached, and written only to
+    refresh ``last_used_at`` once per ``LAST_USED_UPDATE_INTERVAL``.
+    """
+    claims = claims or tokens.decode_access(raw)
+    if not api_settings.REVOCATION_CHECK:
+        return AccessGrant(raw, claims)
+    state = store.read_request_state(claims.sid, claims.jti)
+    session = state.session or _load_session_state(claims.sid)
+    _check_session(claims, session, state.successor)
+    if not state.recently_used:
+        _record_use(claims.sid)
+    return AccessGrant(raw, claims, state.successor)
+
+
+async def aauthenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
+    claims = claims or tokens.decode_access(raw)
+    if not api_settings.REVOCATION_CHECK:
+        return AccessGrant(raw, claims)
+    state = await store.aread_request_state(claims.sid, claims.jti)
+    session = state.session or await sync_to_async(_load_session_state)(claims.sid)
+    _check_session(claims, session, state.successor)
+    if not state.recently_used:
+        await sync_to_async(_record_use)(claims.sid)
+    return AccessGrant(raw, claims, state.successor)
+
+
+# --- sliding -----------------------------------------------------------------------------
+
+
+def needs_slide(claims: AccessClaims, now: float | None = None) -> bool:
+    remaining = claims.exp - (time.time() if now is None else now)
+    return remaining <= api_settings.SLIDING_THRESHOLD.total_seconds()
+
+
+class _Replacement(NamedTuple):
+    successor: Successor
+    jti: str
+    expires_at: int
+
+
+def _new_replacement(claims: AccessClaims, now: int) -> _Replacement | None:
+    """The token that replaces ``claims`` now, or None when the session's end is too close.
+
+    A replacement must leave the refresh token at least SLIDING_THRESHOLD of life after it
+    expires, so that the client can still refresh; nearer than that, sliding stops.
+    """
+    lifetime = int(profile_for(claims.client).access_lifetime.total_seconds())
+    exp = now + lifetime
+    if exp > claims.session_expires - api_settings.SLIDING_THRESHOLD.total_seconds():
+        return None
+    jti = secrets.token_urlsafe(16)
+    token = tokens.encode_access(
+        sub=claims.sub,
+        sid=claims.sid,
+        jti=jti,
+        iat=now,
+        exp=exp,
+        client=claims.client,
+        session_expires=claims.session_expires,
+    )
+    return _Replacement(Successor(token, now), jti, exp)
+
+
+def _plan_slide(grant: AccessGrant, now: int) -> str | _Replacement | None:
+    """Nothing to do (None), a successor already issued (its token), or a new one to store."""
+    if not needs_slide(grant.claims, now):
+        return None
+    if grant.successor is not None:
+        return grant.successor.token
+    return _new_replacement(grant.claims, now)
+
+
+def _successor_ttl(claims: AccessClaims, now: int) -> float:
+    return claims.exp - now + api_settings.LEEWAY.total_seconds()
+
+
+def _slid_arguments(grant: AccessGrant, ours: _Replacement) -> dict[str, Any]:
+    return {
+        "sender": DeviceSession,
+        "session_id": grant.claims.sid,
+        "user_id": grant.claims.sub,
+        "old_jti": grant.claims.jti,
+        "new_jti": ours.jti,
+        "expires_at": ours.expires_at,
+    }
+
+
+def slide(grant: AccessGrant) -> str | None:
+    """The token to send in NEW_TOKEN_HEADER for this request, or None.
+
+    However many requests carry the same near-expiry token at once, they all get the same
+    successor: the first to write it to the cache wins, the others read it back.
+    """
+    now = int(time.time())
+    plan = _plan_slide(grant, now)
+    if not isinstance(plan, _Replacement):
+        return plan
+    ttl = _successor_ttl(grant.claims, now)
+    stored = store.add_successor(grant.claims.sid, grant.claims.jti, plan.successor, ttl)
+    if stored is plan.successor:  # the signal goes out once, from the request that won
+        signals.token_slid.send_robust(**_slid_arguments(grant, plan))
+    return stored.token
+
+
+async def aslide(grant: AccessGrant) -> str | None:
+    now = int(time.time())
+    plan = _plan_slide(grant, now)
+    if not isinstance(plan, _Replacement):
+        return plan
+    ttl = _successor_ttl(grant.claims, now)
+    stored = await store.aadd_successor(grant.claims.sid, grant.claims.jti, plan.successor, ttl)
+    if stored is plan.successor:
+        # asend runs sync receivers in a thread (the ORM refuses to run in the event loop).
+        await signals.token_slid.asend_robust(**_slid_arguments(grant, plan))
+    return stored.token

@@ -1,0 +1,73 @@
+"""What every lifecycle step shares: the database guard, a token's ids as database keys, the
+client profile of a session, and how long a session's state stays cached."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError
+
+from .. import tokens
+from ..conf import ClientProfile, api_settings
+from ..errors import DATABASE_UNAVAILABLE, TOKEN_INVALID, ServiceUnavailable, TokenError
+
+logger = logging.getLogger("django_doubletoken")
+
+
+@contextmanager
+def database_available() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning("database unavailable: %s", exc)
+        raise ServiceUnavailable(DATABASE_UNAVAILABLE) from exc
+
+
+def unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def from_unix(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
+
+
+def profile_for(name: str) -> ClientProfile:
+    """The session's profile; the default one if the project has since removed it."""
+    try:
+        return api_settings.profile(name)
+    except KeyError:
+        return api_settings.profile(api_settings.DEFAULT_CLIENT)
+
+
+def user_pk(sub: str) -> Any:
+    """The user pk a token's ``sub`` names; ``TokenError`` when it cannot be one."""
+    try:
+        return get_user_model()._meta.pk.to_python(sub)
+    except ValidationError:
+        raise TokenError(TOKEN_INVALID) from None
+
+
+def session_uuid(sid: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(sid)
+    except (ValueError, AttributeError, TypeError):
+        raise TokenError(TOKEN_INVALID) from None
+
+
+def revoked_state_ttl() -> float:
+    """How long a revoked state must stay cached: until no access token of it can be valid."""
+    return tokens.longest_access_seconds() + api_settings.GRACE_PERIOD.total_seconds()
+
+
+def active_state_ttl(refresh_expires_at: datetime, now: datetime) -> float:
+    # No access token outlives the refresh expiry it was issued under; after a rotation the
+    # entry expires early and is read through again, once.
+    return (refresh_expires_at - now + api_settings.LEEWAY).total_seconds()

@@ -1,0 +1,144 @@
+"""A device session's life outside the request path: opened at login, revoked (logout, staff,
+reuse, session limit, user changes), and deleted once it can never be used again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .. import signals, store
+from ..conf import ClientProfile, api_settings
+from ..models import DeviceSession, RevokeReason
+from ..store import SessionState
+from .common import active_state_ttl, database_available, revoked_state_ttl, session_uuid
+from .pairs import TokenPair, issue_pair
+
+
+def login(
+    user: Any,
+    *,
+    client: str | None = None,
+    device: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+    request: HttpRequest | None = None,
+) -> TokenPair:
+    """Open a device session for an already authenticated ``user`` and return its tokens."""
+    profile = api_settings.profile(client or api_settings.DEFAULT_CLIENT)
+    now = timezone.now()
+    absolute = now + profile.session_lifetime
+    with database_available(), transaction.atomic():
+        session = DeviceSession.objects.create(
+            user=user,
+            client=profile.name,
+            device=device[:200],
+            user_agent=user_agent[:512],
+            ip=ip,
+            created_at=now,
+            last_used_at=now,
+            refresh_expires_at=min(now + profile.refresh_lifetime, absolute),
+            absolute_expires_at=absolute,
+        )
+        over_limit = _sessions_over_limit(user, profile, keep=session)
+        if over_limit:
+            revoke_locked(over_limit, RevokeReason.SESSION_LIMIT, now)
+        sid = str(session.pk)
+        # Inside the transaction: if the cache is down, no session is created (503).
+        store.remember_session(
+            sid, SessionState(str(user.pk), ""), active_state_ttl(session.expires_at, now)
+        )
+        store.mark_used(sid)
+    user_logged_in.send_robust(sender=user.__class__, request=request, user=user)
+    signals.session_created.send_robust(sender=DeviceSession, session=session, request=request)
+    for revoked in over_limit:
+        signals.session_revoked.send_robust(
+            sender=DeviceSession, session=revoked, reason=RevokeReason.SESSION_LIMIT
+        )
+    return issue_pair(session)
+
+
+def _sessions_over_limit(
+    user: Any, profile: ClientProfile, keep: DeviceSession
+) -> list[DeviceSession]:
+    """The oldest active sessions of this profile beyond its MAX_SESSIONS, locked."""
+    if not profile.max_sessions:
+        return []
+    active = list(
+        DeviceSession.objects.active()
+        .select_for_update()
+        .filter(user=user, client=profile.name)
+        .exclude(pk=keep.pk)
+        .order_by("-created_at")
+    )
+    return active[profile.max_sessions - 1 :]
+
+
+def revoke_locked(sessions: Iterable[DeviceSession], reason: str, now: datetime) -> None:
+    """Revoke rows already locked by the caller's transaction, in the database and the cache."""
+    sessions = [s for s in sessions if s.revoked_at is None]
+    if not sessions:
+        return
+    DeviceSession.objects.filter(pk__in=[s.pk for s in sessions]).update(
+        revoked_at=now, revoke_reason=reason
+    )
+    for session in sessions:
+        session.revoked_at, session.revoke_reason = now, reason
+    states = {str(s.pk): SessionState(str(s.user_id), reason) for s in sessions}
+    ttl = revoked_state_ttl()
+    # Before commit, so an unreachable cache rolls the revocation back (503) rather than
+    # leaving the cache saying "active"...
+    store.mark_revoked(states, ttl)
+    # ...and again after commit, over any read-through that loaded the row before it.
+    transaction.on_commit(lambda: store.mark_revoked(states, ttl), robust=True)
+
+
+def revoke_sessions(queryset: QuerySet[DeviceSession], reason: str) -> int:
+    """Revoke every not yet revoked session in ``queryset``; return how many were revoked."""
+    now = timezone.now()
+    # Re-selected by pk, so the lock covers session rows only, whatever joins, ordering or
+    # slicing the caller's queryset (an admin changelist's, say) carries.
+    pending = DeviceSession.objects.filter(pk__in=queryset.values("pk"), revoked_at__isnull=True)
+    with database_available(), transaction.atomic():
+        sessions = list(pending.select_for_update())
+        revoke_locked(sessions, reason, now)
+    for session in sessions:
+        signals.session_revoked.send_robust(sender=DeviceSession, session=session, reason=reason)
+    return len(sessions)
+
+
+def revoke_session(session_id: str, reason: str) -> int:
+    return revoke_sessions(DeviceSession.objects.filter(pk=session_uuid(session_id)), reason)
+
+
+def revoke_user_sessions(user_or_pk: Any, reason: str) -> int:
+    """Log a user out everywhere; takes a user or its pk (a ``TokenUser`` needs no query)."""
+    pk = getattr(user_or_pk, "pk", user_or_pk)
+    return revoke_sessions(DeviceSession.objects.filter(user_id=pk), reason)
+
+
+def purge_sessions(
+    *, expired_before: datetime, revoked_before: datetime, batch_size: int
+) -> Iterator[int]:
+    """Delete the sessions ``DeviceSession.objects.purgeable()`` names, ``batch_size`` rows per
+    transaction, yielding each batch's count so a caller can report and pause in between.
+
+    Their cached state needs no cleanup: a revoked or expired session's entries expire by
+    themselves, and a deleted row reads through as revoked.
+    """
+    purgeable = DeviceSession.objects.purgeable(
+        expired_before=expired_before, revoked_before=revoked_before
+    )
+    while True:
+        with transaction.atomic():
+            batch = list(purgeable.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not batch:
+                return
+            deleted, _ = DeviceSession.objects.filter(pk__in=batch).delete()
+        yield deleted
