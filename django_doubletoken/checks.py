@@ -181,6 +181,25 @@ def _check_misc() -> list:
 
 
 def _check_dotted_paths() -> list:
+    return _check_login_serializer() + _check_claims_function()
+
+
+def _check_claims_function() -> list:
+    path = api_settings.ACCESS_TOKEN_CLAIMS
+    if path is None:
+        return []
+    hint = "Give the dotted path of a function (user, session) -> dict, or None."
+    try:
+        function = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        return [_error(f"DOUBLETOKEN['ACCESS_TOKEN_CLAIMS'] {path!r} cannot be imported: "
+                       f"{exc}", hint, 20)]
+    if not callable(function):
+        return [_error(f"DOUBLETOKEN['ACCESS_TOKEN_CLAIMS'] {path!r} is not callable.", hint, 20)]
+    return []
+
+
+def _check_login_serializer() -> list:
     from rest_framework.serializers import BaseSerializer
 
     path = api_settings.LOGIN_SERIALIZER

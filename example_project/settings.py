@@ -113,6 +113,8 @@ DOUBLETOKEN = {
     "SLIDING_THRESHOLD": _seconds("SLIDING_SECONDS", timedelta(minutes=5)),
     "GRACE_PERIOD": _seconds("GRACE_SECONDS", timedelta(seconds=30)),
     "LEEWAY": _seconds("LEEWAY_SECONDS", timedelta(seconds=10)),
+    # Every access token carries the user's group names as "roles".
+    "ACCESS_TOKEN_CLAIMS": "example_project.claims.access_claims",
 }
 if any(os.environ.get(f"{n}_SECONDS") for n in ("ACCESS", "REFRESH", "SESSION")):
     # Lifetimes from the environment apply to every profile, "mobile" included.

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .. import signals, store
+from ..claims import custom_claims
 from ..conf import ClientProfile, api_settings
 from ..models import DeviceSession, RevokeReason
 from ..store import SessionState
@@ -46,6 +47,9 @@ def login(
             refresh_expires_at=min(now + profile.refresh_lifetime, absolute),
             absolute_expires_at=absolute,
         )
+        # Before anything reaches the cache: claims that cannot go into a token (ClaimsError)
+        # leave no session behind.
+        pair = issue_pair(session, custom_claims(session, user))
         over_limit = _sessions_over_limit(user, profile, keep=session)
         if over_limit:
             revoke_locked(over_limit, RevokeReason.SESSION_LIMIT, now)
@@ -61,7 +65,7 @@ def login(
         signals.session_revoked.send_robust(
             sender=DeviceSession, session=revoked, reason=RevokeReason.SESSION_LIMIT
         )
-    return issue_pair(session)
+    return pair
 
 
 def _sessions_over_limit(
