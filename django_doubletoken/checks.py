@@ -104,6 +104,15 @@ def _check_profile_lifetimes(name: str) -> list:
             f"Client profile {name!r}: the access token lifetime ({profile.access_lifetime}) "
             f"must be shorter than the refresh token lifetime ({profile.refresh_lifetime}).",
             "Lengthen REFRESH_TOKEN_LIFETIME or shorten ACCESS_TOKEN_LIFETIME.", 8))
+    grace = api_settings.GRACE_PERIOD
+    if isinstance(grace, timedelta) and not grace < profile.access_lifetime:
+        # A refresh replayed inside the grace window gets the pair the rotation issued,
+        # re-derived from the row; its access token would already have expired.
+        errors.append(_error(
+            f"Client profile {name!r}: GRACE_PERIOD ({grace}) must be shorter than the access "
+            f"token lifetime ({profile.access_lifetime}).",
+            "The grace window covers concurrent and retried requests: seconds, not the "
+            "token's lifetime. The default is 30 seconds.", 19))
     if profile.refresh_lifetime > profile.session_lifetime:
         errors.append(_error(
             f"Client profile {name!r}: REFRESH_TOKEN_LIFETIME ({profile.refresh_lifetime}) "
@@ -193,9 +202,9 @@ def _check_claims_function() -> list:
         function = import_string(path) if isinstance(path, str) else None
     except ImportError as exc:
         return [_error(f"DOUBLETOKEN['ACCESS_TOKEN_CLAIMS'] {path!r} cannot be imported: "
-                       f"{exc}", hint, 20)]
+                       f"{exc}", hint, 21)]
     if not callable(function):
-        return [_error(f"DOUBLETOKEN['ACCESS_TOKEN_CLAIMS'] {path!r} is not callable.", hint, 20)]
+        return [_error(f"DOUBLETOKEN['ACCESS_TOKEN_CLAIMS'] {path!r} is not callable.", hint, 21)]
     return []
 
 
@@ -207,11 +216,11 @@ def _check_login_serializer() -> list:
         serializer = import_string(path) if isinstance(path, str) else None
     except ImportError as exc:
         return [_error(f"DOUBLETOKEN['LOGIN_SERIALIZER'] {path!r} cannot be imported: {exc}",
-                       "Give the dotted path of a serializer class.", 19)]
+                       "Give the dotted path of a serializer class.", 20)]
     if not (isinstance(serializer, type) and issubclass(serializer, BaseSerializer)):
         return [_error(f"DOUBLETOKEN['LOGIN_SERIALIZER'] {path!r} is not a serializer class.",
                        "Give the dotted path of a DRF Serializer subclass whose "
-                       "validated_data holds 'user'.", 19)]
+                       "validated_data holds 'user'.", 20)]
     return []
 
 

@@ -41,15 +41,30 @@ def bearer_token(request: HttpRequest) -> str | None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's IP for the device list. Behind a proxy, the last address of the configured
-    header: the one the nearest (trusted) proxy added; earlier ones are the client's to forge."""
+    """The client's IP, for the device list and the login throttle: the connection's peer, or
+    behind a proxy the last address of the configured header, the one the nearest (trusted)
+    proxy added; earlier ones are the client's to forge. None when it is not an address."""
     header = api_settings.CLIENT_IP_HEADER
     raw = request.META.get(header, "") if header else ""
     raw = raw.split(",")[-1].strip() or request.META.get("REMOTE_ADDR", "")
     try:
-        return str(ipaddress.ip_address(raw))
+        return str(ipaddress.ip_address(_address_part(raw)))
     except ValueError:
         return None
+
+
+def _address_part(entry: str) -> str:
+    """The address in one proxy-header entry: ``192.0.2.1``, ``192.0.2.1:4711``,
+    ``[2001:db8::1]:4711``, or RFC 7239's ``for="[2001:db8::1]:4711";proto=https``."""
+    if "=" in entry:
+        params = (pair.partition("=") for pair in entry.split(";"))
+        entry = next((value for name, _, value in params if name.strip().lower() == "for"), "")
+        entry = entry.strip().strip('"')
+    if entry.startswith("["):
+        return entry[1:].partition("]")[0]
+    if entry.count(":") == 1:
+        return entry.partition(":")[0]
+    return entry
 
 
 def user_agent(request: HttpRequest) -> str:

@@ -57,7 +57,12 @@ ERRORS = {
     401: OpenApiResponse(ErrorResponse, description="Token, session or credentials refused"),
     503: OpenApiResponse(ErrorResponse, description="cache_unavailable: nothing changed"),
 }
-INVALID = {400: OpenApiResponse(description="Invalid body: field errors")}
+INVALID = {
+    400: OpenApiResponse(description="Invalid body: field errors, or parse_error"),
+    413: OpenApiResponse(description="request_too_large: over DATA_UPLOAD_MAX_MEMORY_SIZE"),
+    415: OpenApiResponse(description="unsupported_media_type"),
+}
+CSRF = {403: OpenApiResponse(description="csrf_failed: cookie mode, cross-site request")}
 NO_CONTENT = {204: OpenApiResponse(description="Done")}
 NOT_FOUND = {404: OpenApiResponse(description="Not one of your sessions")}
 
@@ -65,11 +70,11 @@ DOCUMENTED_VIEWS: dict[str, dict[str, dict[str, Any]]] = {
     "LoginView": {"post": dict(
         # The request body is the view's get_serializer(): the configured LOGIN_SERIALIZER.
         summary="Log in: open a device session", auth=[],
-        responses={200: TokenPairResponseSerializer, **INVALID, **ERRORS,
-                   429: OpenApiResponse(description="Throttled")})},
+        responses={200: TokenPairResponseSerializer, **INVALID, **CSRF, **ERRORS,
+                   429: OpenApiResponse(description="throttled, with Retry-After")})},
     "RefreshView": {"post": dict(
         summary="Rotate the refresh token", auth=[], request=RefreshSerializer,
-        responses={200: TokenPairResponseSerializer, **INVALID, **ERRORS})},
+        responses={200: TokenPairResponseSerializer, **INVALID, **CSRF, **ERRORS})},
     "VerifyView": {"post": dict(
         summary="Check an access token, revocation included", auth=[],
         request=VerifySerializer, responses={200: VerifyResponse, **INVALID, **ERRORS})},

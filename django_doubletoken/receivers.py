@@ -1,7 +1,9 @@
 """Keep device sessions in step with their user: since requests never load the user row,
 whatever would make a user unfit to pass is acted on when the user is saved or deleted.
 
-- password changed or made unusable (``REVOKE_ON_PASSWORD_CHANGE``, on by default),
+- password changed or made unusable (``REVOKE_ON_PASSWORD_CHANGE``, on by default) — but not
+  re-hashed: when ``check_password`` upgrades an outdated hash (every Django release raises
+  the hasher's iterations), the password is the same and nobody is logged out,
 - ``is_active`` set to False,
 - user deleted,
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import get_hasher, identify_hasher, is_password_usable
 from django.db.models.signals import post_init, post_save, pre_delete
 
 from . import services
@@ -33,6 +36,30 @@ def remember_credentials(sender, instance, **kwargs) -> None:
     instance.__dict__[SNAPSHOT] = _snapshot(instance)
 
 
+def _outdated(encoded: str) -> bool:
+    """Whether Django would re-hash this stored password at the next successful check."""
+    try:
+        hasher = identify_hasher(encoded)
+    except ValueError:
+        return False
+    return hasher.algorithm != get_hasher().algorithm or hasher.must_update(encoded)
+
+
+def _is_hash_upgrade(instance: Any, old: str, new: str, update_fields) -> bool:
+    """Whether this save is ``check_password`` re-hashing the same password: its setter calls
+    ``set_password``, clears ``_password`` (which a real ``set_password`` leaves set until the
+    save; Django's "hash upgrades shouldn't be considered password changes") and saves the
+    password field alone, over a hash the current hashers call outdated."""
+    return (
+        getattr(instance, "_password", None) is None
+        and update_fields is not None
+        and set(update_fields) == {"password"}
+        and is_password_usable(old)
+        and is_password_usable(new)
+        and _outdated(old)
+    )
+
+
 def revoke_on_credential_change(sender, instance, created, raw=False, **kwargs) -> None:
     before = instance.__dict__.get(SNAPSHOT, (None, None))
     now = _snapshot(instance)
@@ -47,6 +74,7 @@ def revoke_on_credential_change(sender, instance, created, raw=False, **kwargs) 
         and old_password is not None
         and password is not None
         and password != old_password
+        and not _is_hash_upgrade(instance, old_password, password, kwargs.get("update_fields"))
     ):
         services.revoke_user_sessions(instance.pk, RevokeReason.PASSWORD_CHANGED)
 

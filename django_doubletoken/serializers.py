@@ -12,6 +12,7 @@ from rest_framework import serializers
 from .conf import api_settings
 from .errors import INVALID_CREDENTIALS, TokenError
 from .models import DeviceSession
+from .services import TokenPair
 
 
 class TokenField(serializers.CharField):
@@ -111,6 +112,16 @@ class TokenPairResponseSerializer(serializers.Serializer):
 def login_serializer_class() -> type[serializers.Serializer]:
     """The serializer named by ``DOUBLETOKEN["LOGIN_SERIALIZER"]``."""
     return import_string(api_settings.LOGIN_SERIALIZER)
+
+
+# One bound instance serves every response: building a Serializer deep-copies its declared
+# fields, which costs several times more than rendering the pair. Rendering only reads it.
+_TOKEN_PAIR_RESPONSE = TokenPairResponseSerializer()
+
+
+def token_pair_body(pair: TokenPair) -> dict[str, Any]:
+    """The JSON body of login/ and refresh/ for ``pair``."""
+    return _TOKEN_PAIR_RESPONSE.to_representation(pair)
 
 
 class RefreshSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from . import cookies, services
 from .conf import api_settings
 from .http import client_ip, user_agent
-from .serializers import TokenPairResponseSerializer
+from .serializers import token_pair_body
 
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -58,9 +58,16 @@ def login_response(
 ) -> Response:
     """``login()``, answered as ``login/`` answers: the same JSON body, ``Cache-Control:
     no-store``, and with cookie transport the refresh token in its HttpOnly cookie instead.
-    Return it from a DRF view or a plain Django view alike."""
-    pair = login(request, user, client=client, device=device)
+    Return it from a DRF view or a plain Django view alike.
+
+    In cookie mode a DRF request that a cross-site page could have sent is refused before
+    any session is opened (415 for a body other than JSON, 403 ``csrf_failed`` for a foreign
+    ``Origin``); a plain Django view has Django's CSRF middleware for that.
+    """
     use_cookie = cookies.enabled_for(client or api_settings.DEFAULT_CLIENT)
+    if use_cookie and isinstance(request, Request):
+        cookies.refuse_cross_site_login(request._request)
+    pair = login(request, user, client=client, device=device)
     response = token_response(pair, request, use_cookie=use_cookie)
     if not isinstance(request, Request):
         # No DRF view will negotiate and render it: JSON, as login/ renders it by default.
@@ -76,7 +83,7 @@ def token_response(
 ) -> Response:
     """The pair as JSON (login/, refresh/); with cookie transport the refresh token goes in
     the cookie only."""
-    body = TokenPairResponseSerializer(pair).data
+    body = token_pair_body(pair)
     if not use_cookie:
         return Response(body, headers=NO_STORE)
     del body["refresh"]

@@ -1,11 +1,39 @@
-"""Login throttling on top of DRF's, with its rate from DOUBLETOKEN and its counts in our cache."""
+"""Login throttling on top of DRF's, with its rate from DOUBLETOKEN and its counts in our cache.
+
+The throttle counts per client address as ``http.client_ip`` finds it, the address the device
+list records: the connection's peer, or the last entry of ``CLIENT_IP_HEADER`` when the project
+says a proxy sets that header. DRF's own ``get_ident`` would believe any ``X-Forwarded-For``
+the client sends (unless ``NUM_PROXIES`` is set), so a new value per request escaped the limit
+and someone else's address locked them out of login.
+"""
 
 from __future__ import annotations
+
+import ipaddress
 
 from rest_framework.throttling import SimpleRateThrottle
 
 from . import store
 from .conf import api_settings
+from .http import client_ip
+
+# An IPv6 client is usually handed a whole /64: counting single addresses would give it
+# 2**64 fresh identities.
+IPV6_PREFIX = 64
+
+
+def client_ident(request) -> str:
+    """The throttle's key for the request's client: its IPv4 address or its IPv6 /64."""
+    ip = client_ip(request)
+    if ip is None:
+        return "unknown"
+    address = ipaddress.ip_address(ip)
+    if address.version == 6:
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
+    return ip
 
 
 class LoginRateThrottle(SimpleRateThrottle):
@@ -13,6 +41,9 @@ class LoginRateThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         return api_settings.LOGIN_THROTTLE_RATE
+
+    def get_ident(self, request) -> str:
+        return client_ident(request)
 
     def get_cache_key(self, request, view) -> str:
         return store.throttle_key(self.scope, self.get_ident(request))

@@ -50,7 +50,23 @@ class _StrictJWT(jwt.PyJWT):
             raise jwt.DecodeError(f"Invalid payload: {exc}") from exc
         if not isinstance(payload, dict):
             raise jwt.DecodeError("Invalid payload: not a JSON object")
+        _check_time_claims(payload)
         return payload
+
+
+TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _check_time_claims(payload: dict[str, Any]) -> None:
+    """RFC 7519 NumericDate, as we issue it: an integer. PyJWT would take ``int(value)`` of
+    a string, a float or a boolean (``exp: true`` read as 1970, "expired"); checked here,
+    after the signature and before PyJWT validates the times, a wrong type is invalid."""
+    for name in TIME_CLAIMS:
+        if name in payload:
+            value = payload[name]
+            # bool is an int subclass: True is not a timestamp.
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise jwt.DecodeError(f"Invalid payload: {name} is not an integer NumericDate")
 
 
 _jwt = _StrictJWT()

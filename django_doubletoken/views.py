@@ -16,6 +16,7 @@ from .authentication import DoubleTokenAuthentication
 from .exceptions import exception_handler
 from .keys import key_ring
 from .models import DeviceSession, RevokeReason
+from .parsers import PARSER_CLASSES
 from .serializers import (
     DeviceSessionSerializer,
     RefreshSerializer,
@@ -27,6 +28,9 @@ from .throttling import LoginRateThrottle
 
 
 class DoubleTokenView(APIView):
+    # Bounded parsers whatever the project's DEFAULT_PARSER_CLASSES: every bad body is a 4xx.
+    parser_classes = PARSER_CLASSES
+
     def get_exception_handler(self):
         return exception_handler
 

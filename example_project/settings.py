@@ -106,12 +106,14 @@ def _seconds(name: str, default: timedelta) -> timedelta:
     return timedelta(seconds=float(value)) if value else default
 
 
+_ACCESS_LIFETIME = _seconds("ACCESS_SECONDS", timedelta(minutes=15))
 DOUBLETOKEN = {
-    "ACCESS_TOKEN_LIFETIME": _seconds("ACCESS_SECONDS", timedelta(minutes=15)),
+    "ACCESS_TOKEN_LIFETIME": _ACCESS_LIFETIME,
     "REFRESH_TOKEN_LIFETIME": _seconds("REFRESH_SECONDS", timedelta(days=1)),
     "SESSION_LIFETIME": _seconds("SESSION_SECONDS", timedelta(days=30)),
     "SLIDING_THRESHOLD": _seconds("SLIDING_SECONDS", timedelta(minutes=5)),
-    "GRACE_PERIOD": _seconds("GRACE_SECONDS", timedelta(seconds=30)),
+    # Must stay shorter than the access lifetime (check E019), also when that is shortened.
+    "GRACE_PERIOD": _seconds("GRACE_SECONDS", min(timedelta(seconds=30), _ACCESS_LIFETIME / 2)),
     "LEEWAY": _seconds("LEEWAY_SECONDS", timedelta(seconds=10)),
     # Every access token carries the user's group names as "roles".
     "ACCESS_TOKEN_CLAIMS": "example_project.claims.access_claims",
@@ -129,6 +131,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "django_doubletoken.exceptions.exception_handler",
+    # DRF's parsers, bounded: a deeply nested or oversized body is a 4xx JSON error, not a 500
+    # or Django's HTML 400 page.
+    "DEFAULT_PARSER_CLASSES": [
+        "django_doubletoken.parsers.JSONParser",
+        "django_doubletoken.parsers.FormParser",
+        "django_doubletoken.parsers.MultiPartParser",
+    ],
 }
 
 AUTH_PASSWORD_VALIDATORS = []

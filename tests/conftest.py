@@ -5,6 +5,17 @@ from rest_framework.test import APIClient
 
 from django_doubletoken import store
 
+# Lines test_fuzz.py leaves for the terminal summary: what the fuzzed endpoints answered.
+FUZZ_REPORT = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    lines = config.stash.get(FUZZ_REPORT, None)
+    if lines:
+        terminalreporter.section("fuzz report")
+        for line in lines:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def real_redis():

@@ -111,7 +111,7 @@ def test_bad_claims_at_refresh_change_nothing(settings, api, user, login):
 @pytest.mark.parametrize("value", ["tests.nowhere.claims", "tests.claims_functions", 3])
 def test_a_bad_setting_is_reported(settings, value):
     _use(settings, value)
-    errors = [e for e in check_settings() if e.id == "django_doubletoken.E020"]
+    errors = [e for e in check_settings() if e.id == "django_doubletoken.E021"]
     assert len(errors) == 1 and "ACCESS_TOKEN_CLAIMS" in errors[0].msg and errors[0].hint
 
 

@@ -70,5 +70,5 @@ def test_a_serializer_of_its_own(api, user, settings):
                                   42])
 def test_a_bad_login_serializer_setting_is_reported(settings, path):
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_SERIALIZER": path}
-    errors = [e for e in check_settings() if e.id == "django_doubletoken.E019"]
+    errors = [e for e in check_settings() if e.id == "django_doubletoken.E020"]
     assert len(errors) == 1 and "LOGIN_SERIALIZER" in errors[0].msg and errors[0].hint

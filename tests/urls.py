@@ -8,7 +8,8 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.decorators import api_view, authentication_classes
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ViewSet
@@ -152,6 +153,14 @@ def plain_login_view(request):
                                              client=request.POST.get("client"))
 
 
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def echo_view(request):
+    """A project's own view with the project's parser settings."""
+    return Response({"type": type(request.data).__name__})
+
+
 urlpatterns = [
     *example_urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -177,4 +186,5 @@ urlpatterns = [
     path("session-auth/", session_auth_view),
     path("whoami-pk/", whoami_pk),
     path("exposing/", exposing_view),
+    path("echo/", echo_view),
 ]
