@@ -26,10 +26,10 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from . import services, tokens
 from .conf import api_settings
-from .decorators import is_sliding_exempt
 from .errors import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
+from .sliding import is_sliding_exempt
 from .tokens import AccessClaims
 
 EXPOSE_HEADERS = "Access-Control-Expose-Headers"

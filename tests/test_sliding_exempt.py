@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-from django_doubletoken.decorators import is_sliding_exempt, sliding_exempt
+from django_doubletoken.decorators import sliding_exempt
+from django_doubletoken.sliding import is_sliding_exempt
 
 from .helpers import access_token, bearer
 
