@@ -7,6 +7,7 @@ are refused on their next request. Rows are read-only: staff never edit token st
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value, unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -15,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -60,8 +62,9 @@ class SessionColumns:
     """Columns shared by the changelist and the user-page inline."""
 
     @admin.display(description=_("expires"))
-    def expires_at(self, session: DeviceSession):
-        return session.expires_at
+    def expires_at(self, session: DeviceSession) -> str:
+        # Formatted here: a readonly inline field shows a callable's value with str().
+        return display_for_value(session.expires_at, self.get_empty_value_display())
 
     @admin.display(description=_("status"))
     def status(self, session: DeviceSession) -> str:
@@ -70,8 +73,10 @@ class SessionColumns:
 
 @admin.register(DeviceSession)
 class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
-    list_display = ("user", "client", "device", "ip", "created_at", "last_used_at",
-                    "expires_at", "status")
+    # What fits between the admin's sidebar and the filters at 1280 px. The client profile is
+    # a filter; the user agent, the creation time and the token details are on each
+    # session's own page.
+    list_display = ("user", "device_label", "ip", "last_used_at", "expires_at", "status")
     list_filter = (StatusFilter, "client", "revoke_reason", "created_at", "last_used_at")
     search_fields = (*_user_search_fields(), "=ip", "device", "user_agent")
     list_select_related = ("user",)
@@ -82,8 +87,17 @@ class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
               "revoked_at", "revoke_reason")
     readonly_fields = fields
 
+    @admin.display(description=_("device"), ordering="device")
+    def device_label(self, session: DeviceSession) -> str:
+        return Truncator(session.device).chars(32) or self.get_empty_value_display()
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A row is never edited, so its page is view-only (no Save buttons, POSTs refused).
+        # The model-level permission (obj None) is what the log-out actions and views need.
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Deleting a row would skip the cache; log the session out instead (and let
@@ -120,11 +134,47 @@ class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
 
     def get_urls(self):
         kick = self.admin_site.admin_view(self.log_out_user_view)
-        name = f"{self.opts.app_label}_{self.opts.model_name}_log_out_user"
+        log_out = self.admin_site.admin_view(self.log_out_session_view)
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("log-out-user/<path:user_id>/", kick, name=name),
+            path("log-out-user/<path:user_id>/", kick, name=f"{prefix}_log_out_user"),
+            path("<path:object_id>/log-out/", log_out, name=f"{prefix}_log_out_session"),
             *super().get_urls(),
         ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}),
+                         "can_log_out_session": self.has_change_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def log_out_session_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Confirm, then log this one session out (the button on the session's page)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        session = self.get_object(request, unquote(object_id))
+        if session is None:
+            raise Http404
+        change_url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_"
+                             f"{self.opts.model_name}_change", args=[session.pk])
+        if request.method == "POST":
+            if services.revoke_sessions(DeviceSession.objects.filter(pk=session.pk),
+                                        RevokeReason.ADMIN):
+                self.message_user(request, _("%(session)s was logged out.")
+                                  % {"session": session}, messages.SUCCESS)
+            else:
+                self.message_user(request, _("%(session)s was already logged out.")
+                                  % {"session": session}, messages.WARNING)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Log this session out?"),
+            "session": session,
+            "change_url": change_url,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "django_doubletoken/admin/log_out_session.html",
+                                context)
 
     def log_out_user_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
         """Confirm, then log one user out of every device (linked from the user's page)."""

@@ -9,6 +9,12 @@ import jwt
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, PROFILE_KEYS, api_settings
@@ -266,14 +272,59 @@ def check_setup(app_configs=None, **kwargs) -> list:
             hint="List 'django_doubletoken' below 'django.contrib.admin' in INSTALLED_APPS, or "
                  "add django_doubletoken.admin.UserSessionsAdminMixin to your UserAdmin.",
             id="django_doubletoken.W004"))
-    backend = settings.CACHES.get(api_settings.CACHE_ALIAS, {}).get("BACKEND", "")
-    if not settings.DEBUG and backend in (
-        "django.core.cache.backends.locmem.LocMemCache",
-        "django.core.cache.backends.dummy.DummyCache",
-    ):
-        found.append(Warning(
-            f"The cache {api_settings.CACHE_ALIAS!r} is process-local ({backend}): a revocation "
-            "or slide in one worker is not seen by the others.",
-            hint="Use django-redis (or another shared cache) in production.",
-            id="django_doubletoken.W003"))
+    found += _check_cache_is_shared()
     return found
+
+
+# Backends whose state one process (or one host) keeps to itself. With any of them a logout,
+# revocation or slide handled by one worker is unknown to the others, so it is a warning in
+# every mode: two runserver processes, or gunicorn with two workers, already show the hole.
+UNSHARED_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache":
+        "keeps its data inside each process",
+    "django.core.cache.backends.dummy.DummyCache":
+        "stores nothing, so no revocation or slide is remembered at all",
+    "django.core.cache.backends.filebased.FileBasedCache":
+        "is not shared between hosts and has no atomic add, so concurrent requests race",
+}
+
+
+def _check_cache_is_shared() -> list:
+    alias = api_settings.CACHE_ALIAS
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if backend not in UNSHARED_CACHES:
+        return []
+    return [Warning(
+        f"The cache {alias!r} ({backend}) {UNSHARED_CACHES[backend]}: a logout or revocation "
+        "in one worker is not seen by another, which keeps accepting the token.",
+        hint="Point DOUBLETOKEN['CACHE_ALIAS'] at a Redis cache (django-redis or Django's "
+             "RedisCache). For a single-process development server only, silence this with "
+             "SILENCED_SYSTEM_CHECKS = ['django_doubletoken.W003'].",
+        id="django_doubletoken.W003")]
+
+
+@register(Tags.security, "django_doubletoken", deploy=True)
+def check_deploy(app_configs=None, **kwargs) -> list:
+    """`manage.py check --deploy`: a signing key derived from a weak SECRET_KEY."""
+    if api_settings.SIGNING_KEY is not None or api_settings.ALGORITHM not in HMAC_ALGORITHMS:
+        return []
+    try:
+        secret_key = settings.SECRET_KEY
+    except ImproperlyConfigured:
+        return []  # Django's own checks report a missing SECRET_KEY
+    if (
+        isinstance(secret_key, str)
+        and len(secret_key) >= SECRET_KEY_MIN_LENGTH
+        and len(set(secret_key)) >= SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        and not secret_key.startswith(SECRET_KEY_INSECURE_PREFIX)
+    ):
+        return []
+    return [Warning(
+        "DOUBLETOKEN['SIGNING_KEY'] is not set, so access and refresh tokens are signed with a "
+        "key derived from SECRET_KEY, which is short, has few distinct characters or starts "
+        f"with {SECRET_KEY_INSECURE_PREFIX!r}: whoever knows or guesses it can forge tokens "
+        "for any user.",
+        hint="Set DOUBLETOKEN['SIGNING_KEY'] to a dedicated secret read from the environment "
+             "(generate one with: python -c \"import secrets; print(secrets.token_urlsafe(48))\"), "
+             "and give SECRET_KEY a strong value too.",
+        id="django_doubletoken.W005")]

@@ -1,15 +1,28 @@
 """drf-spectacular support (optional): the bearer scheme and every endpoint's shapes.
 
 Imported by the app's ``ready()`` only when drf-spectacular is installed; the extensions
-register themselves on import. The views stay free of schema decorators.
+register themselves on import. The views stay free of schema decorators, and every operation
+gets a description written for API users (never a view's internal docstring).
+
+For a project's own views authenticated by the access token, ``new_token_header()`` declares
+the response header that may carry a slid access token::
+
+    @extend_schema(parameters=[new_token_header()])
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import serializers
 
 from .conf import api_settings
@@ -18,6 +31,7 @@ from .serializers import (
     DeviceSessionSerializer,
     RefreshSerializer,
     TokenPairResponseSerializer,
+    VerifyResponseSerializer,
     VerifySerializer,
 )
 
@@ -43,12 +57,6 @@ class ErrorResponse(serializers.Serializer):
     code = serializers.ChoiceField(choices=sorted([*MESSAGES, "not_authenticated"]))
 
 
-class VerifyResponse(serializers.Serializer):
-    valid = serializers.BooleanField()
-    session_id = serializers.UUIDField()
-    expires_at = serializers.IntegerField(help_text="Unix time")
-
-
 class JWKSResponse(serializers.Serializer):
     keys = serializers.ListField(child=serializers.DictField())
 
@@ -66,31 +74,101 @@ CSRF = {403: OpenApiResponse(description="csrf_failed: cookie mode, cross-site r
 NO_CONTENT = {204: OpenApiResponse(description="Done")}
 NOT_FOUND = {404: OpenApiResponse(description="Not one of your sessions")}
 
+
+
+def new_token_header(status_codes: Iterable[int] = (200,)) -> OpenApiParameter:
+    """The response header carrying a replacement access token (``NEW_TOKEN_HEADER``), for
+    operations authenticated by an access token: on the given success statuses (error answers
+    never carry it)."""
+    return OpenApiParameter(
+        name=api_settings.NEW_TOKEN_HEADER,
+        type=OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=list(status_codes),
+        description=(
+            "Present when the access token sent was close to expiry: 'Bearer ' and a fresh "
+            "access token. Send it as the Authorization header from now on; the token sent "
+            "keeps working for the grace period, so requests already in flight succeed."
+        ),
+    )
+
+
+LOGIN = """\
+Checks the username and password with Django's authentication backends and opens a new device
+session. Returns a short-lived access token (send it as `Authorization: Bearer <access>`) and a
+long-lived refresh token for refresh/.
+
+`client` picks a client profile (for example `web` or `mobile`, each with its own lifetimes);
+`device` is a label shown in the user's device list. With cookie transport the refresh token is
+set in an HttpOnly cookie instead of the body. Wrong credentials: 401 `invalid_credentials`.
+Too many attempts from one address: 429."""
+
+REFRESH = """\
+Exchanges a refresh token for a new access token and a new refresh token. The refresh token
+sent is used up: keep the new one. Presenting a used-up refresh token again after the grace
+period means it was copied, so the whole session is logged out (401 `refresh_reused`).
+
+With cookie transport, send an empty JSON body: the refresh token is read from its cookie. 401
+`session_revoked`, `session_expired`, `refresh_reused` or `token_invalid`: log in again."""
+
+VERIFY = """\
+Checks an access token exactly as an authenticated request would — signature, expiry, and
+whether its session was logged out — without acting on it. For other services that receive the
+token. 200 with the session and the token's expiry (ISO 8601), else 401 with the reason in
+`code`."""
+
+JWKS = """\
+The public keys that verify access tokens (JWKS, RFC 7517), for other services, when tokens are
+signed with an asymmetric algorithm (RS256, ES256, EdDSA). With HS256 (the default) there is no
+public key: 404."""
+
+LOGOUT = """\
+Logs out the session of the access token sent: its access and refresh tokens are refused from
+the next request on. The user's other devices stay signed in."""
+
+LOGOUT_ALL = """\
+Logs the user out of every device, this one included: all their access and refresh tokens are
+refused from the next request on."""
+
+SESSIONS = """\
+The user's active sessions (signed-in devices), newest first. `current` marks the session
+making this request."""
+
+SESSION_DELETE = """\
+Logs out one of the user's own sessions (for example a lost phone) by its `id` from sessions/.
+Its tokens are refused from its next request on. 404 if the id is not one of the user's
+sessions."""
+
 DOCUMENTED_VIEWS: dict[str, dict[str, dict[str, Any]]] = {
     "LoginView": {"post": dict(
         # The request body is the view's get_serializer(): the configured LOGIN_SERIALIZER.
-        summary="Log in: open a device session", auth=[],
+        summary="Log in: open a device session", description=LOGIN, auth=[],
         responses={200: TokenPairResponseSerializer, **INVALID, **CSRF, **ERRORS,
                    429: OpenApiResponse(description="throttled, with Retry-After")})},
     "RefreshView": {"post": dict(
-        summary="Rotate the refresh token", auth=[], request=RefreshSerializer,
+        summary="Rotate the refresh token", description=REFRESH, auth=[],
+        request=RefreshSerializer,
         responses={200: TokenPairResponseSerializer, **INVALID, **CSRF, **ERRORS})},
     "VerifyView": {"post": dict(
-        summary="Check an access token, revocation included", auth=[],
-        request=VerifySerializer, responses={200: VerifyResponse, **INVALID, **ERRORS})},
+        summary="Check an access token, revocation included", description=VERIFY, auth=[],
+        request=VerifySerializer, responses={200: VerifyResponseSerializer, **INVALID, **ERRORS})},
     "JWKSView": {"get": dict(
-        summary="Public keys (asymmetric algorithms only)", auth=[],
+        summary="Public keys (asymmetric algorithms only)", description=JWKS, auth=[],
         responses={200: JWKSResponse, 404: OpenApiResponse(description="HMAC: no public key")})},
+    # The two log-outs end the session, so their answers never carry a new token.
     "LogoutView": {"post": dict(
-        summary="Log out this session", request=None, responses={**NO_CONTENT, **ERRORS})},
+        summary="Log out this session", description=LOGOUT, request=None,
+        responses={**NO_CONTENT, **ERRORS})},
     "LogoutAllView": {"post": dict(
-        summary="Log out every session of the user", request=None,
+        summary="Log out every session of the user", description=LOGOUT_ALL, request=None,
         responses={**NO_CONTENT, **ERRORS})},
     "SessionListView": {"get": dict(
-        summary="The user's signed-in devices",
+        summary="The user's signed-in devices", description=SESSIONS,
+        parameters=[new_token_header([200])],
         responses={200: DeviceSessionSerializer(many=True), **ERRORS})},
     "SessionDetailView": {"delete": dict(
-        summary="Log out one of the user's devices",
+        summary="Log out one of the user's devices", description=SESSION_DELETE,
+        parameters=[new_token_header([204])],
         responses={**NO_CONTENT, **NOT_FOUND, **ERRORS})},
 }
 

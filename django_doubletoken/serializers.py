@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
@@ -86,6 +88,13 @@ class ExactDateTimeField(serializers.DateTimeField):
         return value.isoformat()
 
 
+class UnixDateTimeField(ExactDateTimeField):
+    """A Unix time (a JWT's ``exp``) shown in ISO 8601 like every other time in the API."""
+
+    def to_representation(self, value):
+        return super().to_representation(datetime.fromtimestamp(value, tz=dt_timezone.utc))
+
+
 class BearerTypeField(serializers.ChoiceField):
     """The OAuth ``token_type`` (RFC 6750): always ``Bearer``."""
 
@@ -130,6 +139,17 @@ class RefreshSerializer(serializers.Serializer):
 
 class VerifySerializer(serializers.Serializer):
     token = TokenField()
+
+
+class VerifyResponseSerializer(serializers.Serializer):
+    """The answer of verify/, from the ``AccessGrant`` of the token checked."""
+
+    valid = serializers.SerializerMethodField()
+    session_id = serializers.UUIDField()
+    expires_at = UnixDateTimeField(source="claims.exp", help_text="When the access token expires.")
+
+    def get_valid(self, grant) -> bool:
+        return True  # an invalid token never gets this far: it is a 401
 
 
 class DeviceSessionSerializer(serializers.ModelSerializer):

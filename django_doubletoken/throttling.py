@@ -14,7 +14,10 @@ import ipaddress
 from rest_framework.throttling import SimpleRateThrottle
 
 from . import store
+from .api_errors import APIError
+from .authentication import DoubleTokenAuthentication
 from .conf import api_settings
+from .errors import DoubleTokenError
 from .http import client_ip
 
 # An IPv6 client is usually handed a whole /64: counting single addresses would give it
@@ -50,5 +53,11 @@ class LoginRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request, view) -> bool:
         self.cache = store.cache()
-        with store.available():
-            return super().allow_request(request, view)
+        try:
+            with store.available():
+                return super().allow_request(request, view)
+        except DoubleTokenError as error:
+            # Rendered as a 503 by DRF itself, so a project view using this throttle needs no
+            # custom exception handler to avoid a 500 while the cache is down.
+            challenge = DoubleTokenAuthentication().authenticate_header(request)
+            raise APIError(error, challenge) from None

@@ -20,6 +20,7 @@ from .parsers import PARSER_CLASSES
 from .serializers import (
     DeviceSessionSerializer,
     RefreshSerializer,
+    VerifyResponseSerializer,
     VerifySerializer,
     login_serializer_class,
 )
@@ -89,9 +90,7 @@ class VerifyView(PublicTokenView):
         serializer = VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant = services.authenticate_access(serializer.validated_data["token"])
-        return Response(
-            {"valid": True, "session_id": grant.session_id, "expires_at": grant.claims.exp}
-        )
+        return Response(VerifyResponseSerializer(grant).data)
 
 
 def logged_out() -> Response:

@@ -27,6 +27,8 @@ CACHES = {
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
     }
 }
+# The example project silences the shared-cache warning for its Redis-less fallback only.
+SILENCED_SYSTEM_CHECKS: list[str] = []
 
 if os.environ.get("TEST_DB", "sqlite") == "postgres":
     DATABASES = {

@@ -316,6 +316,9 @@ def test_verify(api, user, login):
     response = api.post("/api/auth/verify/", {"token": pair["access"]}, format="json")
     assert response.status_code == 200
     assert response.json()["session_id"] == pair["session_id"]
+    # ISO 8601, the same instant and format as login's access_expires_at.
+    assert response.json()["expires_at"] == pair["access_expires_at"]
+    assert datetime.fromisoformat(response.json()["expires_at"]).tzinfo is not None
     _error(api.post("/api/auth/verify/", {"token": pair["refresh"]}, format="json"), 401,
            "token_invalid")
     _error(api.post("/api/auth/verify/", {"token": access_token(pair, remaining=-60)},

@@ -7,6 +7,16 @@ from .browser import browser  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def _assert_in_viewport(page, locator):
+    box = locator.bounding_box()
+    assert box is not None, locator
+    right, bottom = box["x"] + box["width"], box["y"] + box["height"]
+    assert box["x"] >= 0 and box["y"] >= 0, box
+    assert right <= VIEWPORT["width"] and bottom <= VIEWPORT["height"], (locator, box)
+
 
 def _login_api(base, username, password, device):
     response = requests.post(f"{base}/api/auth/login/", json={
@@ -30,7 +40,7 @@ def test_staff_finds_and_revokes_a_session(live_server, browser, django_user_mod
     bobs = _login_api(base, "bob", password, "Bob's tablet")
     assert _me(base, lost_phone)[0] == 200
 
-    page = browser.new_page()
+    page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{base}/admin/")
     page.fill("#id_username", "staff")
     page.fill("#id_password", password)
@@ -43,13 +53,24 @@ def test_staff_finds_and_revokes_a_session(live_server, browser, django_user_mod
     page.wait_for_load_state()
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 2 and "Bob" not in page.inner_text("#result_list")
+    # At 1280×800 (admin sidebar open) the columns that matter fit: Status and Expires are
+    # on screen, not scrolled away inside the results box.
+    results = page.locator("#changelist .results")
+    assert results.evaluate("box => box.scrollWidth <= box.clientWidth"), "results overflow"
+    visible = results.bounding_box()
+    for column in ("status", "expires_at"):
+        for cell in (rows.first.locator(f"td.field-{column}"),
+                     page.locator(f"#result_list thead th.column-{column}")):
+            _assert_in_viewport(page, cell)
+            box = cell.bounding_box()
+            assert box["x"] + box["width"] <= visible["x"] + visible["width"], (column, box)
     row = rows.filter(has_text="Lost phone")
     row.locator("input[name=_selected_action]").check()
     page.select_option("select[name=action]", "log_out_sessions")
     page.click("button[name=index]")
     message = page.wait_for_selector(".messagelist .success")
     assert message.inner_text() == "1 session was logged out."
-    page.screenshot(path=tmp_path / "admin-after-revoke.png", full_page=True)
+    page.screenshot(path=tmp_path / "admin-after-revoke.png")
     assert (tmp_path / "admin-after-revoke.png").stat().st_size > 10_000
 
     # The revoked session's very next request is refused; the others carry on.
@@ -66,3 +87,41 @@ def test_staff_finds_and_revokes_a_session(live_server, browser, django_user_mod
     assert "logged out of 1 session" in message.inner_text()
     assert _me(base, laptop) == (401, "session_revoked")
     assert _me(base, bobs)[0] == 200
+
+
+def test_staff_logs_out_one_session_from_its_page(live_server, browser,  # noqa: F811
+                                                  django_user_model, user, password, tmp_path):
+    django_user_model.objects.create_superuser("staff", "staff@example.com", password)
+    base = live_server.url
+    phone = _login_api(base, "alice", password, "Alice's phone")
+    laptop = _login_api(base, "alice", password, "Laptop")
+
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+    page.goto(f"{base}/admin/django_doubletoken/devicesession/")
+    page.click("#result_list tbody tr:has-text(\"Alice's phone\") th a")
+    page.wait_for_selector(".field-user_agent")
+    page.screenshot(path=tmp_path / "session-page.png", full_page=True)
+    # A read-only page: no Save buttons, but a way to log this one session out.
+    assert page.locator(".submit-row input[type=submit]").count() == 0
+    assert page.get_by_role("button", name="Save").count() == 0
+    button = page.locator(".submit-row a", has_text="Log out this session")
+    button.click()
+    page.wait_for_selector("input[type=submit][value='Yes, log this session out']")
+    assert _me(base, phone)[0] == 200  # the confirmation page only asks
+    page.click("input[type=submit][value='Yes, log this session out']")
+    message = page.wait_for_selector(".messagelist .success")
+    assert "was logged out." in message.inner_text()
+    assert "Logged out by staff" in page.inner_text(".field-revoke_reason")
+    assert page.locator(".submit-row a", has_text="Log out this session").count() == 0
+
+    assert _me(base, phone) == (401, "session_revoked")
+    refreshed = requests.post(f"{base}/api/auth/refresh/", json={"refresh": phone["refresh"]},
+                              timeout=10)
+    assert refreshed.status_code == 401, refreshed.text
+    assert _me(base, laptop)[0] == 200

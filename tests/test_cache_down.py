@@ -36,6 +36,12 @@ def test_throttled_login_with_the_cache_down(api, user, password, settings):
                           format="json"))
 
 
+def test_login_throttle_on_a_project_view_without_our_exception_handler(api, settings):
+    settings.CACHES = DEAD
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "5/min"}
+    _unavailable(api.post("/default-handler-throttled/", {}, format="json"))
+
+
 def test_refresh_logout_and_requests_change_nothing(api, user, login, settings):
     pair = login()
     live_caches = settings.CACHES

@@ -1,10 +1,11 @@
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from django_doubletoken.checks import check_settings, check_setup
+from django_doubletoken.checks import check_deploy, check_settings, check_setup
 
 
 def _ids(settings, **doubletoken):
@@ -62,9 +63,58 @@ def test_setup_warnings(settings):
     settings.MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware",
                            "django_doubletoken.middleware.SlidingTokenMiddleware"]
     assert [w.id for w in check_setup()] == ["django_doubletoken.W002"]
-    settings.MIDDLEWARE = ["django_doubletoken.middleware.SlidingTokenMiddleware"]
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    settings.DEBUG = False
-    assert [w.id for w in check_setup()] == ["django_doubletoken.W003"]
-    settings.DEBUG = True
-    assert check_setup() == []
+
+
+@pytest.mark.parametrize("backend", [
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+])
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_cache_workers_do_not_share_is_a_warning_in_every_mode(settings, backend, debug):
+    settings.DEBUG = debug
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "/tmp/doubletoken-check"}}
+    (warning,) = check_setup()
+    assert warning.id == "django_doubletoken.W003"
+    assert backend in warning.msg
+    assert "SILENCED_SYSTEM_CHECKS = ['django_doubletoken.W003']" in warning.hint
+
+
+def test_the_cache_warning_follows_cache_alias_and_can_be_silenced(settings):
+    settings.CACHES = {**settings.CACHES,
+                       "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert check_setup() == []  # the local cache exists, but the app does not use it
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CACHE_ALIAS": "local"}
+    output = StringIO()
+    call_command("check", stderr=output, stdout=output)
+    assert "django_doubletoken.W003" in output.getvalue()
+    settings.SILENCED_SYSTEM_CHECKS = ["django_doubletoken.W003"]
+    output = StringIO()
+    call_command("check", stderr=output, stdout=output)
+    assert "W003" not in output.getvalue()
+
+
+@pytest.mark.parametrize("secret_key", [
+    "django-insecure-" + "x8#k2!vq9z@m4w7r1t6y3u0p5s8d2f1g9h4j7k0l3",  # startproject's default
+    "short-but-varied-0123",
+    "a" * 60,
+])
+def test_deploy_check_warns_of_a_signing_key_derived_from_a_weak_secret_key(settings,
+                                                                         secret_key):
+    settings.SECRET_KEY = secret_key
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "SIGNING_KEY": None}
+    assert [w.id for w in check_deploy()] == ["django_doubletoken.W005"]
+    output = StringIO()
+    call_command("check", deploy=True, stderr=output, stdout=output)
+    assert "django_doubletoken.W005" in output.getvalue()
+    output = StringIO()
+    call_command("check", stderr=output, stdout=output)  # only with --deploy
+    assert "W005" not in output.getvalue()
+
+
+def test_deploy_check_is_quiet_with_a_signing_key_or_a_strong_secret_key(settings):
+    settings.SECRET_KEY = "django-insecure-0123456789"
+    assert check_deploy() == []  # the test settings set a dedicated SIGNING_KEY
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "SIGNING_KEY": None}
+    settings.SECRET_KEY = "k7#Pq2@vX9!mZ4$wR1^tY6&uB3*nC8(dF5)gH0_jL" + "sE2+aQ7-oW"
+    assert check_deploy() == []

@@ -1,5 +1,6 @@
 """The OpenAPI schema documents the bearer scheme and every endpoint; it is optional."""
 
+import inspect
 import os
 import subprocess
 import sys
@@ -44,6 +45,46 @@ def test_every_endpoint_is_documented(schema, path, method):
                 "/ErrorResponse")
 
 
+@pytest.mark.parametrize("path, method", PATHS.items())
+def test_descriptions_are_written_for_api_users(schema, path, method):
+    from django_doubletoken import views
+
+    description = schema["paths"][path][method]["description"]
+    assert len(description) > 80
+    internal = [inspect.getdoc(view) for view in vars(views).values()
+                if inspect.isclass(view) and view.__module__ == views.__name__]
+    for docstring in filter(None, internal):
+        assert docstring.splitlines()[0] not in description, (path, docstring)
+
+
+# Authenticated operations whose answer may carry a slid access token; the two log-outs end
+# the session, so theirs never do.
+SLIDING = {("/api/auth/sessions/", "get", "200"),
+           ("/api/auth/sessions/{session_id}/", "delete", "204")}
+
+
+@pytest.mark.parametrize("path, method", PATHS.items())
+def test_the_new_token_header_is_declared_where_it_can_come(schema, path, method):
+    for status, response in schema["paths"][path][method]["responses"].items():
+        headers = response.get("headers", {})
+        if (path, method, status) in SLIDING:
+            header = headers["NEW_HTTP_AUTHORIZATION"]
+            assert header["schema"]["type"] == "string"
+            assert "Authorization" in header["description"]
+        else:
+            assert "NEW_HTTP_AUTHORIZATION" not in headers, (path, method, status)
+
+
+def test_the_new_token_header_helper_follows_the_setting(settings):
+    from django_doubletoken.openapi import new_token_header
+
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "NEW_TOKEN_HEADER": "X-New-Token"}
+    parameter = new_token_header()
+    assert parameter.name == "X-New-Token" and parameter.response == [200]
+    assert new_token_header([200, 201]).response == [200, 201]
+    assert parameter.location == "header"
+
+
 def test_shapes(schema):
     components = schema["components"]["schemas"]
     pair = components["TokenPairResponse"]["properties"]
@@ -53,6 +94,8 @@ def test_shapes(schema):
         components["ErrorResponse"]["properties"]["code"]["enum"]
     assert {"token_expired", "session_revoked", "refresh_reused", "cache_unavailable"} <= \
         set(codes)
+    verify = components["VerifyResponse"]["properties"]["expires_at"]
+    assert verify["type"] == "string" and verify["format"] == "date-time"
     login = schema["paths"]["/api/auth/login/"]["post"]["requestBody"]["content"]
     assert set(login["application/json"]["schema"]["$ref"].split("/")[-1:]) == {"Login"}
 

@@ -1,9 +1,12 @@
 """The built wheel and sdist carry everything, and the wheel works on its own."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import venv
 import zipfile
@@ -17,6 +20,8 @@ MUST_SHIP = [
     "django_doubletoken/migrations/0001_initial.py",
     "django_doubletoken/templates/django_doubletoken/admin/log_out_user.html",
     "django_doubletoken/templates/django_doubletoken/admin/sessions_inline.html",
+    "django_doubletoken/templates/django_doubletoken/admin/log_out_session.html",
+    "django_doubletoken/templates/admin/django_doubletoken/devicesession/submit_line.html",
     "django_doubletoken/templatetags/doubletoken_admin.py",
     "django_doubletoken/management/commands/purge_device_sessions.py",
     "django_doubletoken/openapi.py",
@@ -60,14 +65,43 @@ def test_wheel_and_sdist_contents(dist):
                        "Programming Language :: Python :: 3.13"):
         assert f"Classifier: {classifier}" in metadata
     assert "Requires-Dist: PyJWT>=2.8" in metadata
+    assert "License: BSD-3-Clause" in metadata or "License-Expression: BSD-3-Clause" in metadata
+    assert any(name.endswith("LICENSE") and ".dist-info/" in name for name in in_wheel)
+    assert {"LICENSE", "CHANGELOG.md", "README.md"} <= in_sdist
+
+
+def test_one_version_everywhere(dist):
+    """django_doubletoken.__version__ is the one source: the wheel's metadata reads it (setup.cfg
+    `attr:`), the JS package and the changelog's newest entry must say the same."""
+    import django_doubletoken
+
+    version = django_doubletoken.__version__
+    wheel, sdist = dist
+    assert wheel.name.startswith(f"django_doubletoken-{version}-")
+    assert sdist.name == f"django_doubletoken-{version}.tar.gz"
+    package = json.loads((ROOT / "django_doubletoken/static/django_doubletoken/package.json")
+                         .read_text())
+    assert package["version"] == version
+    assert package["license"] == "BSD-3-Clause"
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    newest = re.search(r"^## \[?([^\]\s]+)", changelog, re.M).group(1)
+    assert newest in (version, "Unreleased"), newest
+    assert f"## [{version}]" in changelog or f"## {version}" in changelog
 
 
 def test_installed_wheel_checks_and_migrates(dist, tmp_path):
     wheel, _ = dist
     env_dir = tmp_path / "venv"
-    # System site-packages provide Django & co; the wheel itself goes into the venv.
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    # Django & co come from the running test environment: its site-packages directories go on
+    # the new venv's path after the venv's own (a plain path line, so the work tree's editable
+    # install hook in there is not run); the wheel itself goes into the venv.
+    ask_site = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    new_site = subprocess.run([python, "-c", ask_site], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    Path(new_site, "test_environment.pth").write_text("\n".join(sorted(ours)) + "\n")
     install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps",
                               "--disable-pip-version-check", str(wheel)],
                              capture_output=True, text=True, timeout=300)

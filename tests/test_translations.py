@@ -27,3 +27,14 @@ def test_admin_labels_are_translated(user, login):
     with translation.override("fr"):
         assert str(DeviceSession._meta.verbose_name_plural) == "sessions d’appareils"
         assert str(RevokeReason.REFRESH_REUSED.label) == "Jeton de rafraîchissement réutilisé"
+
+
+def test_the_session_log_out_page_is_translated(admin_client, user, login):
+    from django.urls import reverse
+
+    pair = login()
+    url = reverse("admin:django_doubletoken_devicesession_log_out_session",
+                  args=[pair["session_id"]])
+    with translation.override("fr"):
+        page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Oui, déconnecter cette session" in page

@@ -12,11 +12,13 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.viewsets import ViewSet
 
 import django_doubletoken
 from django_doubletoken.decorators import bearer_auth, sliding_exempt
 from django_doubletoken.mixins import BearerAuthMixin
+from django_doubletoken.throttling import LoginRateThrottle
 from example_project.urls import urlpatterns as example_urlpatterns
 
 
@@ -161,6 +163,20 @@ def echo_view(request):
     return Response({"type": type(request.data).__name__})
 
 
+class DefaultHandlerThrottledView(APIView):
+    """A project's own view using the login throttle under DRF's stock exception handler."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginRateThrottle]
+
+    def get_exception_handler(self):
+        return drf_exception_handler
+
+    def post(self, request):
+        return Response({})
+
+
 urlpatterns = [
     *example_urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -187,4 +203,5 @@ urlpatterns = [
     path("whoami-pk/", whoami_pk),
     path("exposing/", exposing_view),
     path("echo/", echo_view),
+    path("default-handler-throttled/", DefaultHandlerThrottledView.as_view()),
 ]

@@ -4,19 +4,26 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Create (or reset the password of) the demo user and a staff user for the admin."
+    help = (
+        "Create the demo user and a staff user for the admin, or give them back the demo "
+        "password if it was changed. An unchanged password is left alone: setting it again "
+        "counts as a password change, which logs the user out of every device."
+    )
 
     def handle(self, *args, **options) -> None:
         users = get_user_model()._default_manager
         demo, _ = users.get_or_create(username=settings.DEMO_USERNAME)
-        demo.set_password(settings.DEMO_PASSWORD)
-        demo.save()
+        self._ensure_password(demo)
         admin, _ = users.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True}
         )
-        admin.set_password(settings.DEMO_PASSWORD)
-        admin.save()
+        self._ensure_password(admin)
         self.stdout.write(
             f"Demo user: {settings.DEMO_USERNAME} / {settings.DEMO_PASSWORD}   "
             f"Admin (/admin/): admin / {settings.DEMO_PASSWORD}"
         )
+
+    def _ensure_password(self, user) -> None:
+        if not user.check_password(settings.DEMO_PASSWORD):
+            user.set_password(settings.DEMO_PASSWORD)
+            user.save(update_fields=["password"])
