@@ -2,7 +2,7 @@
 
 It behaves like the JS client. Every request carries ``Authorization: Bearer <access>``; a
 token slid in by the server (``NEW_HTTP_AUTHORIZATION``) is swapped in; a 401 is handled by its
-code, by the rule both clients share (README, "What a client does with each error code"):
+code, by the rule both clients share (README, "Extending"):
 a request whose token has been replaced meanwhile is sent again with the current one;
 ``token_expired`` and ``token_revoked`` trigger one refresh, shared by every request in flight,
 and the request is then sent once more with the new token; ``token_invalid``,
