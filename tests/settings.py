@@ -20,6 +20,14 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": "drf_spectacular.ope
 ROOT_URLCONF = "tests.urls"
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Under pytest-xdist every worker flushes a Redis database of its own: worker gwN takes the Nth
+# database after TEST_REDIS_URL's. Written back to the environment once, so that the servers and
+# subprocesses a test starts (they inherit it) use the worker's database and do not shift again.
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("DOUBLETOKEN_TEST_REDIS_RESOLVED"):
+    _base, _, _db = REDIS_URL.rpartition("/")
+    REDIS_URL = f"{_base}/{int(_db) + int(os.environ['PYTEST_XDIST_WORKER'].removeprefix('gw'))}"
+    os.environ["TEST_REDIS_URL"] = REDIS_URL
+    os.environ["DOUBLETOKEN_TEST_REDIS_RESOLVED"] = "1"
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
