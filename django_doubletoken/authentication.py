@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -49,6 +50,39 @@ class TokenUser(SimpleLazyObject):
         return True
 
 
+def authenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] | None:
+    """Verify the request's Bearer access token: one JWT decode, one cache round trip, no
+    database query. Its user and grant; None when there is no Bearer header; a
+    ``DoubleTokenError`` when the token is refused. Either outcome is remembered on the
+    request, so the sliding middleware reuses it instead of verifying again."""
+    try:
+        raw = bearer_token(request)
+        if raw is None:
+            return None
+        return _authenticated(request, services.authenticate_access(raw))
+    except DoubleTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        raise
+
+
+async def aauthenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] | None:
+    """``authenticate_bearer`` for async views: the cache is read with its async API."""
+    try:
+        raw = bearer_token(request)
+        if raw is None:
+            return None
+        return _authenticated(request, await services.aauthenticate_access(raw))
+    except DoubleTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        raise
+
+
+def _authenticated(request: HttpRequest, grant: AccessGrant) -> tuple[TokenUser, AccessGrant]:
+    user = TokenUser(services.user_pk(grant.claims.sub))
+    setattr(request, GRANT_ATTRIBUTE, grant)
+    return user, grant
+
+
 class DoubleTokenAuthentication(BaseAuthentication):
     """Authenticates an access token: ``request.user`` is a ``TokenUser``, ``request.auth``
     an ``AccessGrant`` (``.claims``, ``.session_id``)."""
@@ -56,18 +90,10 @@ class DoubleTokenAuthentication(BaseAuthentication):
     www_authenticate_realm = "api"
 
     def authenticate(self, request: Request) -> tuple[TokenUser, AccessGrant] | None:
-        django_request = request._request
         try:
-            raw = bearer_token(django_request)
-            if raw is None:
-                return None
-            grant = services.authenticate_access(raw)
-            user = TokenUser(services.user_pk(grant.claims.sub))
+            return authenticate_bearer(request._request)
         except DoubleTokenError as error:
-            setattr(django_request, REJECTED_ATTRIBUTE, True)
             raise APIError(error, self.authenticate_header(request)) from error
-        setattr(django_request, GRANT_ATTRIBUTE, grant)
-        return user, grant
 
     def authenticate_header(self, request: Request) -> str:
         """The challenge of every 401 the app answers (RFC 6750 §3), refused tokens included."""

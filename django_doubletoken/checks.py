@@ -63,6 +63,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     errors += _check_keys()
     errors += _check_misc()
     errors += _check_client_side_cache()
+    errors += _check_dotted_paths()
     return errors
 
 
@@ -220,6 +221,41 @@ def _can_wait_for_replicas(config: dict) -> bool:
     return (backend.startswith(("django_redis.", "django_valkey."))
             and not backend.startswith(ASYNC_ONLY_BACKENDS)
             and "ShardClient" not in config.get("OPTIONS", {}).get("CLIENT_CLASS", ""))
+
+
+def _check_dotted_paths() -> list:
+    return _check_login_serializer() + _check_claims_function()
+
+
+def _check_claims_function() -> list:
+    path = api_settings.ACCESS_TOKEN_CLAIMS
+    if path is None:
+        return []
+    hint = "Give the dotted path of a function (user, session) -> dict, or None."
+    try:
+        function = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        return [_error(f"DOUBLETOKEN['ACCESS_TOKEN_CLAIMS'] {path!r} cannot be imported: "
+                       f"{exc}", hint, 23)]
+    if not callable(function):
+        return [_error(f"DOUBLETOKEN['ACCESS_TOKEN_CLAIMS'] {path!r} is not callable.", hint, 23)]
+    return []
+
+
+def _check_login_serializer() -> list:
+    from rest_framework.serializers import BaseSerializer
+
+    path = api_settings.LOGIN_SERIALIZER
+    try:
+        serializer = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        return [_error(f"DOUBLETOKEN['LOGIN_SERIALIZER'] {path!r} cannot be imported: {exc}",
+                       "Give the dotted path of a serializer class.", 22)]
+    if not (isinstance(serializer, type) and issubclass(serializer, BaseSerializer)):
+        return [_error(f"DOUBLETOKEN['LOGIN_SERIALIZER'] {path!r} is not a serializer class.",
+                       "Give the dotted path of a DRF Serializer subclass whose "
+                       "validated_data holds 'user'.", 22)]
+    return []
 
 
 def _user_admin_shows_sessions() -> bool:

@@ -1,10 +1,16 @@
 """A Python client for django-doubletoken: auth for ``requests`` and ``httpx`` (sync and async).
 
 It behaves like the JS client. Every request carries ``Authorization: Bearer <access>``; a
-token slid in by the server (``NEW_HTTP_AUTHORIZATION``) is swapped in; a 401 ``token_expired``
-triggers one refresh, shared by every request in flight, and the request is then sent once
-more with the new token. A refresh the server refuses (401) clears the tokens and calls
-``on_logout``. Nothing is ever retried twice.
+token slid in by the server (``NEW_HTTP_AUTHORIZATION``) is swapped in; a 401 is handled by its
+code, by the rule both clients share (README, "Extending"):
+a request whose token has been replaced meanwhile is sent again with the current one;
+``token_expired`` and ``token_revoked`` trigger one refresh, shared by every request in flight,
+and the request is then sent once more with the new token; ``token_invalid``,
+``session_revoked``, ``session_expired`` and ``refresh_reused`` (from any endpoint, the refresh
+included) clear the tokens and call ``on_logout``. Nothing is ever retried twice.
+
+``TokenStore`` also has the account calls of the JS client: ``logout()``, ``logout_all()``,
+``sessions()`` and ``revoke_session(id)`` (and ``a``-prefixed coroutines with httpx).
 
 Neither requests nor httpx is a dependency of the app: ``RequestsAuth`` exists when requests is
 installed, ``HttpxAuth`` when httpx is. This module imports nothing from Django.
@@ -33,10 +39,15 @@ try:
 except ImportError:  # optional
     httpx = None
 
-__all__ = ["HttpxAuth", "LoginFailed", "RequestsAuth", "TokenPair", "TokenStore"]
+__all__ = [
+    "HttpxAuth", "LoginFailed", "RequestFailed", "RequestsAuth", "TokenPair", "TokenStore"
+]
 
 DEFAULT_NEW_TOKEN_HEADER = "NEW_HTTP_AUTHORIZATION"
-TOKEN_EXPIRED = "token_expired"  # the one 401 code a refresh can cure
+# What a 401 means, by its code (the JS client has the same two sets): a refresh cures it...
+RENEW_CODES = frozenset({"token_expired", "token_revoked"})
+# ...or the session is over and only a new login helps. Any other 401 is returned as it is.
+LOGOUT_CODES = frozenset({"token_invalid", "session_revoked", "session_expired", "refresh_reused"})
 
 # Sends ``{"refresh": ...}`` to the refresh URL; returns the status and the decoded JSON body
 # (None when there is none). Transport errors are raised, not returned.
@@ -54,16 +65,36 @@ class TokenPair:
     @property
     def access_expires_at(self) -> datetime | None:
         """Read from the token without verifying it: good for display or scheduling, no more."""
-        return _expiry(self.access)
+        expires = _unverified_claims(self.access).get("exp")
+        try:
+            return datetime.fromtimestamp(expires, tz=timezone.utc)
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+    @property
+    def session_id(self) -> str | None:
+        """This device's session id (as in ``sessions()``), read from the token unverified."""
+        sid = _unverified_claims(self.access).get("sid")
+        return sid if isinstance(sid, str) else None
 
 
-class LoginFailed(Exception):
-    """The login endpoint said no; ``code`` is e.g. ``invalid_credentials`` (None if absent)."""
+class RequestFailed(Exception):
+    """An endpoint answered with an error: ``status_code``, and the body's ``code`` (None if
+    absent) and ``body``."""
+
+    what = "request"
 
     def __init__(self, status_code: int, body: Any) -> None:
         self.status_code = status_code
         self.code = _code(body)
-        super().__init__(f"login failed: HTTP {status_code} {self.code or ''}".strip())
+        self.body = body
+        super().__init__(f"{self.what} failed: HTTP {status_code} {self.code or ''}".strip())
+
+
+class LoginFailed(RequestFailed):
+    """The login endpoint said no; ``code`` is e.g. ``invalid_credentials``."""
+
+    what = "login"
 
 
 class TokenStore:
@@ -102,6 +133,10 @@ class TokenStore:
                 raise TypeError("TokenStore needs base_url or refresh_url")
             refresh_url = _auth_urls(base_url)[1]
         self.refresh_url = refresh_url
+        # The other endpoints are the refresh endpoint's siblings.
+        self.auth_url = (
+            refresh_url[: -len("refresh/")] if refresh_url.endswith("/refresh/") else None
+        )
         self.new_token_header = new_token_header
         self.on_tokens = on_tokens
         self.on_logout = on_logout
@@ -120,6 +155,7 @@ class TokenStore:
         *,
         device: str | None = None,
         client: str | None = None,
+        username_field: str = "username",
         timeout: float = 10.0,
         **options: Any,
     ) -> TokenStore:
@@ -127,11 +163,12 @@ class TokenStore:
 
         ``url`` is the site root or the login URL itself (``.../login/``); the refresh URL is
         its sibling. ``client`` picks the server's profile (``web``, ``mobile``); ``device`` is
-        the label shown in the user's device list. Uses requests if installed, else httpx.
+        the label shown in the user's device list. ``username_field`` is the server's user
+        model's ``USERNAME_FIELD`` (``"email"``, say). Uses requests if installed, else httpx.
         Raises ``LoginFailed`` when the server refuses.
         """
         login_url, refresh_url = _auth_urls(url)
-        payload = {"username": username, "password": password}
+        payload = {username_field: username, "password": password}
         if device is not None:
             payload["device"] = device
         if client is not None:
@@ -165,6 +202,11 @@ class TokenStore:
                 return None
             return TokenPair(self._access, self._refresh)
 
+    @property
+    def session_id(self) -> str | None:
+        tokens = self.tokens
+        return tokens.session_id if tokens is not None else None
+
     def set_tokens(self, access: str, refresh: str) -> None:
         """Replace both tokens (a new login); calls ``on_tokens``."""
         with self._lock:
@@ -192,6 +234,51 @@ class TokenStore:
             self._access = new
             pair = TokenPair(new, self._refresh)
         self._tokens_changed(pair)
+
+    def recover(self, sent: str, code: str | None, post: Post, *, replayed: bool = False
+                ) -> str | None:
+        """A request sent with ``sent`` got a 401 with ``code``: the access token to send it
+        again with, or None to return the 401 as it is.
+
+        A token replaced meanwhile (slid, refreshed) is simply used. Otherwise ``RENEW_CODES``
+        refresh once and ``LOGOUT_CODES`` clear the tokens and call ``on_logout(code)``.
+        ``replayed`` (the request was already sent again once) only ever logs out, so that a
+        server that keeps answering 401 cannot cause a loop.
+        """
+        current = self._replacement(sent)
+        if current is not _UNCHANGED:
+            return None if replayed else current
+        if code in LOGOUT_CODES:
+            self._end_session(sent, code)
+        elif code in RENEW_CODES and not replayed:
+            return self.renew(sent, post)
+        return None
+
+    async def arecover(self, sent: str, code: str | None, post: AsyncPost, *,
+                       replayed: bool = False) -> str | None:
+        """``recover`` for asyncio."""
+        current = self._replacement(sent)
+        if current is not _UNCHANGED:
+            return None if replayed else current
+        if code in LOGOUT_CODES:
+            self._end_session(sent, code)
+        elif code in RENEW_CODES and not replayed:
+            return await self.arenew(sent, post)
+        return None
+
+    def _replacement(self, sent: str) -> str | None | object:
+        with self._lock:
+            return _UNCHANGED if self._access == sent else self._access
+
+    def _end_session(self, sent: str | None, code: str | None) -> None:
+        """The server says the session of ``sent`` is over: drop the tokens, unless newer ones
+        (a login meanwhile) are stored, and tell the app."""
+        with self._lock:
+            if sent is not None and self._access != sent:
+                return
+            self._access = self._refresh = None
+        if self.on_logout is not None:
+            self.on_logout(code)
 
     def renew(self, stale: str, post: Post) -> str | None:
         """An access token to use instead of the expired ``stale`` one, refreshing once if no
@@ -233,9 +320,8 @@ class TokenStore:
             with self._lock:
                 if self._refresh != presented:  # logged in again meanwhile: keep that
                     return None
-                self._access = self._refresh = None
-            if self.on_logout is not None:
-                self.on_logout(_code(body))
+                sent = self._access
+            self._end_session(sent, _code(body))
         # Anything else (503 cache_unavailable, 5xx, 429) is the server's trouble, not the
         # session's: keep the tokens so that a later request can refresh.
         return None
@@ -254,10 +340,122 @@ class TokenStore:
         if self.on_tokens is not None:
             self.on_tokens(pair)
 
+    # --- account calls (each one like any other request: slides, refreshes, logouts) ---
+
+    def logout(self, *, timeout: float = 10.0) -> bool:
+        """Log this device out (``POST logout/``). The tokens are dropped here in any case,
+        even when the server could not be reached (the error is then raised); True when the
+        server confirmed."""
+        return self._logout_via("logout/", timeout)
+
+    def logout_all(self, *, timeout: float = 10.0) -> bool:
+        """Log every device of the user out (``POST logout-all/``); as ``logout()``."""
+        return self._logout_via("logout-all/", timeout)
+
+    def sessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The user's signed-in devices (``GET sessions/``); ``current`` marks this one.
+        Raises ``RequestFailed``."""
+        status, body = self._call("GET", "sessions/", timeout)
+        if status != 200 or not isinstance(body, list):
+            raise RequestFailed(status, body)
+        return body
+
+    def revoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
+        """Log one of the user's devices out (``DELETE sessions/<id>/``); this one's id works
+        like ``logout()``. False when the user has no such session; ``RequestFailed`` for any
+        other refusal."""
+        current = self.session_id
+        status, body = self._call("DELETE", f"sessions/{session_id}/", timeout)
+        return self._revoked(session_id, current, status, body)
+
+    async def alogout(self, *, timeout: float = 10.0) -> bool:
+        return await self._alogout_via("logout/", timeout)
+
+    async def alogout_all(self, *, timeout: float = 10.0) -> bool:
+        return await self._alogout_via("logout-all/", timeout)
+
+    async def asessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        status, body = await self._acall("GET", "sessions/", timeout)
+        if status != 200 or not isinstance(body, list):
+            raise RequestFailed(status, body)
+        return body
+
+    async def arevoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
+        current = self.session_id
+        status, body = await self._acall("DELETE", f"sessions/{session_id}/", timeout)
+        return self._revoked(session_id, current, status, body)
+
+    def _logout_via(self, path: str, timeout: float) -> bool:
+        session_id = self.session_id
+        if session_id is None:
+            return False
+        try:
+            status, _ = self._call("POST", path, timeout)
+        finally:
+            self._forget(session_id)
+        return status == 204
+
+    async def _alogout_via(self, path: str, timeout: float) -> bool:
+        session_id = self.session_id
+        if session_id is None:
+            return False
+        try:
+            status, _ = await self._acall("POST", path, timeout)
+        finally:
+            self._forget(session_id)
+        return status == 204
+
+    def _revoked(self, session_id: str, current: str | None, status: int, body: Any) -> bool:
+        if status == 404:
+            return False
+        if status != 204:
+            raise RequestFailed(status, body)
+        if session_id == current:
+            self._forget(current)
+        return True
+
+    def _forget(self, session_id: str) -> None:
+        """Drop the tokens of a session the app logged out (refreshed or slid during the call,
+        maybe), but not those of a new login meanwhile."""
+        with self._lock:
+            if self._access is not None and TokenPair(self._access, None).session_id == session_id:
+                self._access = self._refresh = None
+
+    def _url(self, path: str) -> str:
+        if self.auth_url is None:
+            raise ValueError(f"refresh_url {self.refresh_url!r} does not end in /refresh/: "
+                             "the other endpoints cannot be found next to it")
+        return self.auth_url + path
+
+    def _call(self, method: str, path: str, timeout: float) -> tuple[int, Any]:
+        url = self._url(path)
+        if requests is not None:
+            response = requests.request(method, url, timeout=timeout,
+                                        auth=RequestsAuth(self, timeout=timeout))
+        elif httpx is not None:
+            with httpx.Client(auth=HttpxAuth(self, timeout=timeout), timeout=timeout) as client:
+                response = client.request(method, url)
+        else:
+            raise ImportError("TokenStore needs requests or httpx: pip install requests")
+        return response.status_code, _json(response)
+
+    async def _acall(self, method: str, path: str, timeout: float) -> tuple[int, Any]:
+        url = self._url(path)
+        if httpx is None:
+            raise ImportError("TokenStore's coroutines need httpx: pip install httpx")
+        auth = HttpxAuth(self, timeout=timeout)
+        async with httpx.AsyncClient(auth=auth, timeout=timeout) as client:
+            response = await client.request(method, url)
+        return response.status_code, _json(response)
+
 
 @dataclass(frozen=True)
 class _Presented:
     token: str = field(repr=False)
+
+
+_UNCHANGED = object()
+_ACCEPTED = object()
 
 
 def _auth_urls(url: str) -> tuple[str, str]:
@@ -289,13 +487,13 @@ def _bearer(headers: Any) -> str | None:
     return value[len("Bearer "):] if value.startswith("Bearer ") else None
 
 
-def _expiry(token: str) -> datetime | None:
+def _unverified_claims(token: str) -> dict[str, Any]:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
-    except (IndexError, KeyError, TypeError, ValueError, OverflowError):
-        return None
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _post_once(url: str, payload: dict, timeout: float) -> tuple[int, Any]:
@@ -346,9 +544,9 @@ if requests is not None:
                          ) -> requests.Response:
             sent = _bearer(response.request.headers)
             self.store.accept_slid(sent, response.headers.get(self.store.new_token_header))
-            if sent is None or not _token_expired(response.status_code, response):
+            if sent is None or response.status_code != 401:
                 return response
-            token = self.store.renew(sent, self._post)
+            token = self.store.recover(sent, _code(_json(response)), self._post)
             if token is None or not isinstance(response.request.body, (bytes, str, type(None))):
                 return response
             response.close()  # its body was read above; this frees the connection
@@ -360,6 +558,8 @@ if requests is not None:
             retried.history.append(response)
             retried.request = replay
             self.store.accept_slid(token, retried.headers.get(self.store.new_token_header))
+            if retried.status_code == 401:
+                self.store.recover(token, _code(_json(retried)), self._post, replayed=True)
             return retried
 
         def _post(self, url: str, payload: dict) -> tuple[int, Any]:
@@ -390,16 +590,17 @@ if httpx is not None:
                            ) -> Generator[httpx.Request, httpx.Response, None]:
             sent = self._authorize(request, self.store.access)
             response = yield request
-            if response.status_code == 401:
-                response.read()
-            if not self._expired(response, sent):
+            code = self._rejection(response, sent)
+            if code is _ACCEPTED:
                 return
-            token = self.store.renew(sent, self._post)
+            token = self.store.recover(sent, code, self._post)
             if token is None or not _replayable(request):
                 return
             self._authorize(request, token)
             response = yield request
-            self.store.accept_slid(token, response.headers.get(self.store.new_token_header))
+            code = self._rejection(response, token)
+            if code is not _ACCEPTED:
+                self.store.recover(token, code, self._post, replayed=True)
 
         async def async_auth_flow(self, request: httpx.Request
                                   ) -> AsyncGenerator[httpx.Request, httpx.Response]:
@@ -407,14 +608,19 @@ if httpx is not None:
             response = yield request
             if response.status_code == 401:
                 await response.aread()
-            if not self._expired(response, sent):
+            code = self._rejection(response, sent)
+            if code is _ACCEPTED:
                 return
-            token = await self.store.arenew(sent, self._apost)
+            token = await self.store.arecover(sent, code, self._apost)
             if token is None or not _replayable(request):
                 return
             self._authorize(request, token)
             response = yield request
-            self.store.accept_slid(token, response.headers.get(self.store.new_token_header))
+            if response.status_code == 401:
+                await response.aread()
+            code = self._rejection(response, token)
+            if code is not _ACCEPTED:
+                await self.store.arecover(token, code, self._apost, replayed=True)
 
         @staticmethod
         def _authorize(request: httpx.Request, token: str | None) -> str | None:
@@ -422,9 +628,14 @@ if httpx is not None:
                 request.headers["Authorization"] = f"Bearer {token}"
             return token
 
-        def _expired(self, response: httpx.Response, sent: str | None) -> bool:
+        def _rejection(self, response: httpx.Response, sent: str | None) -> str | None | object:
+            """Picks up a slid token; then the code of a 401 to a request that carried a
+            token, or ``_ACCEPTED`` when there is nothing to recover from."""
             self.store.accept_slid(sent, response.headers.get(self.store.new_token_header))
-            return sent is not None and _token_expired(response.status_code, response)
+            if sent is None or response.status_code != 401:
+                return _ACCEPTED
+            response.read()  # a no-op once aread() has read it
+            return _code(_json(response))
 
         def _post(self, url: str, payload: dict) -> tuple[int, Any]:
             with httpx.Client(timeout=self.timeout, **self.client_options) as client:
@@ -442,10 +653,6 @@ if httpx is not None:
         except httpx.RequestNotRead:
             return False
         return True
-
-
-def _token_expired(status: int, response: Any) -> bool:
-    return status == 401 and _code(_json(response)) == TOKEN_EXPIRED
 
 
 def __getattr__(name: str) -> Any:

@@ -61,6 +61,15 @@ DEFAULTS: dict[str, Any] = {
     "LAST_USED_UPDATE_INTERVAL": timedelta(minutes=5),
     # Changing a user's password (or making it unusable) logs them out of every device.
     "REVOKE_ON_PASSWORD_CHANGE": True,
+    # Dotted path of a callable (user, session) -> dict of the project's own claims for the
+    # access token (e.g. {"roles": [...]}), computed at login and at each refresh and carried
+    # unchanged by slides; read in views as request.auth.claims["roles"]. None: no claims.
+    "ACCESS_TOKEN_CLAIMS": None,
+    # The serializer of the login endpoint (dotted path). It validates the request body and
+    # puts the authenticated "user" (and "device", "client" if it takes them) into
+    # validated_data; the default takes the user model's USERNAME_FIELD and "password" and
+    # checks them with django.contrib.auth.authenticate().
+    "LOGIN_SERIALIZER": "django_doubletoken.serializers.LoginSerializer",
     # DRF throttle rate for the login endpoint, per client IP ("10/min"); None disables it.
     "LOGIN_THROTTLE_RATE": "10/min",
     # False: access tokens are checked by signature and expiry only (no cache round trip),

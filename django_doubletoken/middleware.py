@@ -1,5 +1,15 @@
 """The sliding response middleware: re-issues a near-expiry access token in a header.
 
+Which responses get one: every response below 400 to a request whose Bearer access token is
+valid, not revoked and within ``SLIDING_THRESHOLD`` of its expiry, except from views marked
+``sliding_exempt``. That includes views that did not authenticate the token themselves (plain
+Django views without ``bearer_auth``, DRF views with other authentication classes or none):
+there the middleware verifies the token itself, with the same checks as authentication, and
+only when it is inside the window (one decode; then one cache round trip). Such a view still
+sees ``request.user`` as its own authentication left it (often ``AnonymousUser``); the client
+simply keeps its session alive through any call. A token that was refused, and any error
+response, never gets a successor.
+
 Place it anywhere in ``MIDDLEWARE`` above the views; above ``corsheaders``' CorsMiddleware
 if you use it, so that on the way out this runs after it and adds the header name to the
 ``Access-Control-Expose-Headers`` that CorsMiddleware set (browsers hide custom headers from
@@ -19,14 +29,15 @@ from .conf import api_settings
 from .errors import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
+from .sliding import is_sliding_exempt
 from .tokens import AccessClaims
 
 EXPOSE_HEADERS = "Access-Control-Expose-Headers"
 
 
 def _unverified_candidate(request: HttpRequest) -> tuple[str, AccessClaims] | None:
-    """For views that did not authenticate the token (plain Django views): the token and its
-    verified claims, if it is valid and near expiry. No cache round trip otherwise."""
+    """For views that did not authenticate the token: the token and its verified claims, if
+    it is valid and near expiry (its session is checked next). No cache round trip otherwise."""
     if getattr(request, REJECTED_ATTRIBUTE, False):
         return None
     try:
@@ -40,8 +51,12 @@ def _unverified_candidate(request: HttpRequest) -> tuple[str, AccessClaims] | No
 
 
 def _should_consider(request: HttpRequest, response: HttpResponseBase) -> bool:
-    # Error responses (including the token's own 401) never carry a new token.
-    return response.status_code < 400 and not getattr(request, REJECTED_ATTRIBUTE, False)
+    # Error responses (including the token's own 401) never carry a new token, nor do views
+    # that opted out with ``sliding_exempt``.
+    if response.status_code >= 400 or getattr(request, REJECTED_ATTRIBUTE, False):
+        return False
+    match = getattr(request, "resolver_match", None)
+    return not is_sliding_exempt(match.func if match is not None else None)
 
 
 def attach_token(response: HttpResponseBase, token: str) -> None:

@@ -6,10 +6,13 @@ from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any
 
+from django.contrib.auth import authenticate, get_user_model
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .conf import api_settings
+from .errors import INVALID_CREDENTIALS, TokenError
 from .models import DeviceSession
 from .services import TokenPair
 
@@ -26,10 +29,47 @@ class TokenField(serializers.CharField):
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=254)
+    """The body of ``login/``: the user model's ``USERNAME_FIELD`` (``username``, ``email``,
+    ...) and ``password``, checked by ``django.contrib.auth.authenticate(request, username=...,
+    password=...)`` as Django's own login form does, so every ``AUTHENTICATION_BACKENDS``
+    entry, lockout apps and ``user_login_failed`` receivers take part. Optional ``device``
+    (the label in the device list) and ``client`` (profile).
+
+    ``validated_data["user"]`` is the authenticated user. Wrong credentials, and a user
+    refused by ``confirm_login_allowed`` (inactive), are a 401 ``invalid_credentials``. A
+    project's own serializer (``DOUBLETOKEN["LOGIN_SERIALIZER"]``) may subclass this one or
+    start afresh; it gets ``request`` in its context and must put ``user`` into
+    ``validated_data``.
+    """
+
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
     device = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     client = serializers.CharField(max_length=32, required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The login field is the user model's, known only once the project is loaded.
+        model = get_user_model()
+        field = model._meta.get_field(model.USERNAME_FIELD)
+        login_field = serializers.CharField(max_length=getattr(field, "max_length", None) or 254,
+                                            label=field.verbose_name)
+        return {model.USERNAME_FIELD: login_field, **super().get_fields()}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        request = self.context.get("request")
+        user = authenticate(
+            getattr(request, "_request", request),
+            username=attrs[get_user_model().USERNAME_FIELD],
+            password=attrs["password"],
+        )
+        if user is None or not self.confirm_login_allowed(user):
+            raise TokenError(INVALID_CREDENTIALS)
+        attrs["user"] = user
+        return attrs
+
+    def confirm_login_allowed(self, user: Any) -> bool:
+        """Whether ``user``, whom the backends accepted, may open a session. Backends like
+        ``AllowAllUsersModelBackend`` let inactive users through; sessions never are."""
+        return user.is_active
 
     def validate_client(self, value: str) -> str:
         if value not in api_settings.CLIENT_PROFILES:
@@ -76,6 +116,11 @@ class TokenPairResponseSerializer(serializers.Serializer):
     access_expires_at = ExactDateTimeField()
     refresh_expires_at = ExactDateTimeField()
     session_id = serializers.UUIDField()
+
+
+def login_serializer_class() -> type[serializers.Serializer]:
+    """The serializer named by ``DOUBLETOKEN["LOGIN_SERIALIZER"]``."""
+    return import_string(api_settings.LOGIN_SERIALIZER)
 
 
 # One bound instance serves every response: building a Serializer deep-copies its declared

@@ -8,6 +8,13 @@ Every signal is sent with ``sender=DeviceSession`` and these keyword arguments:
                      (int, Unix time); sent once per replaced token, by the request that won
 ``session_revoked``  ``session``, ``reason`` (a ``RevokeReason`` value)
 ``refresh_reused``   ``session``, ``request``; the session has been revoked as well
+
+Receivers may be plain functions or coroutines. They run after the change is committed, so
+none can undo it: a receiver that raises is logged (by Django, on the ``django.dispatch``
+logger, with its traceback) and the others still run; the response the client gets is the
+same. On the middleware's async path (ASGI) ``token_slid`` is sent with ``asend``: coroutine
+receivers are awaited in the event loop and plain ones run in a worker thread, where they may
+use the ORM.
 """
 
 from django.dispatch import Signal

@@ -4,7 +4,8 @@ Both carry the ``kid`` of their signing key (see ``keys``).
 
 Access token (RFC 9068 header ``typ: at+jwt``): ``sub``, ``sid``, ``jti``, ``iat``, ``exp``,
 ``client`` (profile) and ``sxp`` (the session's refresh expiry when issued, so the sliding
-middleware never re-issues past it without a database read), plus ``iss``/``aud`` when set.
+middleware never re-issues past it without a database read), plus ``iss``/``aud`` when set and
+the project's own claims (``claims``: ACCESS_TOKEN_CLAIMS).
 
 Refresh token (``typ: rt+jwt``): ``sub``, ``sid``, ``gen`` (the session's refresh generation),
 ``jti``, ``iat``, ``exp``, ``client`` and ``axp`` (the session's absolute expiry), the last two
@@ -22,12 +23,14 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import jwt
 
+from .claims import RESERVED_CLAIMS, check_length
 from .conf import api_settings, derived_from_settings
 from .errors import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
 from .keys import key_ring
@@ -68,6 +71,9 @@ def _algorithm(name: str) -> Any:
 
 @dataclass(frozen=True)
 class AccessClaims:
+    """A verified access token's claims. ``claims["roles"]`` (or ``.get()``) reads any claim,
+    the project's own (``custom``, from ACCESS_TOKEN_CLAIMS) as well as the app's."""
+
     sub: str
     sid: str
     jti: str
@@ -75,6 +81,28 @@ class AccessClaims:
     exp: int
     client: str
     session_expires: int
+    custom: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.custom:
+            return self.custom[name]
+        standard = _STANDARD_ATTRIBUTES.get(name)
+        if standard is None:
+            raise KeyError(name)
+        return getattr(self, standard)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+# Claim name -> AccessClaims attribute.
+_STANDARD_ATTRIBUTES = {
+    "sub": "sub", "sid": "sid", "jti": "jti", "iat": "iat", "exp": "exp", "client": "client",
+    "sxp": "session_expires",
+}
 
 
 @dataclass(frozen=True)
@@ -114,11 +142,15 @@ def _encode(payload: dict[str, Any], typ: str) -> str:
 
 
 def encode_access(
-    *, sub: str, sid: str, jti: str, iat: int, exp: int, client: str, session_expires: int
+    *, sub: str, sid: str, jti: str, iat: int, exp: int, client: str, session_expires: int,
+    custom: Mapping[str, Any] | None = None,
 ) -> str:
-    payload = _registered_claims()
+    """``custom``: claims already checked by ``claims.checked_claims``. ``ClaimsError`` when
+    the token would be longer than MAX_TOKEN_LENGTH (it would be refused on its way back)."""
+    payload = dict(custom or {})
+    payload.update(_registered_claims())
     payload.update(sub=sub, sid=sid, jti=jti, iat=iat, exp=exp, client=client, sxp=session_expires)
-    return _encode(payload, ACCESS_TYP)
+    return check_length(_encode(payload, ACCESS_TYP))
 
 
 def encode_refresh(
@@ -251,6 +283,7 @@ def decode_access(raw: str) -> AccessClaims:
         exp=payload["exp"],
         client=payload["client"],
         session_expires=payload["sxp"],
+        custom={k: v for k, v in payload.items() if k not in RESERVED_CLAIMS},
     )
 
 

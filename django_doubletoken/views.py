@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib.auth import authenticate
-from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -15,40 +13,19 @@ from rest_framework.views import APIView
 
 from . import cookies, services
 from .authentication import DoubleTokenAuthentication
-from .conf import api_settings
-from .errors import INVALID_CREDENTIALS, TokenError
 from .exceptions import exception_handler
-from .http import client_ip, user_agent
 from .keys import key_ring
 from .models import DeviceSession, RevokeReason
 from .parsers import PARSER_CLASSES
 from .serializers import (
     DeviceSessionSerializer,
-    LoginSerializer,
     RefreshSerializer,
     VerifyResponseSerializer,
     VerifySerializer,
-    token_pair_body,
+    login_serializer_class,
 )
+from .shortcuts import login_response, token_response
 from .throttling import LoginRateThrottle
-
-# RFC 6749 §5.1: responses carrying tokens must not be cached.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def token_response(
-    pair: services.TokenPair, request: Request, *, use_cookie: bool = False
-) -> Response:
-    """The pair as JSON; with cookie transport the refresh token goes in the cookie only."""
-    body = token_pair_body(pair)
-    if not use_cookie:
-        return Response(body, headers=NO_STORE)
-    del body["refresh"]
-    response = Response(body, headers=NO_STORE)
-    max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
-    cookies.set_refresh_cookie(response, pair.refresh, max_age)
-    cookies.ensure_csrf_cookie(request._request)
-    return response
 
 
 class DoubleTokenView(APIView):
@@ -76,28 +53,18 @@ class SessionTokenView(DoubleTokenView):
 class LoginView(PublicTokenView):
     throttle_classes = (LoginRateThrottle,)
 
+    def get_serializer(self, *args, **kwargs):
+        """The configured login serializer (``LOGIN_SERIALIZER``), as GenericAPIView would."""
+        kwargs.setdefault("context", {"request": self.request, "view": self})
+        return login_serializer_class()(*args, **kwargs)
+
     def post(self, request: Request) -> Response:
-        serializer = LoginSerializer(data=request.data)
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        client = data.get("client") or api_settings.DEFAULT_CLIENT
-        use_cookie = cookies.enabled_for(client)
-        if use_cookie:
-            cookies.refuse_cross_site_login(request._request)
-        user = authenticate(
-            request._request, username=data["username"], password=data["password"]
+        return login_response(
+            request, data["user"], client=data.get("client"), device=data.get("device") or ""
         )
-        if user is None:
-            raise TokenError(INVALID_CREDENTIALS)
-        pair = services.login(
-            user,
-            client=data.get("client"),
-            device=data["device"],
-            ip=client_ip(request._request),
-            user_agent=user_agent(request._request),
-            request=request._request,
-        )
-        return token_response(pair, request, use_cookie=use_cookie)
 
 
 class RefreshView(PublicTokenView):

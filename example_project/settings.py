@@ -127,6 +127,8 @@ DOUBLETOKEN = {
     # Must stay shorter than the access lifetime (check E019), also when that is shortened.
     "GRACE_PERIOD": _seconds("GRACE_SECONDS", min(timedelta(seconds=30), _ACCESS_LIFETIME / 2)),
     "LEEWAY": _seconds("LEEWAY_SECONDS", timedelta(seconds=10)),
+    # Every access token carries the user's group names as "roles".
+    "ACCESS_TOKEN_CLAIMS": "example_project.claims.access_claims",
 }
 if any(os.environ.get(f"{n}_SECONDS") for n in ("ACCESS", "REFRESH", "SESSION")):
     # Lifetimes from the environment apply to every profile, "mobile" included.

@@ -66,9 +66,9 @@ def _settings_env(overrides: dict) -> str:
 @contextmanager
 def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
                doubletoken: dict | None = None, caches: dict | None = None,
-               env: dict | None = None) -> Iterator[str]:
-    """Serve the test project in its own process; yields its base URL. ``env``: more
-    environment variables for it (the example project's settings read some)."""
+               environ: dict[str, str] | None = None) -> Iterator[str]:
+    """Serve the test project in its own process; yields its base URL. ``environ`` adds
+    variables to the server's environment (e.g. ``tests.receivers.ENV_SWITCH``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -77,7 +77,7 @@ def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
         "TEST_REDIS_URL": settings.REDIS_URL,
         "DOUBLETOKEN_TEST_SETTINGS": _settings_env(doubletoken or {}),
         "PYTHONPATH": str(ROOT),
-        **(env or {}),
+        **(environ or {}),
     }
     if caches is not None:
         env["DOUBLETOKEN_TEST_CACHES"] = json.dumps(caches)

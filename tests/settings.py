@@ -85,6 +85,9 @@ DOUBLETOKEN = {
     "GRACE_PERIOD": timedelta(seconds=30),
     "SIGNING_KEY": "tests-signing-key-0123456789abcdef0123456789abcdef",
     "LOGIN_THROTTLE_RATE": None,
+    # The suite runs the app's defaults; the example's "roles" claims are tested on their own
+    # (tests/test_claims.py).
+    "ACCESS_TOKEN_CLAIMS": None,
 }
 # Durations in seconds, e.g. {"GRACE_PERIOD": 2}, for servers started by tests.
 for _key, _value in json.loads(os.environ.get("DOUBLETOKEN_TEST_SETTINGS", "{}")).items():

@@ -23,7 +23,7 @@ def _socket_renewals(page):
 def test_demo_socket_closes_when_the_device_is_logged_out_elsewhere(browser, user, password,  # noqa: F811
                                                                     tmp_path):
     env = {"DEBUG": "0", "TICK_SECONDS": "1", "VAR_DIR": str(tmp_path)}
-    with app_server("uvicorn", workers=2, doubletoken=SHORT_LIVED, env=env) as base:
+    with app_server("uvicorn", workers=2, doubletoken=SHORT_LIVED, environ=env) as base:
         first = browser.new_context()
         page = first.new_page()
         sign_in(page, base, password, device="First")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,8 +24,11 @@ from django.core.signals import request_started
 from django_doubletoken import services, signals
 from django_doubletoken.authentication import DoubleTokenAuthentication
 from django_doubletoken.client import (
+    LOGOUT_CODES,
+    RENEW_CODES,
     HttpxAuth,
     LoginFailed,
+    RequestFailed,
     RequestsAuth,
     TokenPair,
     TokenStore,
@@ -379,3 +385,170 @@ def test_the_module_imports_without_requests_or_httpx():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=30)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+# --- one rule for every 401 code, shared with the JS client (tests/js/codes.test.mjs) ----
+
+CODE_RULE = {code: action for code, action in
+             json.loads((Path(__file__).parent / "error_codes.json").read_text()).items()
+             if not code.startswith("_")}
+
+
+def test_the_rule_table_is_the_clients_own():
+    assert {c for c, action in CODE_RULE.items() if action == "refresh"} == RENEW_CODES
+    assert {c for c, action in CODE_RULE.items() if action == "logout"} == LOGOUT_CODES
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("code", sorted(CODE_RULE))
+def test_what_each_401_code_makes_the_client_do(kind, code, base, pair, recorder, refreshes,
+                                                hits):
+    store = TokenStore(pair["access"], pair["refresh"], base_url=base, **recorder.hooks())
+    path = f"/__test__/unauthorized/{code}/"
+
+    result, = send(kind, store, base, path=path)
+
+    assert (result.status, result.code) == (401, code)
+    action = CODE_RULE[code]
+    if action == "refresh":  # one refresh, one replay (which gets the same 401: no loop)
+        assert refreshes == [1] and hits[path] == 2 and result.replayed
+        assert store.access not in (None, pair["access"]) and recorder.logouts == []
+    elif action == "logout":  # no refresh: the tokens are dropped, the app told why
+        assert refreshes == [] and hits[path] == 1 and not result.replayed
+        assert store.tokens is None and recorder.logouts == [code]
+    else:  # returned as it is, the tokens kept
+        assert action == "return"
+        assert refreshes == [] and hits[path] == 1 and not result.replayed
+        assert store.access == pair["access"] and recorder.logouts == []
+    assert hits[REFRESH] == len(refreshes)
+
+
+@pytest.mark.parametrize("code", sorted(c for c, a in CODE_RULE.items() if a != "return"))
+def test_a_token_replaced_meanwhile_is_used_whatever_the_code(code, pair, recorder):
+    store = TokenStore(pair["access"], pair["refresh"], base_url="http://unused",
+                       **recorder.hooks())
+
+    def post(url, payload):
+        raise AssertionError("no refresh: a newer token is stored")
+
+    assert store.recover("an older token", code, post) == pair["access"]
+    assert store.recover("an older token", code, post, replayed=True) is None
+    assert asyncio.run(store.arecover("an older token", code, post)) == pair["access"]
+    assert store.tokens == TokenPair(pair["access"], pair["refresh"])
+    assert recorder.logouts == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_replay_refused_for_good_logs_out(kind, base, expired_store, recorder, pair,
+                                            monkeypatch):
+    """The refresh worked, but the replay is told the session is over (revoked meanwhile)."""
+    expired = expired_store.access
+    real_authenticate = DoubleTokenAuthentication.authenticate
+
+    def revoke_on_replay(self, request):
+        if request.META.get("HTTP_AUTHORIZATION") != f"Bearer {expired}":
+            raise TokenError("session_revoked")
+        return real_authenticate(self, request)
+
+    monkeypatch.setattr(DoubleTokenAuthentication, "authenticate", revoke_on_replay)
+
+    result, = send(kind, expired_store, base)
+
+    assert (result.status, result.code, result.replayed) == (401, "session_revoked", True)
+    assert expired_store.tokens is None and recorder.logouts == ["session_revoked"]
+
+
+# --- account calls: logout(), logout_all(), sessions(), revoke_session() -----------------
+
+def _store_for(base, password, device, recorder=None):
+    hooks = recorder.hooks() if recorder else {}
+    return TokenStore.login(base, "alice", password, device=device, **hooks)
+
+
+def _me_status(base, token):
+    return requests.get(base + ME, headers={"Authorization": f"Bearer {token}"},
+                        timeout=10).status_code
+
+
+def test_sessions_and_revoke_session(base, user, password, recorder):
+    phone = _store_for(base, password, "phone")
+    laptop = _store_for(base, password, "laptop", recorder)
+
+    sessions = laptop.sessions()
+    assert {s["device"]: s["current"] for s in sessions} == {"phone": False, "laptop": True}
+    assert laptop.session_id == next(s["id"] for s in sessions if s["current"])
+
+    assert laptop.revoke_session(phone.session_id) is True
+    assert _me_status(base, phone.access) == 401
+    assert laptop.revoke_session(phone.session_id) is True  # idempotent, as DELETE is
+    assert laptop.revoke_session(str(uuid.uuid4())) is False  # not one of the user's
+    assert laptop.revoke_session("not-a-session") is False
+    assert [s["device"] for s in laptop.sessions()] == ["laptop"]
+
+    # Its own id: like logout(), the tokens go (on_logout is for logouts the app did not ask).
+    access = laptop.access
+    assert laptop.revoke_session(laptop.session_id) is True
+    assert laptop.tokens is None and recorder.logouts == []
+    assert _me_status(base, access) == 401
+
+    with pytest.raises(RequestFailed) as refused:
+        laptop.sessions()
+    assert refused.value.status_code == 401
+
+
+def test_logout_and_logout_all(base, user, password):
+    phone = _store_for(base, password, "phone")
+    laptop = _store_for(base, password, "laptop")
+    tablet = _store_for(base, password, "tablet")
+    access = laptop.access
+
+    assert laptop.logout() is True
+    assert laptop.tokens is None and _me_status(base, access) == 401
+    assert laptop.logout() is False  # nothing to log out
+    assert _me_status(base, phone.access) == 200
+
+    assert phone.logout_all() is True
+    assert phone.tokens is None
+    assert _me_status(base, tablet.access) == 401  # every device
+
+
+def test_logout_with_an_expired_token_refreshes_first(base, pair, expired_store, recorder,
+                                                      refreshes):
+    assert expired_store.logout() is True
+    assert refreshes == [1]  # token_expired: refreshed, replayed, then the tokens forgotten
+    assert expired_store.tokens is None and recorder.logouts == []
+    assert _me_status(base, access_token(pair)) == 401  # the session is revoked
+
+
+def test_logout_without_a_server_still_forgets_the_tokens(pair):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = TokenStore(pair["access"], pair["refresh"], base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(requests.ConnectionError):
+        store.logout(timeout=2)
+    assert store.tokens is None
+
+
+def test_account_calls_need_the_endpoints_next_to_the_refresh_url(pair):
+    store = TokenStore(pair["access"], pair["refresh"], refresh_url="http://x/token-refresh")
+    with pytest.raises(ValueError, match="does not end in /refresh/"):
+        store.sessions()
+
+
+def test_async_account_calls(base, user, password):
+    phone = _store_for(base, password, "phone")
+    laptop = _store_for(base, password, "laptop")
+    tablet = _store_for(base, password, "tablet")
+
+    async def main():
+        devices = {s["device"] for s in await laptop.asessions()}
+        revoked = await laptop.arevoke_session(phone.session_id)
+        missing = await laptop.arevoke_session(str(uuid.uuid4()))
+        logged_out = await laptop.alogout()
+        everywhere = await tablet.alogout_all()
+        return devices, revoked, missing, logged_out, everywhere
+
+    assert asyncio.run(main()) == ({"phone", "laptop", "tablet"}, True, False, True, True)
+    assert laptop.tokens is None and tablet.tokens is None
+    assert _me_status(base, phone.access) == 401

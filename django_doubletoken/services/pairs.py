@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .. import tokens
 from ..models import DeviceSession
@@ -21,11 +23,12 @@ class TokenPair:
     session_id: str
 
 
-def issue_pair(session: DeviceSession) -> TokenPair:
+def issue_pair(session: DeviceSession, custom: Mapping[str, Any] | None = None) -> TokenPair:
     """The token pair of the session's current refresh generation.
 
-    A function of the row alone: called again within the grace window it returns the same
-    tokens (same claims and, with deterministic algorithms like HS256/RS256, same strings).
+    A function of the row (and the ``custom`` claims, from ``claims.custom_claims``) alone:
+    called again within the grace window it returns the same tokens (same claims and, with
+    deterministic algorithms like HS256/RS256, same strings).
     """
     issued = unix(session.rotated_at or session.created_at)
     refresh_exp = unix(session.expires_at)
@@ -40,6 +43,7 @@ def issue_pair(session: DeviceSession) -> TokenPair:
         exp=access_exp,
         client=session.client,
         session_expires=refresh_exp,
+        custom=custom,
     )
     refresh = tokens.encode_refresh(
         sub=sub,

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .. import signals, store, tokens
+from ..claims import claims_function, custom_claims
 from ..conf import api_settings
 from ..errors import REFRESH_REUSED, SESSION_EXPIRED, SESSION_REVOKED, TOKEN_INVALID, TokenError
 from ..models import DeviceSession, RevokeReason
@@ -29,11 +30,17 @@ def refresh(raw_refresh: str, *, request: HttpRequest | None = None) -> TokenPai
     claims = tokens.decode_refresh(raw_refresh)
     sid = session_uuid(claims.sid)
     now = timezone.now()
-    with database_available():
-        rotated_session = _rotate_current(claims, sid, now)
+    # Custom claims need the user and the session row: the locked path reads them, and issues
+    # the pair before its transaction commits (claims that cannot go into a token change
+    # nothing).
+    if claims_function() is None:
+        with database_available():
+            rotated_session = _rotate_current(claims, sid, now)
+    else:
+        rotated_session = None
     if rotated_session is not None:
         if signals.session_refreshed.has_listeners(DeviceSession):
-            signals.session_refreshed.send(
+            signals.session_refreshed.send_robust(
                 sender=DeviceSession, session=DeviceSession.objects.get(pk=sid), request=request
             )
         return issue_pair(rotated_session)
@@ -117,15 +124,18 @@ def _refresh_locked(
             reused = session
         else:
             raise TokenError(TOKEN_INVALID)
+        pair = None if reused else issue_pair(session, custom_claims(session))
     if reused is not None:
-        signals.session_revoked.send(
+        signals.session_revoked.send_robust(
             sender=DeviceSession, session=reused, reason=RevokeReason.REFRESH_REUSED
         )
-        signals.refresh_reused.send(sender=DeviceSession, session=reused, request=request)
+        signals.refresh_reused.send_robust(sender=DeviceSession, session=reused, request=request)
         raise TokenError(REFRESH_REUSED)
     if rotated:
-        signals.session_refreshed.send(sender=DeviceSession, session=session, request=request)
-    return issue_pair(session)
+        signals.session_refreshed.send_robust(
+            sender=DeviceSession, session=session, request=request
+        )
+    return pair
 
 
 def _within_grace(rotated_at: datetime | None, now: datetime) -> bool:

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .. import signals, store
+from ..claims import custom_claims
 from ..conf import ClientProfile, api_settings
 from ..models import DeviceSession, RevokeReason
 from ..store import SessionState
@@ -46,6 +47,9 @@ def login(
             refresh_expires_at=min(now + profile.refresh_lifetime, absolute),
             absolute_expires_at=absolute,
         )
+        # Before anything reaches the cache: claims that cannot go into a token (ClaimsError)
+        # leave no session behind.
+        pair = issue_pair(session, custom_claims(session, user))
         over_limit = _sessions_over_limit(user, profile, keep=session)
         if over_limit:
             revoke_locked(over_limit, RevokeReason.SESSION_LIMIT, now)
@@ -55,13 +59,13 @@ def login(
             sid, SessionState(str(user.pk), ""), active_state_ttl(session.expires_at, now)
         )
         store.mark_used(sid)
-    user_logged_in.send(sender=user.__class__, request=request, user=user)
-    signals.session_created.send(sender=DeviceSession, session=session, request=request)
+    user_logged_in.send_robust(sender=user.__class__, request=request, user=user)
+    signals.session_created.send_robust(sender=DeviceSession, session=session, request=request)
     for revoked in over_limit:
-        signals.session_revoked.send(
+        signals.session_revoked.send_robust(
             sender=DeviceSession, session=revoked, reason=RevokeReason.SESSION_LIMIT
         )
-    return issue_pair(session)
+    return pair
 
 
 def _sessions_over_limit(
@@ -109,7 +113,7 @@ def revoke_sessions(queryset: QuerySet[DeviceSession], reason: str) -> int:
         sessions = list(pending.select_for_update())
         revoke_locked(sessions, reason, now)
     for session in sessions:
-        signals.session_revoked.send(sender=DeviceSession, session=session, reason=reason)
+        signals.session_revoked.send_robust(sender=DeviceSession, session=session, reason=reason)
     return len(sessions)
 
 

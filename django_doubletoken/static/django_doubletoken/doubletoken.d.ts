@@ -108,7 +108,7 @@ export class DoubleTokenClient extends EventTarget {
   constructor(options?: ClientOptions);
   readonly headerName: string;
 
-  /** fetch with the access token; one shared refresh and one replay on 401 token_expired. */
+  /** fetch with the access token; one shared refresh and one replay on 401 token_expired / token_revoked (README, "Extending"). */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   login(credentials: Credentials): Promise<TokenPair>;
   logout(): Promise<void>;

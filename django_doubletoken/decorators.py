@@ -1,0 +1,120 @@
+"""Per-view control for plain Django and DRF views.
+
+``bearer_auth`` lets a plain Django view authenticate the Bearer access token as DRF views do
+(``BearerAuthMixin`` in ``mixins`` for class-based views). ``sliding_exempt`` opts a view out
+of the sliding middleware's re-issue, as ``csrf_exempt`` opts one out of CSRF checks.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import NotAuthenticated
+
+from .api_errors import APIError
+from .authentication import (
+    DoubleTokenAuthentication,
+    TokenUser,
+    aauthenticate_bearer,
+    authenticate_bearer,
+)
+from .errors import DoubleTokenError
+from .services import AccessGrant
+from .sliding import sliding_exempt
+
+__all__ = ["bearer_auth", "sliding_exempt"]
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+@overload
+def bearer_auth(view: View, *, required: bool = True) -> View: ...
+@overload
+def bearer_auth(view: None = None, *, required: bool = True) -> Callable[[View], View]: ...
+
+
+def bearer_auth(view=None, *, required=True):
+    """Authenticate the ``Authorization: Bearer`` access token for a plain Django view (sync
+    or async), as ``DoubleTokenAuthentication`` does for DRF views.
+
+    With a valid token, ``request.user`` is a ``TokenUser`` (its row is loaded only when the
+    view reads more than ``pk``; ``await request.auser()`` gives it too) and ``request.auth``
+    the ``AccessGrant`` (``.claims``, ``.session_id``). A refused token is answered with the
+    401 ``{"detail", "code"}`` and ``WWW-Authenticate`` of the error contract (503 when the
+    cache is down), the view never runs. Without a Bearer header: 401 ``not_authenticated``,
+    or with ``required=False`` the view runs with ``request.user`` as it was (e.g. the session
+    user).
+
+    Required-token views are exempt from CSRF checks, as DRF's are: a browser never adds an
+    ``Authorization`` header by itself. With ``required=False`` CSRF protection stays on.
+    """
+    if view is None:
+        return functools.partial(bearer_auth, required=required)
+    if iscoroutinefunction(view):
+
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            refusal = await aauthenticate_view_request(request, required=required)
+            return refusal if refusal is not None else await view(request, *args, **kwargs)
+    else:
+
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            refusal = authenticate_view_request(request, required=required)
+            return refusal if refusal is not None else view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapper) if required else wrapper
+
+
+def authenticate_view_request(request: HttpRequest, *, required: bool) -> HttpResponse | None:
+    """Authenticate a plain view's request (see ``bearer_auth``); the response that refuses
+    it, or None when the view may run."""
+    try:
+        result = authenticate_bearer(request)
+    except DoubleTokenError as error:
+        return refusal_response(request, error)
+    return _accept(request, result, required)
+
+
+async def aauthenticate_view_request(request: HttpRequest, *, required: bool
+                                     ) -> HttpResponse | None:
+    try:
+        result = await aauthenticate_bearer(request)
+    except DoubleTokenError as error:
+        return refusal_response(request, error)
+    return _accept(request, result, required)
+
+
+def _accept(request: HttpRequest, result: tuple[TokenUser, AccessGrant] | None,
+            required: bool) -> HttpResponse | None:
+    if result is None:
+        return refusal_response(request, None) if required else None
+    user, grant = result
+    request.user, request.auth = user, grant
+
+    async def auser() -> TokenUser:
+        return user
+
+    request.auser = auser
+    return None
+
+
+def refusal_response(request: HttpRequest, error: DoubleTokenError | None) -> JsonResponse:
+    """The error contract's response for views outside DRF: ``error``'s, or with None the
+    401 ``not_authenticated`` of a request without a token."""
+    challenge = DoubleTokenAuthentication().authenticate_header(request)
+    if error is None:
+        body = {"detail": str(NotAuthenticated.default_detail),
+                "code": NotAuthenticated.default_code}
+        return JsonResponse(body, status=401, headers={"WWW-Authenticate": challenge})
+    rendered = APIError(error, challenge)
+    response = JsonResponse({"detail": str(rendered.detail["detail"]), "code": rendered.code},
+                            status=rendered.status_code)
+    if getattr(rendered, "auth_header", None):
+        response["WWW-Authenticate"] = rendered.auth_header
+    return response

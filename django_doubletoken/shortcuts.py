@@ -1,0 +1,94 @@
+"""Signing a user in from a project's own views: after sign-up, social login, a magic link,
+an invite. ``django_doubletoken.login`` and ``django_doubletoken.login_response`` are these.
+
+Both do what ``login/`` does once it has authenticated the user: open a device session (the
+client's IP and user agent recorded), send ``user_logged_in`` (so ``last_login`` is updated)
+and ``session_created``; ``login_response`` also answers exactly as ``login/`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import cookies, services
+from .conf import api_settings
+from .http import client_ip, user_agent
+from .serializers import token_pair_body
+
+# RFC 6749 §5.1: responses carrying tokens must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def login(
+    request: HttpRequest | Request, user: Any, *, client: str | None = None, device: str = ""
+) -> services.TokenPair:
+    """Open a device session for ``user``, whom the project has authenticated itself, and
+    return its token pair (``.access``, ``.refresh``, ``.session_id``, expiries).
+
+    ``client`` is a profile of ``CLIENT_PROFILES`` (default ``DEFAULT_CLIENT``), ``device`` the
+    label shown in the device list. ``ValueError`` for an unknown profile, an unsaved or an
+    inactive user; ``request`` may be Django's or DRF's.
+    """
+    if client is not None and client not in api_settings.CLIENT_PROFILES:
+        names = ", ".join(sorted(api_settings.CLIENT_PROFILES))
+        raise ValueError(f"Unknown client profile {client!r}; CLIENT_PROFILES has: {names}.")
+    if getattr(user, "pk", None) is None:
+        raise ValueError("Save the user before signing it in: it has no primary key yet.")
+    if not getattr(user, "is_active", True):
+        raise ValueError(f"User {user.pk} is inactive: inactive users get no session.")
+    django_request = getattr(request, "_request", request)
+    return services.login(
+        user,
+        client=client,
+        device=device,
+        ip=client_ip(django_request),
+        user_agent=user_agent(django_request),
+        request=django_request,
+    )
+
+
+def login_response(
+    request: HttpRequest | Request, user: Any, *, client: str | None = None, device: str = ""
+) -> Response:
+    """``login()``, answered as ``login/`` answers: the same JSON body, ``Cache-Control:
+    no-store``, and with cookie transport the refresh token in its HttpOnly cookie instead.
+    Return it from a DRF view or a plain Django view alike.
+
+    In cookie mode a DRF request that a cross-site page could have sent is refused before
+    any session is opened (415 for a body other than JSON, 403 ``csrf_failed`` for a foreign
+    ``Origin``); a plain Django view has Django's CSRF middleware for that.
+    """
+    use_cookie = cookies.enabled_for(client or api_settings.DEFAULT_CLIENT)
+    if use_cookie and isinstance(request, Request):
+        cookies.refuse_cross_site_login(request._request)
+    pair = login(request, user, client=client, device=device)
+    response = token_response(pair, request, use_cookie=use_cookie)
+    if not isinstance(request, Request):
+        # No DRF view will negotiate and render it: JSON, as login/ renders it by default.
+        response.accepted_renderer = JSONRenderer()
+        response.accepted_media_type = JSONRenderer.media_type
+        response.renderer_context = {"request": request, "response": response}
+        response.render()
+    return response
+
+
+def token_response(
+    pair: services.TokenPair, request: HttpRequest | Request, *, use_cookie: bool = False
+) -> Response:
+    """The pair as JSON (login/, refresh/); with cookie transport the refresh token goes in
+    the cookie only."""
+    body = token_pair_body(pair)
+    if not use_cookie:
+        return Response(body, headers=NO_STORE)
+    del body["refresh"]
+    response = Response(body, headers=NO_STORE)
+    max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
+    cookies.set_refresh_cookie(response, pair.refresh, max_age)
+    cookies.ensure_csrf_cookie(getattr(request, "_request", request))
+    return response
