@@ -29,7 +29,7 @@ def hosts(django_db_setup, django_db_blocker):
     """(socket host: uvicorn with 2 workers, API host: gunicorn), sharing DB and Redis."""
     with django_db_blocker.unblock(), \
             app_server("uvicorn", workers=2, doubletoken=SETTINGS,
-                       env={"TICK_SECONDS": "0.5"}) as socket_host, \
+                       environ={"TICK_SECONDS": "0.5"}) as socket_host, \
             app_server("gunicorn", workers=1, threads=4, doubletoken=SETTINGS) as api_host:
         yield socket_host, api_host
 
