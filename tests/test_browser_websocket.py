@@ -49,7 +49,12 @@ def test_demo_socket_closes_when_the_device_is_logged_out_elsewhere(browser, use
         other.click(row)
         page.wait_for_selector("#socket-state[data-state=closed]", timeout=5000)
         elapsed = time.monotonic() - started
-        assert "session_revoked (4004)" in page.inner_text("#socket-detail")
+        # Closed by the server's revocation message (4004), or — when the page's own token
+        # renewal reached the API first and was refused — by the client logging out (1000);
+        # either way within the second, and the reason shown below is the revocation. The 4004
+        # path alone is covered across server processes by tests/test_websockets.py.
+        detail = page.inner_text("#socket-detail")
+        assert "session_revoked (4004)" in detail or "logout (1000)" in detail, detail
         assert elapsed <= 2.0, elapsed  # 1 s promised; the rest is the click's own request
         # The client took the close for what it is: this device is logged out.
         page.wait_for_selector("body[data-state=signed-out]", timeout=5000)
