@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.cache import BaseCache, caches
 
 from . import tracking
@@ -161,13 +161,20 @@ async def aread_request_state(sid: str, jti: str) -> RequestState:
 
 
 async def _acall(method: str, *args: Any) -> Any:
-    """``a<method>`` of the async cache; in a thread for backends that have only the sync
-    method (django-valkey's sync and cluster caches are not Django BaseCache subclasses)."""
+    """``a<method>`` of the async cache where the backend implements it natively; otherwise
+    the sync method in one thread hop. Django's default async methods would also hop, but
+    its ``aget_many`` does it once per key, each a separate GET: three round trips instead of
+    one MGET for django-redis. (django-valkey's sync and cluster caches are not BaseCache
+    subclasses and have no async methods at all.)"""
     backend = async_cache()
-    native = getattr(backend, f"a{method}", None)
-    if native is not None:
+    name = f"a{method}"
+    native = getattr(backend, name, None)
+    if native is not None and getattr(type(backend), name, None) is not getattr(BaseCache, name):
         return await native(*args)
-    return await sync_to_async(getattr(backend, method))(*args)
+    plain = getattr(backend, method)
+    if iscoroutinefunction(plain):  # django-valkey's AsyncValkeyCache: get_many is async
+        return await plain(*args)
+    return await sync_to_async(plain)(*args)
 
 
 def _forget(keys: list[str]) -> None:

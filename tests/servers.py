@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -109,15 +110,19 @@ class RedisServer:
         self.port = port or free_port()
         self.extra = extra
         self.process: subprocess.Popen | None = None
+        # A directory of its own: a replica writes the primary's snapshot there (dump.rdb),
+        # which any later redis-server started in the same directory would load.
+        self.directory = tempfile.mkdtemp(prefix=f"redis-{self.port}-")
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        os.makedirs(self.directory, exist_ok=True)  # started again after stop()
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", tempfile.gettempdir(), *self.extra],
+             "--appendonly", "no", "--dir", self.directory, *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         _wait_until(client.ping, timeout=10, what=f"redis-server on {self.port}",
@@ -133,6 +138,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is not None:
             _stop(self.process)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def cache_config(url: str) -> dict:
