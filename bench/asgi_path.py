@@ -1,102 +1,271 @@
-"""What SlidingTokenMiddleware's async path is worth under uvicorn, and ASGI next to WSGI.
+#!/usr/bin/env python
+"""ASGI next to WSGI: which server and view style to choose, measured in one run.
 
-Serves the example project (1 worker each) with uvicorn — the middleware as shipped (async
-path), forced sync (Django then adapts it with a thread hop), and with CLIENT_SIDE_CACHE (the
-revocation check answered from memory) — and with a sync gunicorn worker, with and without
-CLIENT_SIDE_CACHE, and drives GET /api/me/ with wrk, each variant in turn per round.
+The bench project (bench/benchproject, the same tiny view returning the user's pk, the
+revocation check on, 2 workers per server) under gunicorn sync workers and under uvicorn,
+with the DRF view, an adrf async view and a django-ninja async operation; the revocation
+check read through django-redis, through django-valkey's natively async cache
+(``ASYNC_CACHE_ALIAS``) or from process memory (``CLIENT_SIDE_CACHE``). simplejwt's
+``JWTAuthentication`` under gunicorn is the outside reference. wrk drives GET on each variant
+in turn, the order reversed every other round, and the median round is reported with the
+server CPU per request (every thread of every worker, and the redis-server).
 
-    python bench/asgi_path.py [--duration 8] [--rounds 2]
+    python bench/asgi_path.py [--duration 8] [--rounds 3] [--connections 16]
+
+Writes bench/results/asgi.{json,md} (or --output-dir).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
+import json
 import os
-import re
-import subprocess
+import shlex
+import shutil
+import signal
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import requests
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.infra import RedisServer, ensure_wrk, free_port  # noqa: E402
-
-# name -> (server, settings module)
-VARIANTS = {
-    "async path": ("uvicorn", "example_project.settings"),
-    "forced sync": ("uvicorn", "bench.asgi.settings_sync"),
-    "async path, CLIENT_SIDE_CACHE": ("uvicorn", "bench.asgi.settings_cached"),
-    "gunicorn sync (WSGI)": ("gunicorn", "example_project.settings"),
-    "gunicorn sync, CLIENT_SIDE_CACHE": ("gunicorn", "bench.asgi.settings_cached"),
-}
+from infra import (  # noqa: E402
+    Database,
+    Gunicorn,
+    RedisServer,
+    cpu_seconds,
+    ensure_wrk,
+    run_wrk,
+    wrk_version,
+)
 
 
-def serve(server: str, settings_module: str, env: dict, port: int) -> subprocess.Popen:
-    command = {
-        "uvicorn": ["uvicorn", "example_project.asgi:application", "--host", "127.0.0.1",
-                    "--port", str(port), "--workers", "1", "--log-level", "warning"],
-        "gunicorn": ["gunicorn", "example_project.wsgi:application", "--bind",
-                     f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
-    }[server]
-    process = subprocess.Popen(
-        [sys.executable, "-m", *command],
-        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": settings_module})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/api/auth/jwks/", timeout=1)
-            return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("uvicorn did not start")
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    server: str  # "gunicorn" (WSGI, sync workers) or "uvicorn" (ASGI)
+    stack: str  # BENCH_STACK
+    path: str
+    env: dict[str, str] = field(default_factory=dict)
+    # uvicorn on uvloop and httptools (uvicorn[standard]) unless a variant says otherwise
+    args: tuple[str, ...] = ()
+
+    @property
+    def server_args(self) -> tuple[str, ...]:
+        if self.server != "uvicorn" or "--loop" in self.args:
+            return self.args
+        return ("--loop", "uvloop", "--http", "httptools", *self.args)
+
+    @property
+    def server_key(self) -> tuple:
+        return (self.server, self.stack, tuple(sorted(self.env.items())), self.server_args)
 
 
-def wrk(url: str, token: str, duration: int) -> float:
-    result = subprocess.run(
-        [ensure_wrk(), "-t1", "-c8", f"-d{duration}s", "-H", f"Authorization: Bearer {token}", url],
-        capture_output=True, text=True, check=True)
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))
+BASELINE = "WSGI: gunicorn, DRF view"
+VARIANTS = [
+    Variant(BASELINE, "gunicorn", "ours", "/ours/me/"),
+    Variant("WSGI: gunicorn, DRF view, CLIENT_SIDE_CACHE", "gunicorn", "ours_cached",
+            "/ours/me/"),
+    Variant("ASGI: uvicorn, DRF view (sync)", "uvicorn", "ours", "/ours/me/"),
+    Variant("ASGI: uvicorn, adrf async view", "uvicorn", "ours", "/ours/adrf/me/"),
+    Variant("ASGI: uvicorn, django-ninja async, django-redis", "uvicorn", "ours",
+            "/ours/ninja/me/"),
+    Variant("ASGI: uvicorn, django-ninja async, django-valkey async cache", "uvicorn", "ours",
+            "/ours/ninja/me/", {"BENCH_CACHE": "valkey"}),
+    Variant("ASGI: uvicorn, django-ninja async, CLIENT_SIDE_CACHE", "uvicorn", "ours_cached",
+            "/ours/ninja/me/"),
+    Variant("ASGI: uvicorn, adrf async view, CLIENT_SIDE_CACHE", "uvicorn", "ours_cached",
+            "/ours/adrf/me/"),
+    # uvicorn's own event loop with --workers N: accepted sockets lose TCP_NODELAY
+    # (https://github.com/Kludex/uvicorn/issues/3149), so every keep-alive request waits
+    # ~40 ms for the client's delayed ACK. uvloop sets TCP_NODELAY itself.
+    Variant("ASGI: uvicorn --loop asyncio, django-ninja async, CLIENT_SIDE_CACHE", "uvicorn",
+            "ours_cached", "/ours/ninja/me/", args=("--loop", "asyncio", "--http", "h11")),
+    Variant("reference: gunicorn, simplejwt JWTAuthentication", "gunicorn", "simplejwt",
+            "/simplejwt/me/"),
+]
 
 
-def main() -> None:
+def log(message: str) -> None:
+    print(f"[asgi {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    var = tempfile.mkdtemp(prefix="asgi-path-")
-    redis_server = RedisServer(Path(var))
-    env = {**os.environ, "REDIS_URL": redis_server.url, "VAR_DIR": var, "DEBUG": "1",
-           "PYTHONPATH": str(ROOT), "ACCESS_SECONDS": "900", "SLIDING_SECONDS": "300"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([sys.executable, "manage.py", "ensure_demo_user"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
-    results: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    try:
-        for _ in range(args.rounds):
-            for name, (kind, settings_module) in VARIANTS.items():
-                port = free_port()
-                server = serve(kind, settings_module, env, port)
-                try:
-                    base = f"http://127.0.0.1:{port}"
-                    login = requests.post(f"{base}/api/auth/login/", timeout=10, json={
-                        "username": "demo", "password": "demo-password"}).json()
-                    results[name].append(wrk(f"{base}/api/me/", login["access"], args.duration))
-                finally:
-                    server.terminate()
-                    server.wait()
-    finally:
-        redis_server.stop()
-    print(f"1 worker each, wrk -c8, {args.rounds} x {args.duration} s rounds, GET /api/me/, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    for name, values in results.items():
-        print(f"  {name:34s} " + "  ".join(f"{v:7.0f}" for v in values) + " req/s")
+    parser.add_argument("--duration", type=float, default=8, help="seconds per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per variant")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--workers", type=int, default=2, help="workers per server")
+    parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")
+    parser.add_argument("--prefix", default="asgi", help="output file names")
+    return parser.parse_args(argv)
+
+
+def measure(wrk: str, server: Gunicorn, redis: RedisServer, variant: Variant, tokens: list[str],
+            args: argparse.Namespace) -> dict[str, Any]:
+    workers = server.worker_pids()
+    before = cpu_seconds(workers), cpu_seconds([redis.process.pid])
+    redis.reset_stats()
+    result = run_wrk(wrk, server.base_url, "get", tokens, variant.path,
+                     duration=args.duration, connections=args.connections, threads=1)
+    app, cache = (cpu_seconds(workers) - before[0], cpu_seconds([redis.process.pid]) - before[1])
+    errors = result["errors"]
+    result["non_2xx"] = (result["requests"] - result["ok"]
+                         + sum(errors[kind] for kind in ("connect", "read", "write", "timeout")))
+    requests = result["requests"] or 1
+    result["cpu_us_per_request"] = {"app": round(app / requests * 1e6),
+                                    "redis": round(cache / requests * 1e6)}
+    result["cache_commands_per_request"] = round(
+        sum(redis.command_stats().values()) / requests, 2)
+    return result
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    median = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+    return {
+        "rps": round(statistics.median(run["rps"] for run in runs)),
+        "rps_rounds": [round(run["rps"]) for run in runs],
+        "p50_ms": round(median["latency_us"]["p50"] / 1000, 2),
+        "p99_ms": round(median["latency_us"]["p99"] / 1000, 2),
+        "non_2xx": sum(run["non_2xx"] for run in runs),
+        "cpu_us_per_request": {
+            part: round(statistics.median(run["cpu_us_per_request"][part] for run in runs))
+            for part in ("app", "redis")
+        },
+        "cache_commands_per_request": statistics.median(
+            run["cache_commands_per_request"] for run in runs),
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    env = result["environment"]
+    baseline = result["variants"][BASELINE]
+    lines = [
+        f"Run on {env['date']} (UTC), {env['cores']} cores, load average "
+        f"{env['loadavg_before']:.2f} before / {env['loadavg_after']:.2f} after; "
+        f"{env['workers']} workers per server, {env['wrk']} with 1 thread and "
+        f"{env['connections']} connections, {env['duration']:g} s rounds, {env['rounds']} per "
+        f"variant, in turn (order reversed every other round); median round shown.",
+        "",
+        f"Command: `{result['command']}` (app at commit {env['commit']})",
+        "",
+        "| variant | req/s | rounds | p50 / p99 ms | vs WSGI DRF view | server CPU µs/req "
+        "(app / redis) | cache cmds/req |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for label, summary in result["variants"].items():
+        cpu = summary["cpu_us_per_request"]
+        lines.append(
+            f"| {label} | {summary['rps']} | {' / '.join(map(str, summary['rps_rounds']))} | "
+            f"{summary['p50_ms']} / {summary['p99_ms']} | "
+            f"**{summary['rps'] / baseline['rps']:.2f}** | {cpu['app']} / {cpu['redis']} | "
+            f"{summary['cache_commands_per_request']:g} |"
+        )
+    lines += [
+        "",
+        "- Every variant checks revocation on every request (simplejwt: a user SELECT instead); "
+        "non-2xx answers over the whole run: "
+        + ", ".join(f"{label} {s['non_2xx']}" for label, s in result["variants"].items()
+                    if s["non_2xx"]) + ("" if any(
+                        s["non_2xx"] for s in result["variants"].values()) else "none") + ".",
+        "- app CPU is every thread of every worker process (asgiref's thread pool included).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    loadavg_before = os.getloadavg()[0]
+    wrk = ensure_wrk()
+    for module in ("adrf", "uvloop", "httptools"):
+        if importlib.util.find_spec(module) is None:
+            raise SystemExit(f"bench/asgi_path.py needs {module}: pip install -e '.[bench]'")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-asgi-"))
+    runs: dict[str, list[dict[str, Any]]] = {variant.label: [] for variant in VARIANTS}
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        log(f"loadavg {loadavg_before:.2f}; starting redis-server and the database")
+        redis = RedisServer(workdir)
+        cleanup.callback(redis.stop)
+        database = Database("postgres", workdir)
+        cleanup.callback(database.drop)
+        env = {"BENCH_REDIS_URL": redis.url, **database.env()}
+        os.environ.update(env, BENCH_STACK="ours", DJANGO_SETTINGS_MODULE="benchproject.settings")
+
+        import django
+        from django.core.management import call_command
+        from django.db import connections
+
+        django.setup()
+        cleanup.callback(connections.close_all)
+        call_command("migrate", verbosity=0)
+        import stacks
+
+        users = stacks.create_users(64)
+        ours = [pair.access for pair in stacks.ours_pairs(users, 64, device="bench-asgi")]
+        simplejwt = [str(token.access_token)
+                     for token in stacks.simplejwt_refresh_tokens(users, 64)]
+
+        servers: dict[tuple, Gunicorn] = {}
+        for variant in VARIANTS:
+            if variant.server_key not in servers:
+                servers[variant.server_key] = Gunicorn(
+                    variant.stack, env, workdir, args.workers, server=variant.server,
+                    extra_env=variant.env, name=f"{variant.stack}-{len(servers)}",
+                    extra_args=variant.server_args)
+        for server in servers.values():
+            server.start()
+            cleanup.callback(server.stop)
+        for server in servers.values():
+            server.wait_ready()
+        log("servers up; warming up")
+        for variant in VARIANTS:
+            tokens = simplejwt if variant.stack == "simplejwt" else ours
+            run_wrk(wrk, servers[variant.server_key].base_url, "get", tokens, variant.path,
+                    duration=1, connections=args.connections, threads=1)
+        for index in range(args.rounds):
+            for variant in VARIANTS if index % 2 == 0 else VARIANTS[::-1]:
+                tokens = simplejwt if variant.stack == "simplejwt" else ours
+                result = measure(wrk, servers[variant.server_key], redis, variant, tokens, args)
+                runs[variant.label].append(result)
+                log(f"  {variant.label:62s} {result['rps']:7.0f} req/s  non-2xx "
+                    f"{result['non_2xx']}  CPU µs/req {result['cpu_us_per_request']['app']}")
+
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR,
+                            capture_output=True, text=True).stdout.strip()
+    result = {
+        "command": "python " + shlex.join(["bench/asgi_path.py", *(argv or sys.argv[1:])]),
+        "variants": {label: summarize(variant_runs) for label, variant_runs in runs.items()},
+        "runs": runs,
+        "environment": {
+            "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+            "cores": os.cpu_count(),
+            "loadavg_before": loadavg_before,
+            "loadavg_after": os.getloadavg()[0],
+            "workers": args.workers,
+            "connections": args.connections,
+            "duration": args.duration,
+            "rounds": args.rounds,
+            "wrk": wrk_version(wrk),
+            "commit": commit,
+        },
+    }
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / f"{args.prefix}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.output_dir / f"{args.prefix}.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

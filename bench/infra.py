@@ -138,7 +138,9 @@ class Database:
 
 @dataclass
 class Gunicorn:
-    """One gunicorn serving the bench project for one stack (see benchproject/settings.py)."""
+    """One server for the bench project for one stack (see benchproject/settings.py): gunicorn
+    (WSGI) by default, or uvicorn (ASGI) with ``server="uvicorn"``; ``extra_env`` varies the
+    settings further (bench/asgi_path.py)."""
 
     stack: str
     env: dict[str, str]
@@ -147,25 +149,48 @@ class Gunicorn:
     worker_class: str = "sync"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    server: str = "gunicorn"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    extra_args: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        self._log = open(self.workdir / f"gunicorn-{self.stack}.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "benchproject.wsgi:application",
-                "--chdir", str(BENCH_DIR),
-                "--bind", f"127.0.0.1:{self.port}",
+    @property
+    def _log_path(self) -> Path:
+        return self.workdir / f"{self.server}-{self.name or self.stack}.log"
+
+    def _command(self) -> list[str]:
+        if self.server == "uvicorn":
+            return [
+                sys.executable, "-m", "uvicorn", "benchproject.asgi:application",
+                "--app-dir", str(BENCH_DIR),
+                "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(self.workers),
-                "--worker-class", self.worker_class,
-                # Room for every wrk connection: a full backlog would show as connect errors.
                 "--backlog", "512",
-                "--log-level", "warning",
-            ],
-            env={**os.environ, **self.env, "BENCH_STACK": self.stack},
+                "--no-access-log", "--log-level", "warning",
+                *self.extra_args,
+            ]
+        return [
+            sys.executable, "-m", "gunicorn", "benchproject.wsgi:application",
+            "--chdir", str(BENCH_DIR),
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers),
+            "--worker-class", self.worker_class,
+            # Room for every wrk connection: a full backlog would show as connect errors.
+            "--backlog", "512",
+            "--log-level", "warning",
+            *self.extra_args,
+        ]
+
+    def start(self) -> None:
+        self._log = open(self._log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            self._command(),
+            cwd=BENCH_DIR,
+            env={**os.environ, **self.env, **self.extra_env, "BENCH_STACK": self.stack},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -177,22 +202,23 @@ class Gunicorn:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                log = (self.workdir / f"gunicorn-{self.stack}.log").read_text()[-2000:]
-                raise RuntimeError(f"gunicorn ({self.stack}) exited:\n{log}")
+                log = self._log_path.read_text()[-2000:]
+                raise RuntimeError(f"{self.server} ({self.stack}) exited:\n{log}")
             try:
                 if requests.get(f"{self.base_url}/health/", timeout=2).status_code == 200:
                     return
             except requests.RequestException:  # workers still booting
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"gunicorn ({self.stack}) not ready after {timeout} s")
+        raise RuntimeError(f"{self.server} ({self.stack}) not ready after {timeout} s")
 
     def worker_pids(self) -> list[int]:
         assert self.process is not None
         out = subprocess.run(
             ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
         ).stdout
-        return [int(pid) for pid in out.split()]
+        # A single-process server (uvicorn --workers 1) is its own worker.
+        return [int(pid) for pid in out.split()] or [self.process.pid]
 
     def stop(self) -> None:
         if self.process is not None:
@@ -207,13 +233,17 @@ def cpu_seconds(pids: list[int]) -> float:
     utime/stime of /proc/PID/stat is precise enough for one round. Divided by the requests
     served, it gives a cost per request that other load on the machine hardly changes,
     unlike requests per second.
+
+    Summed over every thread of each process: under uvicorn, sync views and sync middleware
+    run in asgiref's worker threads (long-lived, so their time is not lost).
     """
     total = 0
     for pid in pids:
-        try:
-            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
-        except FileNotFoundError:
-            continue  # exited (a gunicorn worker restarted): its time is lost, rarely
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # exited (a gunicorn worker restarted): its time is lost, rarely
     return total / 1e9
 
 

@@ -8,6 +8,10 @@ BENCH_STACK       "ours" (DoubleTokenAuthentication + SlidingTokenMiddleware, re
                   its own gunicorn, so neither pays for the other's middleware.
 BENCH_REDIS_URL   the benchmark's own redis-server (never the shared one).
 BENCH_DB          "postgres" (BENCH_PG_NAME on 127.0.0.1:5432) or "sqlite" (BENCH_SQLITE_PATH).
+BENCH_CACHE       "django-redis" (the default) or "valkey": django-valkey's ValkeyCache, with its
+                  natively async AsyncValkeyCache on the same server and keys as
+                  DOUBLETOKEN["ASYNC_CACHE_ALIAS"] (the ASGI path awaits valkey-py's asyncio
+                  client instead of running the cache call in a thread; bench/asgi_path.py).
 
 Everything else is identical across stacks: same apps, same schema, same database, same
 renderer and parser, persistent database connections, a fast password hasher.
@@ -33,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
     "django_doubletoken",
+    "adrf",
 ]
 
 # The only difference between the stacks' request paths is the authentication (and for ours
@@ -67,13 +72,34 @@ else:
         }
     }
 
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHE_KIND = os.environ.get("BENCH_CACHE", "django-redis")
+if CACHE_KIND == "django-redis":
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
     }
-}
+elif CACHE_KIND == "valkey":
+    _VALKEY_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    CACHES = {
+        "default": {
+            "BACKEND": "django_valkey.cache.ValkeyCache",
+            "LOCATION": REDIS_URL.replace("redis://", "valkey://", 1),
+            "OPTIONS": _VALKEY_OPTIONS,
+        },
+        # django-valkey keeps one pool per URL for both caches; the query gives the async
+        # cache a pool of asyncio connections of its own.
+        "async": {
+            "BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache",
+            "LOCATION": REDIS_URL.replace("redis://", "valkey://", 1) + "?client_name=async",
+            "OPTIONS": _VALKEY_OPTIONS,
+        },
+    }
+else:
+    raise RuntimeError(f"BENCH_CACHE must be django-redis or valkey, not {CACHE_KIND!r}")
 
 # Login is dominated by password hashing; a fast hasher isolates the token work (scenario 5).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -109,6 +135,8 @@ DOUBLETOKEN = {
     "REVOCATION_CHECK": STACK != "ours_stateless",
     "CLIENT_SIDE_CACHE": STACK == "ours_cached",
 }
+if CACHE_KIND == "valkey":
+    DOUBLETOKEN["ASYNC_CACHE_ALIAS"] = "async"
 if os.environ.get("BENCH_LAST_USED_SECONDS"):
     DOUBLETOKEN["LAST_USED_UPDATE_INTERVAL"] = timedelta(
         seconds=float(os.environ["BENCH_LAST_USED_SECONDS"])
