@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             "connections": args.connections,
             "duration": args.duration,
             "rounds": args.rounds,
-            "wrk": wrk_version(wrk),
+            "wrk": wrk_version(wrk).split(" [")[0],
             "commit": commit,
         },
     }

@@ -1,4 +1,5 @@
-"""The benchmark harness (bench/run.py) runs end to end, with tiny durations, so it cannot rot.
+"""The benchmark harnesses (bench/run.py, bench/asgi_path.py) run end to end, with tiny
+durations, so they cannot rot.
 
 It starts its own redis-server, PostgreSQL database, gunicorns and wrk (installing Debian's wrk
 when missing); nothing here is timed or compared, only that every measurement is there.
@@ -67,3 +68,30 @@ def test_bench_runs_every_scenario(tmp_path):
     assert result["storage"]["redis"]["active_session_bytes"]["total_memory_usage"] > 0
     assert result["storage"]["database"]["ours"]["refreshes"] > 0
     assert "| 1. GET" in (tmp_path / "results.md").read_text()
+
+
+def test_asgi_bench_runs_every_variant(tmp_path):
+    """bench/asgi_path.py: every server and view variant answers 200 under wrk, and the
+    async-native ones read the revocation state as the docs say."""
+    completed = subprocess.run(
+        [
+            sys.executable, str(ROOT / "bench" / "asgi_path.py"),
+            "--duration", "1", "--rounds", "1", "--output-dir", str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    variants = json.loads((tmp_path / "asgi.json").read_text())["variants"]
+    assert len(variants) == 10
+    for label, summary in variants.items():
+        assert summary["rps"] > 0 and summary["non_2xx"] == 0, (label, summary)
+        assert summary["cpu_us_per_request"]["app"] > 0, (label, summary)
+    # One MGET per request through django-redis, on the sync and the async path alike.
+    for label in ("WSGI: gunicorn, DRF view", "ASGI: uvicorn, django-ninja async, django-redis"):
+        assert variants[label]["cache_commands_per_request"] == 1, label
+    cached = variants["ASGI: uvicorn, django-ninja async, CLIENT_SIDE_CACHE"]
+    assert cached["cache_commands_per_request"] < 0.5
+    assert (tmp_path / "asgi.md").read_text().startswith("Run on ")
