@@ -37,9 +37,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from infra import (  # noqa: E402
-    Database,
     Gunicorn,
     RedisServer,
+    backing_services,
     cpu_seconds,
     ensure_wrk,
     run_wrk,
@@ -193,20 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         log(f"loadavg {loadavg_before:.2f}; starting redis-server and the database")
-        redis = RedisServer(workdir)
-        cleanup.callback(redis.stop)
-        database = Database("postgres", workdir)
-        cleanup.callback(database.drop)
-        env = {"BENCH_REDIS_URL": redis.url, **database.env()}
-        os.environ.update(env, BENCH_STACK="ours", DJANGO_SETTINGS_MODULE="benchproject.settings")
-
-        import django
-        from django.core.management import call_command
-        from django.db import connections
-
-        django.setup()
-        cleanup.callback(connections.close_all)
-        call_command("migrate", verbosity=0)
+        redis, env = backing_services(cleanup, workdir, "postgres")
         import stacks
 
         users = stacks.create_users(64)

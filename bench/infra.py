@@ -7,6 +7,7 @@ and never touches the Redis databases or PostgreSQL databases other people use.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -309,3 +310,26 @@ def run_wrk(
             result["rps"] = result["requests"] / seconds if seconds else 0.0
             return result
     raise RuntimeError(f"wrk printed no result:\n{completed.stdout}\n{completed.stderr}")
+
+
+def backing_services(
+    cleanup: contextlib.ExitStack, workdir: Path, database_kind: str
+) -> tuple[RedisServer, dict[str, str]]:
+    """A private redis-server and database for one run, Django set up on the bench project
+    in this process and the schema migrated; stopped and dropped by ``cleanup``. Returns the
+    redis-server and the environment every server of the run needs."""
+    redis_server = RedisServer(workdir)
+    cleanup.callback(redis_server.stop)
+    database = Database(database_kind, workdir)
+    cleanup.callback(database.drop)
+    env = {"BENCH_REDIS_URL": redis_server.url, **database.env()}
+    os.environ.update(env, BENCH_STACK="ours", DJANGO_SETTINGS_MODULE="benchproject.settings")
+
+    import django
+    from django.core.management import call_command
+    from django.db import connections
+
+    django.setup()
+    cleanup.callback(connections.close_all)
+    call_command("migrate", verbosity=0)
+    return redis_server, env

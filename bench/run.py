@@ -41,9 +41,9 @@ from typing import Any
 
 from infra import (
     BENCH_DIR,
-    Database,
     Gunicorn,
     RedisServer,
+    backing_services,
     cpu_seconds,
     ensure_wrk,
     run_wrk,
@@ -514,20 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         log(f"loadavg {loadavg_before[0]:.2f}; starting redis-server and the database")
-        redis_server = RedisServer(workdir)
-        cleanup.callback(redis_server.stop)
-        database = Database(args.database, workdir)
-        cleanup.callback(database.drop)
-        env = {"BENCH_REDIS_URL": redis_server.url, **database.env()}
-        os.environ.update(env, BENCH_STACK="ours", DJANGO_SETTINGS_MODULE="benchproject.settings")
-
-        import django
-        from django.core.management import call_command
-        from django.db import connections
-
-        django.setup()
-        cleanup.callback(connections.close_all)
-        call_command("migrate", verbosity=0)
+        redis_server, env = backing_services(cleanup, workdir, args.database)
 
         servers = {
             stack: Gunicorn(stack, env, workdir, args.workers, args.worker_class)
