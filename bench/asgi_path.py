@@ -122,8 +122,9 @@ def measure(wrk: str, server: Gunicorn, redis: RedisServer, variant: Variant, to
     requests = result["requests"] or 1
     result["cpu_us_per_request"] = {"app": round(app / requests * 1e6),
                                     "redis": round(cache / requests * 1e6)}
-    result["cache_commands_per_request"] = round(
-        sum(redis.command_stats().values()) / requests, 2)
+    commands = redis.command_stats()
+    result["cache_commands"] = commands
+    result["cache_commands_per_request"] = round(sum(commands.values()) / requests, 2)
     return result
 
 
