@@ -1,9 +1,13 @@
+import json
 from datetime import datetime, timedelta
 
 import pytest
+from django.http import QueryDict
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from django_doubletoken.models import DeviceSession
+from django_doubletoken.serializers import RefreshSerializer, validated_refresh_token
 
 from .helpers import access_token, bearer
 
@@ -242,6 +246,41 @@ def test_refresh_errors(api, user, login):
     assert api.post(REFRESH, {"refresh": 12}, format="json").status_code == 401
     assert api.post(REFRESH, {"refresh": ["x"]}, format="json").status_code == 400
     assert api.post(REFRESH, {"refresh": "x" * 5000}, format="json").status_code == 400
+
+
+_REFRESH_BODIES = [
+    {"refresh": " a.b.c "}, {"refresh": 12}, {"refresh": 1.5}, {"refresh": True}, {},
+    {"refresh": ""}, {"refresh": "   "}, {"refresh": None}, {"refresh": ["x"]},
+    {"refresh": {"a": 1}}, {"refresh": "x" * 5000}, {"refresh": "a\x00b"}, {"other": "x"},
+    [], ["refresh"], None, "refresh", 12,
+]
+
+
+@pytest.mark.parametrize("body", _REFRESH_BODIES + [
+    QueryDict("refresh=a.b.c"), QueryDict("refresh="), QueryDict("other=1"),
+], ids=repr)
+def test_refresh_body_validation_is_the_serializers(body):
+    """refresh/ validates its body without a RefreshSerializer per request: the same token,
+    or the same errors (messages and codes), as the serializer."""
+    serializer = RefreshSerializer(data=body)
+    if serializer.is_valid():
+        assert validated_refresh_token(body) == serializer.validated_data["refresh"]
+    else:
+        with pytest.raises(ValidationError) as info:
+            validated_refresh_token(body)
+        assert info.value.detail == serializer.errors
+        assert info.value.get_codes() == ValidationError(serializer.errors).get_codes()
+
+
+@pytest.mark.parametrize("body", [b for b in _REFRESH_BODIES if b is not None], ids=repr)
+def test_refresh_400_bodies(api, body):
+    response = api.post(REFRESH, body, format="json")
+    serializer = RefreshSerializer(data=body)
+    if not serializer.is_valid():
+        assert response.status_code == 400
+        assert response.json() == json.loads(json.dumps(serializer.errors))
+    else:
+        _error(response, 401, "token_invalid")
 
 
 def test_refresh_of_an_expired_session(api, user, login):
