@@ -252,6 +252,7 @@ _REFRESH_BODIES = [
     {"refresh": " a.b.c "}, {"refresh": 12}, {"refresh": 1.5}, {"refresh": True}, {},
     {"refresh": ""}, {"refresh": "   "}, {"refresh": None}, {"refresh": ["x"]},
     {"refresh": {"a": 1}}, {"refresh": "x" * 5000}, {"refresh": "a\x00b"}, {"other": "x"},
+    {"refresh": "é.b.c"}, {"refresh": "a\ud800b"},
     [], ["refresh"], None, "refresh", 12,
 ]
 
@@ -272,9 +273,27 @@ def test_refresh_body_validation_is_the_serializers(body):
         assert info.value.get_codes() == ValidationError(serializer.errors).get_codes()
 
 
+def _post_json(api, body):
+    # json.dumps escapes what the test client's renderer cannot encode (lone surrogates).
+    return api.post(REFRESH, json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize(("token", "code_point"), [
+    ("a\ud800b", "D800"), ("é\udfffb", "DFFF"), (" \udbff ", "DBFF"),
+])
+def test_a_token_with_a_surrogate_is_drfs_400(api, token, code_point):
+    response = _post_json(api, {"refresh": token})
+    assert response.status_code == 400
+    assert response.json() == {
+        "refresh": [f"Surrogate characters are not allowed: U+{code_point}."]}
+    with pytest.raises(ValidationError) as info:
+        validated_refresh_token({"refresh": token})
+    assert info.value.get_codes() == {"refresh": ["surrogate_characters_not_allowed"]}
+
+
 @pytest.mark.parametrize("body", [b for b in _REFRESH_BODIES if b is not None], ids=repr)
 def test_refresh_400_bodies(api, body):
-    response = api.post(REFRESH, body, format="json")
+    response = _post_json(api, body)
     serializer = RefreshSerializer(data=body)
     if not serializer.is_valid():
         assert response.status_code == 400
