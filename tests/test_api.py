@@ -1,13 +1,21 @@
 import json
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.http import QueryDict
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 
 from django_doubletoken.models import DeviceSession
-from django_doubletoken.serializers import RefreshSerializer, validated_refresh_token
+from django_doubletoken.serializers import (
+    RefreshSerializer,
+    TokenPairResponseSerializer,
+    token_pair_body,
+    validated_refresh_token,
+)
+from django_doubletoken.services import TokenPair
 
 from .helpers import access_token, bearer
 
@@ -300,6 +308,19 @@ def test_refresh_400_bodies(api, body):
         assert response.json() == json.loads(json.dumps(serializer.errors))
     else:
         _error(response, 401, "token_invalid")
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456])
+def test_the_pair_body_is_what_the_response_serializer_renders(microsecond):
+    """token_pair_body is written out for speed; TokenPairResponseSerializer is the schema."""
+    moment = datetime(2030, 1, 2, 3, 4, 5, microsecond, tzinfo=dt_timezone.utc)
+    pair = TokenPair(access="a.b.c", refresh="d.e.f", access_expires_at=moment,
+                     refresh_expires_at=moment + timedelta(days=1),
+                     session_id="0b1e5a52-7f1e-4a52-9f1e-5a527f1e4a52")
+    body = token_pair_body(pair)
+    rendered = TokenPairResponseSerializer(pair).data
+    assert list(body.items()) == list(rendered.items())
+    assert JSONRenderer().render(body) == JSONRenderer().render(rendered)
 
 
 def test_refresh_of_an_expired_session(api, user, login):
