@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -63,6 +64,14 @@ def _json_object(segment: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
+
+
+@lru_cache(maxsize=64)
+def _header(segment: str) -> Mapping[str, Any]:
+    """A token's JOSE header, parsed once per distinct segment: every token signed by one key
+    carries one of two (one per ``typ``), so nearly every lookup is a hit. Read-only, since it
+    is shared; bounded, since segments come from clients. A malformed one raises each time."""
+    return MappingProxyType(_json_object(segment))
 
 
 @cache
@@ -218,7 +227,7 @@ def _verify(raw: str, typ: str) -> dict[str, Any]:
     if not _COMPACT.fullmatch(raw):
         raise ValueError("not a compact JWS")
     header_segment, payload_segment, signature_segment = raw.split(".")
-    header = _json_object(header_segment)
+    header = _header(header_segment)
     ring = key_ring()
     kid = header.get("kid")
     key = ring.verifying_keys.get(kid) if isinstance(kid, str) else None

@@ -196,3 +196,16 @@ def test_a_short_hmac_key_warns_as_pyjwt_does(settings):
     with pytest.warns(jwt.InsecureKeyLengthWarning):
         tokens.encode_refresh(sub="7", sid="s", generation=1, iat=1, exp=2, client="web",
                               absolute_expires=3)
+
+
+def test_parsed_headers_are_shared_read_only_and_never_cache_a_refusal(user, login):
+    pair = login()
+    segment = pair["access"].split(".")[0]
+    assert tokens._header(segment) is tokens._header(segment)
+    with pytest.raises(TypeError):
+        tokens._header(segment)["kid"] = "other"  # shared between requests: read-only
+    assert tokens.decode_access(pair["access"]).sid == pair["session_id"]
+    bad = base64.urlsafe_b64encode(b'{"alg":"HS256","alg":"none"}').rstrip(b"=").decode()
+    forged = ".".join([bad, *pair["access"].split(".")[1:]])
+    for _ in range(2):
+        assert _code(tokens.decode_access, forged) == "token_invalid"
