@@ -419,6 +419,19 @@ def test_client_ip_behind_a_proxy(api, user, password, settings):
     assert DeviceSession.objects.get(pk=garbage["session_id"]).ip is None
 
 
+def test_the_rotation_prepares_now_once_for_fields_that_prepare_alike():
+    """rotate_generation prepares ``now`` with rotated_at's field for all four datetime
+    columns: valid only while they are the same plain field type."""
+    from django.db import connection, models
+
+    from django_doubletoken.models import SAME_PREPARATION_FIELDS
+
+    fields = [DeviceSession._meta.get_field(name) for name in SAME_PREPARATION_FIELDS]
+    assert {type(field) for field in fields} == {models.DateTimeField}
+    now = timezone.now()
+    assert len({repr(f.get_db_prep_value(now, connection)) for f in fields}) == 1
+
+
 def test_a_rotation_is_one_statement_and_one_cache_call(api, user, login, counting_cache,
                                                         django_assert_num_queries):
     pair = login()
