@@ -136,17 +136,21 @@ def _pem(private) -> str:
                                  serialization.NoEncryption()).decode()
 
 
-def _signing_keys():
+def _signing_key(algorithm: str) -> str | None:
+    """A fresh private key in PEM for ``algorithm``; None for the test settings' HS256 secret."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-    return {
-        "HS256": None,  # the test settings' secret
-        "HS512": "a-dedicated-secret-of-sixty-four-bytes-for-hs512-" + "x" * 16,
-        "RS256": _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-        "PS256": _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-        "EdDSA": _pem(ed25519.Ed25519PrivateKey.generate()),
-        "ES256": _pem(ec.generate_private_key(ec.SECP256R1())),
-    }
+    if algorithm == "HS256":
+        return None
+    if algorithm == "HS512":
+        return "a-dedicated-secret-of-sixty-four-bytes-for-hs512-" + "x" * 16
+    private = {
+        "RS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "PS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "EdDSA": ed25519.Ed25519PrivateKey.generate,
+        "ES256": lambda: ec.generate_private_key(ec.SECP256R1()),
+    }[algorithm]()
+    return _pem(private)
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "HS512", "RS256", "PS256", "EdDSA", "ES256"])
@@ -154,7 +158,7 @@ def test_encoding_is_pyjwts_encode(settings, algorithm):
     """``tokens._encode`` signs without PyJWT's ``encode`` but must write what it writes: the
     same header (sorted, compact), the same payload JSON (claim order, non-ASCII escaped) and,
     for deterministic algorithms, the same signature."""
-    key = _signing_keys()[algorithm]
+    key = _signing_key(algorithm)
     chosen = {"ALGORITHM": algorithm, "SIGNING_KEY": key} if key else {}
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **chosen, "ISSUER": "https://api.example",
                             "AUDIENCE": ["app", "ädmin"]}
