@@ -70,16 +70,22 @@ class DeviceSessionQuerySet(models.QuerySet):
         def value(name: str, python_value: Any) -> Any:
             return field(name).get_db_prep_value(python_value, connection)
 
+        # ``now`` fills four places, all plain DateTimeFields (SAME_PREPARATION_FIELDS), which
+        # prepare a value alike: prepared once, it serves the four.
+        at_now = value("rotated_at", now)
         params = [
-            value("rotated_at", now), value("last_used_at", now),
-            value("refresh_expires_at", refresh_expires_at),
+            at_now, at_now, value("refresh_expires_at", refresh_expires_at),
             value("id", pk), value("user", user_id), value("client", client),
-            value("refresh_generation", generation),
-            value("refresh_expires_at", now), value("absolute_expires_at", now),
+            value("refresh_generation", generation), at_now, at_now,
         ]
         with connection.cursor() as cursor:
             cursor.execute(_rotation_sql(self.model, connection), params)
             return cursor.rowcount == 1
+
+
+# The columns whose values rotate_generation prepares with rotated_at's field.
+SAME_PREPARATION_FIELDS = ("rotated_at", "last_used_at", "refresh_expires_at",
+                           "absolute_expires_at")
 
 
 def _expired_by(moment: datetime) -> Q:

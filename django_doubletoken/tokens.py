@@ -23,9 +23,11 @@ import hashlib
 import json
 import re
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -62,6 +64,14 @@ def _json_object(segment: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
+
+
+@lru_cache(maxsize=64)
+def _header(segment: str) -> Mapping[str, Any]:
+    """A token's JOSE header, parsed once per distinct segment: every token signed by one key
+    carries one of two (one per ``typ``), so nearly every lookup is a hit. Read-only, since it
+    is shared; bounded, since segments come from clients. A malformed one raises each time."""
+    return MappingProxyType(_json_object(segment))
 
 
 @cache
@@ -131,14 +141,49 @@ def _registered_claims() -> dict[str, Any]:
     return claims
 
 
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+# The payload JSON exactly as PyJWT's encode writes it (json.dumps with these separators,
+# claims in insertion order), from one encoder instead of a new one per call.
+_payload_json = json.JSONEncoder(separators=(",", ":"))
+
+
+@lru_cache(maxsize=32)
+def _header_segment(algorithm: str, kid: str, typ: str) -> bytes:
+    """The encoded JOSE header and its dot, as PyJWT's encode writes it (sorted keys, compact
+    JSON). Keyed by value, so a new key or algorithm can never meet a stale header."""
+    header = {"typ": typ, "alg": algorithm, "kid": kid}
+    return _b64(json.dumps(header, separators=(",", ":"), sort_keys=True).encode()) + b"."
+
+
 def _encode(payload: dict[str, Any], typ: str) -> str:
+    """A compact JWS, byte for byte what ``jwt.encode(payload, key, algorithm, headers={"typ":
+    typ, "kid": kid})`` returns.
+
+    PyJWT's ``encode`` would prepare the ring's (already prepared) key again and serialise the
+    same header each time; this signs with PyJWT's own algorithm object and the ring's key.
+    """
+    if not isinstance(payload.get("iss", ""), str):
+        raise TypeError("Issuer (iss) must be a string.")  # as PyJWT refuses it
     ring = key_ring()
-    return jwt.encode(
-        payload,
-        ring.signing_key,
-        algorithm=ring.algorithm,
-        headers={"typ": typ, "kid": ring.signing_kid},
-    )
+    algorithm = _algorithm(ring.algorithm)
+    _warn_if_short(algorithm, ring.signing_key)
+    signing_input = (_header_segment(ring.algorithm, ring.signing_kid, typ)
+                     + _b64(_payload_json.encode(payload).encode()))
+    signature = algorithm.sign(signing_input, ring.signing_key)
+    return (signing_input + b"." + _b64(signature)).decode()
+
+
+def _warn_if_short(algorithm: Any, key: Any) -> None:
+    """PyJWT's InsecureKeyLengthWarning for a key below its algorithm's minimum (RFC 7518
+    §3.2), as its ``encode`` warns; older PyJWT versions have no such check."""
+    check = getattr(algorithm, "check_key_length", None)
+    message = check(key) if check is not None else None
+    if message:
+        warnings.warn(message, getattr(jwt, "InsecureKeyLengthWarning", UserWarning),
+                      stacklevel=3)
 
 
 def encode_access(
@@ -182,7 +227,7 @@ def _verify(raw: str, typ: str) -> dict[str, Any]:
     if not _COMPACT.fullmatch(raw):
         raise ValueError("not a compact JWS")
     header_segment, payload_segment, signature_segment = raw.split(".")
-    header = _json_object(header_segment)
+    header = _header(header_segment)
     ring = key_ring()
     kid = header.get("kid")
     key = ring.verifying_keys.get(kid) if isinstance(kid, str) else None

@@ -1,9 +1,21 @@
+import json
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
+from django.http import QueryDict
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 
 from django_doubletoken.models import DeviceSession
+from django_doubletoken.serializers import (
+    RefreshSerializer,
+    TokenPairResponseSerializer,
+    token_pair_body,
+    validated_refresh_token,
+)
+from django_doubletoken.services import TokenPair
 
 from .helpers import access_token, bearer
 
@@ -244,6 +256,73 @@ def test_refresh_errors(api, user, login):
     assert api.post(REFRESH, {"refresh": "x" * 5000}, format="json").status_code == 400
 
 
+_REFRESH_BODIES = [
+    {"refresh": " a.b.c "}, {"refresh": 12}, {"refresh": 1.5}, {"refresh": True}, {},
+    {"refresh": ""}, {"refresh": "   "}, {"refresh": None}, {"refresh": ["x"]},
+    {"refresh": {"a": 1}}, {"refresh": "x" * 5000}, {"refresh": "a\x00b"}, {"other": "x"},
+    {"refresh": "é.b.c"}, {"refresh": "a\ud800b"},
+    [], ["refresh"], None, "refresh", 12,
+]
+
+
+@pytest.mark.parametrize("body", _REFRESH_BODIES + [
+    QueryDict("refresh=a.b.c"), QueryDict("refresh="), QueryDict("other=1"),
+], ids=repr)
+def test_refresh_body_validation_is_the_serializers(body):
+    """refresh/ validates its body without a RefreshSerializer per request: the same token,
+    or the same errors (messages and codes), as the serializer."""
+    serializer = RefreshSerializer(data=body)
+    if serializer.is_valid():
+        assert validated_refresh_token(body) == serializer.validated_data["refresh"]
+    else:
+        with pytest.raises(ValidationError) as info:
+            validated_refresh_token(body)
+        assert info.value.detail == serializer.errors
+        assert info.value.get_codes() == ValidationError(serializer.errors).get_codes()
+
+
+def _post_json(api, body):
+    # json.dumps escapes what the test client's renderer cannot encode (lone surrogates).
+    return api.post(REFRESH, json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize(("token", "code_point"), [
+    ("a\ud800b", "D800"), ("é\udfffb", "DFFF"), (" \udbff ", "DBFF"),
+])
+def test_a_token_with_a_surrogate_is_drfs_400(api, token, code_point):
+    response = _post_json(api, {"refresh": token})
+    assert response.status_code == 400
+    assert response.json() == {
+        "refresh": [f"Surrogate characters are not allowed: U+{code_point}."]}
+    with pytest.raises(ValidationError) as info:
+        validated_refresh_token({"refresh": token})
+    assert info.value.get_codes() == {"refresh": ["surrogate_characters_not_allowed"]}
+
+
+@pytest.mark.parametrize("body", [b for b in _REFRESH_BODIES if b is not None], ids=repr)
+def test_refresh_400_bodies(api, body):
+    response = _post_json(api, body)
+    serializer = RefreshSerializer(data=body)
+    if not serializer.is_valid():
+        assert response.status_code == 400
+        assert response.json() == json.loads(json.dumps(serializer.errors))
+    else:
+        _error(response, 401, "token_invalid")
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456])
+def test_the_pair_body_is_what_the_response_serializer_renders(microsecond):
+    """token_pair_body is written out for speed; TokenPairResponseSerializer is the schema."""
+    moment = datetime(2030, 1, 2, 3, 4, 5, microsecond, tzinfo=dt_timezone.utc)
+    pair = TokenPair(access="a.b.c", refresh="d.e.f", access_expires_at=moment,
+                     refresh_expires_at=moment + timedelta(days=1),
+                     session_id="0b1e5a52-7f1e-4a52-9f1e-5a527f1e4a52")
+    body = token_pair_body(pair)
+    rendered = TokenPairResponseSerializer(pair).data
+    assert list(body.items()) == list(rendered.items())
+    assert JSONRenderer().render(body) == JSONRenderer().render(rendered)
+
+
 def test_refresh_of_an_expired_session(api, user, login):
     pair = login()
     DeviceSession.objects.filter(pk=pair["session_id"]).update(
@@ -338,6 +417,19 @@ def test_client_ip_behind_a_proxy(api, user, password, settings):
     garbage = api.post(LOGIN, {"username": "alice", "password": password}, format="json",
                        HTTP_X_FORWARDED_FOR="not-an-ip").json()
     assert DeviceSession.objects.get(pk=garbage["session_id"]).ip is None
+
+
+def test_the_rotation_prepares_now_once_for_fields_that_prepare_alike():
+    """rotate_generation prepares ``now`` with rotated_at's field for all four datetime
+    columns: valid only while they are the same plain field type."""
+    from django.db import connection, models
+
+    from django_doubletoken.models import SAME_PREPARATION_FIELDS
+
+    fields = [DeviceSession._meta.get_field(name) for name in SAME_PREPARATION_FIELDS]
+    assert {type(field) for field in fields} == {models.DateTimeField}
+    now = timezone.now()
+    assert len({repr(f.get_db_prep_value(now, connection)) for f in fields}) == 1
 
 
 def test_a_rotation_is_one_statement_and_one_cache_call(api, user, login, counting_cache,

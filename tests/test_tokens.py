@@ -1,3 +1,5 @@
+import base64
+import json
 import time
 
 import jwt
@@ -125,3 +127,89 @@ def test_rotation_pair_is_deterministic(user, login):
     session = DeviceSession.objects.get(pk=pair["session_id"])
     assert services.issue_pair(session) == services.issue_pair(session)
     assert services.issue_pair(session).refresh == pair["refresh"]
+
+
+def _pem(private) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode()
+
+
+def _signing_key(algorithm: str) -> str | None:
+    """A fresh private key in PEM for ``algorithm``; None for the test settings' HS256 secret."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    if algorithm == "HS256":
+        return None
+    if algorithm == "HS512":
+        return "a-dedicated-secret-of-sixty-four-bytes-for-hs512-" + "x" * 16
+    private = {
+        "RS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "PS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "EdDSA": ed25519.Ed25519PrivateKey.generate,
+        "ES256": lambda: ec.generate_private_key(ec.SECP256R1()),
+    }[algorithm]()
+    return _pem(private)
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS512", "RS256", "PS256", "EdDSA", "ES256"])
+def test_encoding_is_pyjwts_encode(settings, algorithm):
+    """``tokens._encode`` signs without PyJWT's ``encode`` but must write what it writes: the
+    same header (sorted, compact), the same payload JSON (claim order, non-ASCII escaped) and,
+    for deterministic algorithms, the same signature."""
+    key = _signing_key(algorithm)
+    chosen = {"ALGORITHM": algorithm, "SIGNING_KEY": key} if key else {}
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **chosen, "ISSUER": "https://api.example",
+                            "AUDIENCE": ["app", "ädmin"]}
+    ring = tokens.key_ring()
+    custom = {"roles": ["staff", "ünïcode"], "score": 1.5, "flag": True, "none": None,
+              "nested": {"b": 1, "a": [2, "x"]}}
+    access = tokens.encode_access(sub="7", sid="s", jti="j", iat=1_700_000_000,
+                                  exp=1_700_000_900, client="web", session_expires=1_700_086_400,
+                                  custom=custom)
+    refresh = tokens.encode_refresh(sub="7", sid="s", generation=3, iat=1_700_000_000,
+                                    exp=1_700_086_400, client="web",
+                                    absolute_expires=1_702_592_000)
+    for raw, typ in ((access, tokens.ACCESS_TYP), (refresh, tokens.REFRESH_TYP)):
+        header_and_payload, _, signature = raw.rpartition(".")
+        payload = json.loads(base64.urlsafe_b64decode(raw.split(".")[1] + "=="))
+        expected = jwt.encode(payload, ring.signing_key, algorithm=ring.algorithm,
+                              headers={"typ": typ, "kid": ring.signing_kid})
+        if algorithm in ("ES256", "PS256"):  # randomised signatures: compare all but those
+            assert header_and_payload == expected.rpartition(".")[0]
+            verifying_key = ring.verifying_keys[ring.signing_kid]
+            decoded = jwt.decode(raw, verifying_key, algorithms=[algorithm], audience="app",
+                                 options={"verify_exp": False})
+            assert decoded == payload
+        else:
+            assert raw == expected
+
+
+def test_encoding_refuses_a_non_string_issuer_as_pyjwt_does(settings):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "ISSUER": 42}
+    with pytest.raises(TypeError, match="Issuer"):
+        tokens.encode_refresh(sub="7", sid="s", generation=1, iat=1, exp=2, client="web",
+                              absolute_expires=3)
+
+
+def test_a_short_hmac_key_warns_as_pyjwt_does(settings):
+    if not hasattr(jwt, "InsecureKeyLengthWarning"):
+        pytest.skip("this PyJWT has no key length check")
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "SIGNING_KEY": "short"}
+    with pytest.warns(jwt.InsecureKeyLengthWarning):
+        tokens.encode_refresh(sub="7", sid="s", generation=1, iat=1, exp=2, client="web",
+                              absolute_expires=3)
+
+
+def test_parsed_headers_are_shared_read_only_and_never_cache_a_refusal(user, login):
+    pair = login()
+    segment = pair["access"].split(".")[0]
+    assert tokens._header(segment) is tokens._header(segment)
+    with pytest.raises(TypeError):
+        tokens._header(segment)["kid"] = "other"  # shared between requests: read-only
+    assert tokens.decode_access(pair["access"]).sid == pair["session_id"]
+    bad = base64.urlsafe_b64encode(b'{"alg":"HS256","alg":"none"}').rstrip(b"=").decode()
+    forged = ".".join([bad, *pair["access"].split(".")[1:]])
+    for _ in range(2):
+        assert _code(tokens.decode_access, forged) == "token_invalid"

@@ -30,29 +30,48 @@ def issue_pair(session: DeviceSession, custom: Mapping[str, Any] | None = None) 
     called again within the grace window it returns the same tokens (same claims and, with
     deterministic algorithms like HS256/RS256, same strings).
     """
-    issued = unix(session.rotated_at or session.created_at)
-    refresh_exp = unix(session.expires_at)
-    profile = profile_for(session.client)
+    return pair_of_row(
+        sid=str(session.pk),
+        sub=str(session.user_id),
+        client=session.client,
+        generation=session.refresh_generation,
+        issued_at=session.rotated_at or session.created_at,
+        expires_at=session.expires_at,
+        absolute_expires_at=session.absolute_expires_at,
+        custom=custom,
+    )
+
+
+def pair_of_row(
+    *, sid: str, sub: str, client: str, generation: int, issued_at: datetime,
+    expires_at: datetime, absolute_expires_at: datetime,
+    custom: Mapping[str, Any] | None = None,
+) -> TokenPair:
+    """``issue_pair`` from the row's values (``issued_at``: when its generation began,
+    ``expires_at``: the earlier of its refresh and absolute expiries), for a caller that knows
+    them without a ``DeviceSession`` instance (building one costs more than an encode)."""
+    issued = unix(issued_at)
+    refresh_exp = unix(expires_at)
+    profile = profile_for(client)
     access_exp = min(issued + int(profile.access_lifetime.total_seconds()), refresh_exp)
-    sid, sub = str(session.pk), str(session.user_id)
     access = tokens.encode_access(
         sub=sub,
         sid=sid,
-        jti=tokens.derived_jti(sid, session.refresh_generation, "access"),
+        jti=tokens.derived_jti(sid, generation, "access"),
         iat=issued,
         exp=access_exp,
-        client=session.client,
+        client=client,
         session_expires=refresh_exp,
         custom=custom,
     )
     refresh = tokens.encode_refresh(
         sub=sub,
         sid=sid,
-        generation=session.refresh_generation,
+        generation=generation,
         iat=issued,
         exp=refresh_exp,
-        client=session.client,
-        absolute_expires=unix(session.absolute_expires_at),
+        client=client,
+        absolute_expires=unix(absolute_expires_at),
     )
     return TokenPair(
         access=access,

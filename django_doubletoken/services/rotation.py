@@ -16,7 +16,7 @@ from ..conf import api_settings
 from ..errors import REFRESH_REUSED, SESSION_EXPIRED, SESSION_REVOKED, TOKEN_INVALID, TokenError
 from ..models import DeviceSession, RevokeReason
 from .common import database_available, from_unix, profile_for, session_uuid, user_pk
-from .pairs import TokenPair, issue_pair
+from .pairs import TokenPair, issue_pair, pair_of_row
 from .sessions import revoke_locked
 
 
@@ -35,24 +35,25 @@ def refresh(raw_refresh: str, *, request: HttpRequest | None = None) -> TokenPai
     # nothing).
     if claims_function() is None:
         with database_available():
-            rotated_session = _rotate_current(claims, sid, now)
+            pair = _rotate_current(claims, sid, now)
     else:
-        rotated_session = None
-    if rotated_session is not None:
+        pair = None
+    if pair is not None:
         if signals.session_refreshed.has_listeners(DeviceSession):
             signals.session_refreshed.send_robust(
                 sender=DeviceSession, session=DeviceSession.objects.get(pk=sid), request=request
             )
-        return issue_pair(rotated_session)
+        return pair
     return _refresh_locked(claims, sid, now, request)
 
 
 def _rotate_current(
     claims: tokens.RefreshClaims, sid: uuid.UUID, now: datetime
-) -> DeviceSession | None:
+) -> TokenPair | None:
     """The common case in one statement: the current generation's token of a live session
-    rotates with a single conditional UPDATE. None when that does not apply; every other case
-    (a replay within the grace window, reuse, revoked, expired) takes the locked path.
+    rotates with a single conditional UPDATE, and its new pair is issued from what the row now
+    holds. None when that does not apply; every other case (a replay within the grace window,
+    reuse, revoked, expired) takes the locked path.
 
     Concurrent rotations of one token are safe: the database serialises the UPDATEs on the
     row, and the later ones no longer match ``refresh_generation`` and fall through.
@@ -72,14 +73,15 @@ def _rotate_current(
     )
     if not rotated:
         return None
-    # What issue_pair needs, as the row now holds it (the absolute expiry to the second).
-    return DeviceSession(
-        pk=sid,
-        user_id=owner,
+    # issue_pair of the row as it now is (the absolute expiry to the second), from the
+    # values at hand: a replay in the grace window, issued from the row, gets the same pair.
+    return pair_of_row(
+        sid=str(sid),
+        sub=str(owner),
         client=claims.client,
-        refresh_generation=claims.generation + 1,
-        rotated_at=now,
-        refresh_expires_at=refresh_expires,
+        generation=claims.generation + 1,
+        issued_at=now,
+        expires_at=min(refresh_expires, absolute),
         absolute_expires_at=absolute,
     )
 
