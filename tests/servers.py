@@ -253,6 +253,14 @@ class RedisClusterSet:
         self.servers: dict[int, RedisServer] = {}
 
     def start(self) -> RedisClusterSet:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # the caller never gets the set, so nobody else would stop its nodes
+            raise
+        return self
+
+    def _start(self) -> None:
         for _ in range(self.primaries * (1 + self.replicas)):
             port = free_cluster_port()
             self.servers[port] = RedisServer(
@@ -264,11 +272,14 @@ class RedisClusterSet:
             # redis-cli refuses a one-node cluster; assign every slot by hand.
             self.node(self.ports[0]).execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
         else:
-            subprocess.run(["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas",
-                            str(self.replicas), "--cluster-yes"], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+            created = subprocess.run(
+                ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas",
+                 str(self.replicas), "--cluster-yes"],
+                capture_output=True, text=True, timeout=60)
+            if created.returncode != 0:  # redis-cli says why on stdout
+                raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout[-2000:]}"
+                                   f"{created.stderr[-2000:]}")
         _wait_until(self._healthy, timeout=30, what="the cluster to converge")
-        return self
 
     @property
     def ports(self) -> list[int]:
