@@ -21,6 +21,7 @@ from django_doubletoken.mixins import BearerAuthMixin
 from django_doubletoken.throttling import LoginRateThrottle
 from example_project.urls import urlpatterns as example_urlpatterns
 
+from .adrf_views import AdrfMe
 from .ninja_api import api as ninja_test_api
 from .ninja_api import bare_api as ninja_bare_api
 
@@ -208,5 +209,6 @@ urlpatterns = [
     path("echo/", echo_view),
     path("default-handler-throttled/", DefaultHandlerThrottledView.as_view()),
     path("ninja-tests/", ninja_test_api.urls),
+    path("adrf/me/", AdrfMe.as_view()),
     path("ninja-bare/", ninja_bare_api.urls),
 ]
