@@ -6,6 +6,7 @@ running test's own database and Redis, so a test can talk to several independent
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -413,3 +415,73 @@ def commands_received(client: redis.Redis) -> dict[str, int]:
 
 def _shard_nodes(shard: dict) -> list[dict]:
     return [dict(node) for node in shard["nodes"]]
+
+
+class DelayingProxy:
+    """A TCP proxy on loopback that forwards a client's bytes to ``upstream_port`` at once
+    and the server's replies ``delay`` seconds late, in order: a slow or lossy network path
+    from Redis to one host (a TCP retransmission), without root or a kernel queueing
+    discipline. Runs its own event loop in a thread."""
+
+    def __init__(self, upstream_port: int, delay: float) -> None:
+        self.upstream_port, self.delay = upstream_port, delay
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.AbstractServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> DelayingProxy:
+        self._thread.start()
+        started = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._connection, "127.0.0.1", self.port), self._loop)
+        self._server = started.result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        async def close() -> None:
+            assert self._server is not None
+            self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _connection(self, client_reader, client_writer) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", self.upstream_port)
+        await asyncio.gather(self._pump(client_reader, upstream_writer, 0.0),
+                             self._pump(upstream_reader, client_writer, self.delay),
+                             return_exceptions=True)
+        for writer in (client_writer, upstream_writer):
+            writer.close()
+
+    async def _pump(self, reader, writer, delay: float) -> None:
+        due: asyncio.Queue = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                at, data = await due.get()
+                await asyncio.sleep(max(0.0, at - self._loop.time()))
+                if not data:
+                    writer.close()
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        sender = asyncio.ensure_future(deliver())
+        try:
+            while True:
+                data = await reader.read(65536)
+                await due.put((self._loop.time() + delay, data))
+                if not data:
+                    break
+            await sender
+        finally:
+            sender.cancel()

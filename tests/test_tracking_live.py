@@ -5,6 +5,7 @@ memory. 1,000 times per pair of servers, 0 accepted. Every server is a separate 
 by emptying the servers' memory."""
 
 import os
+import time
 
 import pytest
 import redis
@@ -12,7 +13,7 @@ import requests
 
 from django_doubletoken import services
 
-from .servers import RedisServer, app_server, cache_config
+from .servers import DelayingProxy, RedisServer, app_server, cache_config
 
 ROUNDS = int(os.environ.get("DOUBLETOKEN_PROOF_ROUNDS", 1000))
 TRACKED = {"CLIENT_SIDE_CACHE": True}
@@ -74,3 +75,41 @@ def test_revoked_on_one_host_refused_by_the_next_request_on_another(user, privat
         statuses = _revoke_here_ask_there(host_a, host_b, pairs)
     assert [status for status in statuses if status[0] == 200] == []
     assert set(statuses) == {(401, "session_revoked")}
+
+
+def _slow_link_caches(url):
+    config = cache_config(url)
+    config["default"]["OPTIONS"] = {"SOCKET_CONNECT_TIMEOUT": 5, "SOCKET_TIMEOUT": 5}
+    return config
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("client_side_cache", [False, True], ids=["round-trip", "tracked"])
+def test_a_slow_link_to_one_host_is_where_the_cache_stops(user, private_redis, client_side_cache):
+    """Why CLIENT_SIDE_CACHE is not the default (docs/client-side-cache.md, "Across hosts"):
+    host B hears from Redis a second late (a slow or lossy link: a TCP retransmission), while
+    the client reaches B at once. With the default round trip B's next request still reads
+    Redis after the revocation and refuses it, late but right. With the cache, B answers from
+    memory until the invalidation arrives: the revoked session is accepted by B's next request,
+    and refused once the late invalidation is in."""
+    delay = 1.0
+    pairs = _sessions(user, 3)
+    doubletoken = {"CLIENT_SIDE_CACHE": client_side_cache}
+    proxy = DelayingProxy(private_redis.port, delay=delay).start()
+    try:
+        with app_server("gunicorn", workers=1, doubletoken=doubletoken,
+                        caches=cache_config(private_redis.url)) as host_a, \
+                app_server("gunicorn", workers=1, doubletoken=doubletoken,
+                           caches=_slow_link_caches(proxy.url)) as host_b:
+            at_once = _revoke_here_ask_there(host_a, host_b, pairs)
+            time.sleep(delay + 0.5)
+            later = [requests.get(f"{host_b}/api/me/", timeout=30,
+                                  headers={"Authorization": f"Bearer {pair.access}"}).status_code
+                     for pair in pairs]
+    finally:
+        proxy.stop()
+    if client_side_cache:
+        assert [status for status, _ in at_once] == [200] * len(pairs)
+    else:
+        assert set(at_once) == {(401, "session_revoked")}
+    assert later == [401] * len(pairs)
