@@ -23,19 +23,19 @@ SCENARIOS = {
 }
 
 
-def test_bench_runs_every_scenario(tmp_path):
+def run_bench(script: str, output: Path, *args: str, timeout: float) -> dict:
+    """Run a bench script with one-second rounds, writing ``output`` (its JSON file)."""
     completed = subprocess.run(
-        [
-            sys.executable, str(ROOT / "bench" / "run.py"),
-            "--duration", "1", "--rounds", "1", "--quick", "--output-dir", str(tmp_path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, str(ROOT / "bench" / script), "--duration", "1", "--rounds", "1",
+         "--output-dir", str(output.parent), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    result = json.loads((tmp_path / "results.json").read_text())
+    return json.loads(output.read_text())
+
+
+def test_bench_runs_every_scenario(tmp_path):
+    result = run_bench("run.py", tmp_path / "results.json", "--quick", timeout=120)
 
     scenarios = {s["name"]: s for s in result["scenarios"]}
     assert set(scenarios) == set(SCENARIOS)
@@ -73,18 +73,7 @@ def test_bench_runs_every_scenario(tmp_path):
 def test_asgi_bench_runs_every_variant(tmp_path):
     """bench/asgi_path.py: every server and view variant answers 200 under wrk, and the
     async-native ones read the revocation state as the docs say."""
-    completed = subprocess.run(
-        [
-            sys.executable, str(ROOT / "bench" / "asgi_path.py"),
-            "--duration", "1", "--rounds", "1", "--output-dir", str(tmp_path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    result = json.loads((tmp_path / "asgi.json").read_text())
+    result = run_bench("asgi_path.py", tmp_path / "asgi.json", timeout=180)
     variants = result["variants"]
     assert len(variants) == 10
     for label, summary in variants.items():
