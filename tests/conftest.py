@@ -5,6 +5,8 @@ from rest_framework.test import APIClient
 
 from django_doubletoken import store, tracking
 
+from .servers import RedisServer, cache_config
+
 # Lines test_fuzz.py leaves for the terminal summary: what the fuzzed endpoints answered.
 FUZZ_REPORT = pytest.StashKey[list]()
 
@@ -104,3 +106,13 @@ def login(api, password):
 
     return _login
 
+
+
+@pytest.fixture
+def own_redis(settings):
+    """A redis-server of this test's own, the app's cache pointed at it: no other test's
+    FLUSHDB or keys reach it, and the test may stop it."""
+    server = RedisServer().start()
+    settings.CACHES = cache_config(server.url)
+    yield server
+    server.stop()

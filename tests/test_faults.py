@@ -11,15 +11,6 @@ from django.db import connection
 from django_doubletoken.models import DeviceSession
 
 from .helpers import bearer
-from .servers import RedisServer, cache_config
-
-
-@pytest.fixture
-def own_redis(settings):
-    server = RedisServer().start()
-    settings.CACHES = cache_config(server.url)
-    yield server
-    server.stop()
 
 
 def _status(response):

@@ -13,18 +13,10 @@ import requests
 
 from django_doubletoken import services
 
-from .servers import DelayingProxy, RedisServer, app_server, cache_config
+from .servers import DelayingProxy, app_server, cache_config
 
 ROUNDS = int(os.environ.get("DOUBLETOKEN_PROOF_ROUNDS", 1000))
 TRACKED = {"CLIENT_SIDE_CACHE": True}
-
-
-@pytest.fixture
-def private_redis(settings):
-    server = RedisServer().start()
-    settings.CACHES = cache_config(server.url)
-    yield server
-    server.stop()
 
 
 def _tracking_clients(url):
@@ -52,13 +44,13 @@ def _sessions(user, count):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_revoked_in_one_process_refused_by_the_next_request_in_another(user, private_redis):
+def test_revoked_in_one_process_refused_by_the_next_request_in_another(user, own_redis):
     pairs = _sessions(user, ROUNDS)
-    caches = cache_config(private_redis.url)
+    caches = cache_config(own_redis.url)
     with app_server("gunicorn", workers=1, doubletoken=TRACKED, caches=caches) as revoker, \
             app_server("gunicorn", workers=1, doubletoken=TRACKED, caches=caches) as checker:
         statuses = _revoke_here_ask_there(revoker, checker, pairs)
-        assert len(_tracking_clients(private_redis.url)) == 2  # one per server process
+        assert len(_tracking_clients(own_redis.url)) == 2  # one per server process
     accepted = [status for status in statuses if status[0] == 200]
     assert accepted == []
     assert set(statuses) == {(401, "session_revoked")}
@@ -66,10 +58,10 @@ def test_revoked_in_one_process_refused_by_the_next_request_in_another(user, pri
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_revoked_on_one_host_refused_by_the_next_request_on_another(user, private_redis):
+def test_revoked_on_one_host_refused_by_the_next_request_on_another(user, own_redis):
     """Host A (gunicorn, WSGI) revokes; host B (uvicorn, ASGI: the async path) checks."""
     pairs = _sessions(user, ROUNDS)
-    caches = cache_config(private_redis.url)
+    caches = cache_config(own_redis.url)
     with app_server("gunicorn", workers=2, doubletoken=TRACKED, caches=caches) as host_a, \
             app_server("uvicorn", workers=1, doubletoken=TRACKED, caches=caches) as host_b:
         statuses = _revoke_here_ask_there(host_a, host_b, pairs)
@@ -85,7 +77,7 @@ def _slow_link_caches(url):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("client_side_cache", [False, True], ids=["round-trip", "tracked"])
-def test_a_slow_link_to_one_host_is_where_the_cache_stops(user, private_redis, client_side_cache):
+def test_a_slow_link_to_one_host_is_where_the_cache_stops(user, own_redis, client_side_cache):
     """Why CLIENT_SIDE_CACHE is not the default (docs/client-side-cache.md, "Across hosts"):
     host B hears from Redis a second late (a slow or lossy link: a TCP retransmission), while
     the client reaches B at once. With the default round trip B's next request still reads
@@ -95,10 +87,10 @@ def test_a_slow_link_to_one_host_is_where_the_cache_stops(user, private_redis, c
     delay = 1.0
     pairs = _sessions(user, 3)
     doubletoken = {"CLIENT_SIDE_CACHE": client_side_cache}
-    proxy = DelayingProxy(private_redis.port, delay=delay).start()
+    proxy = DelayingProxy(own_redis.port, delay=delay).start()
     try:
         with app_server("gunicorn", workers=1, doubletoken=doubletoken,
-                        caches=cache_config(private_redis.url)) as host_a, \
+                        caches=cache_config(own_redis.url)) as host_a, \
                 app_server("gunicorn", workers=1, doubletoken=doubletoken,
                            caches=_slow_link_caches(proxy.url)) as host_b:
             at_once = _revoke_here_ask_there(host_a, host_b, pairs)
