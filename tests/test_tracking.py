@@ -177,6 +177,17 @@ def test_sliding_inside_the_window_stays_within_budget(api, user, login, tracked
     assert counting_cache.calls == ["tracked mget", "add", "tracked mget"]
 
 
+def _assert_untracked_one_round_trip(api, login, request):
+    """The cache as now configured gets no tracker, and a request makes the plain single
+    ``get_many``. (``counting_cache`` is requested here, after the test changed CACHES.)"""
+    counting_cache = request.getfixturevalue("counting_cache")
+    pair = login()
+    assert tracking.tracker(store.cache()) is None
+    counting_cache.calls.clear()
+    assert _me(api, pair) == (200, None)
+    assert counting_cache.calls == ["get_many"]
+
+
 def test_backends_that_cannot_track_keep_one_round_trip(api, user, login, tracked, settings,
                                                         private_redis, request):
     settings.CACHES = {"default": {
@@ -184,12 +195,7 @@ def test_backends_that_cannot_track_keep_one_round_trip(api, user, login, tracke
         "LOCATION": [private_redis.url],
         "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
     }}
-    counting_cache = request.getfixturevalue("counting_cache")
-    pair = login()
-    assert tracking.tracker(store.cache()) is None
-    counting_cache.calls.clear()
-    assert _me(api, pair) == (200, None)
-    assert counting_cache.calls == ["get_many"]
+    _assert_untracked_one_round_trip(api, login, request)
 
 
 def test_a_server_refusing_tracking_falls_back(api, user, login, tracked, settings,
@@ -203,12 +209,7 @@ def test_a_server_refusing_tracking_falls_back(api, user, login, tracked, settin
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": f"redis://{name}@{url['host']}:{url['port']}/{url.get('db', 0)}",
         }}
-        counting_cache = request.getfixturevalue("counting_cache")
-        pair = login()
-        assert tracking.tracker(store.cache()) is None
-        counting_cache.calls.clear()
-        assert _me(api, pair) == (200, None)
-        assert counting_cache.calls == ["get_many"]
+        _assert_untracked_one_round_trip(api, login, request)
     finally:
         real_redis.acl_deluser(name)
 
