@@ -26,6 +26,7 @@ import shlex
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +38,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from infra import (  # noqa: E402
-    Gunicorn,
+    AppServer,
     RedisServer,
     backing_services,
     cpu_seconds,
@@ -108,7 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure(wrk: str, server: Gunicorn, redis: RedisServer, variant: Variant, tokens: list[str],
+def measure(wrk: str, server: AppServer, redis: RedisServer, variant: Variant, tokens: list[str],
             args: argparse.Namespace) -> dict[str, Any]:
     workers = server.worker_pids()
     before = cpu_seconds(workers), cpu_seconds([redis.process.pid])
@@ -202,10 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         simplejwt = [str(token.access_token)
                      for token in stacks.simplejwt_refresh_tokens(users, 64)]
 
-        servers: dict[tuple, Gunicorn] = {}
+        servers: dict[tuple, AppServer] = {}
         for variant in VARIANTS:
             if variant.server_key not in servers:
-                servers[variant.server_key] = Gunicorn(
+                servers[variant.server_key] = AppServer(
                     variant.stack, env, workdir, args.workers, server=variant.server,
                     extra_env=variant.env, name=f"{variant.stack}-{len(servers)}",
                     extra_args=variant.server_args)
@@ -226,8 +227,6 @@ def main(argv: list[str] | None = None) -> int:
                 runs[variant.label].append(result)
                 log(f"  {variant.label:62s} {result['rps']:7.0f} req/s  non-2xx "
                     f"{result['non_2xx']}  CPU µs/req {result['cpu_us_per_request']['app']}")
-
-    import subprocess
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR,
                             capture_output=True, text=True).stdout.strip()

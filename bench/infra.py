@@ -143,7 +143,7 @@ class Database:
 
 
 @dataclass
-class Gunicorn:
+class AppServer:
     """One server for the bench project for one stack (see benchproject/settings.py): gunicorn
     (WSGI) by default, or uvicorn (ASGI) with ``server="uvicorn"``; ``extra_env`` varies the
     settings further (bench/asgi_path.py)."""

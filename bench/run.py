@@ -41,7 +41,7 @@ from typing import Any
 
 from infra import (
     BENCH_DIR,
-    Gunicorn,
+    AppServer,
     RedisServer,
     backing_services,
     cpu_seconds,
@@ -93,7 +93,7 @@ class Benchmark:
         args: argparse.Namespace,
         wrk: str,
         redis_server: RedisServer,
-        servers: dict[str, Gunicorn],
+        servers: dict[str, AppServer],
     ) -> None:
         import stacks
 
@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_server, env = backing_services(cleanup, workdir, args.database)
 
         servers = {
-            stack: Gunicorn(stack, env, workdir, args.workers, args.worker_class)
+            stack: AppServer(stack, env, workdir, args.workers, args.worker_class)
             for stack in STACKS
         }
         for server in servers.values():
