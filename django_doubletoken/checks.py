@@ -19,6 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, PROFILE_KEYS, doubletoken_settings
+from .dpop import ALGORITHM_KEYS
+from .dpop import MODES as DPOP_MODES
 from .keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
 
 MIDDLEWARE_PATH = "django_doubletoken.middleware.SlidingTokenMiddleware"
@@ -64,7 +66,58 @@ def check_settings(app_configs=None, **kwargs) -> list:
     errors += _check_misc()
     errors += _check_client_side_cache()
     errors += _check_dotted_paths()
+    errors += _check_dpop()
     return errors
+
+
+def _check_dpop() -> list:
+    errors = []
+    modes = {"DOUBLETOKEN['DPOP']": doubletoken_settings.DPOP}
+    profiles = doubletoken_settings.CLIENT_PROFILES
+    for name, overrides in (profiles.items() if isinstance(profiles, dict) else ()):
+        if isinstance(overrides, dict) and "DPOP" in overrides:
+            modes[f"Client profile {name!r}: DPOP"] = overrides["DPOP"]
+    for where, mode in modes.items():
+        if not isinstance(mode, str) or mode not in DPOP_MODES:
+            errors.append(_error(f"{where} is {mode!r}, not one of {', '.join(DPOP_MODES)}.",
+                                 "'off' (default), 'optional' or 'required'.", 50))
+    names = doubletoken_settings.DPOP_ALGORITHMS
+    hint = f"Choose from {', '.join(ALGORITHM_KEYS)}; the default is ES256, EdDSA, RS256, PS256."
+    if not isinstance(names, (list, tuple)) or not names or not all(
+        isinstance(name, str) for name in names
+    ):
+        errors.append(_error("DOUBLETOKEN['DPOP_ALGORITHMS'] must be a non-empty list of "
+                             "algorithm names.", hint, 51))
+    elif refused := [name for name in names if name not in ALGORITHM_KEYS]:
+        # "none" would let anyone make proofs; with an HMAC the proof's own header cannot
+        # carry the (secret) key, and any shared secret would make every client one.
+        errors.append(_error(f"DOUBLETOKEN['DPOP_ALGORITHMS'] lists {refused}: DPoP proofs "
+                             "are signed with an asymmetric key, never with 'none' or HMAC.",
+                             hint, 51))
+    elif any(mode != "off" for mode in modes.values()):
+        missing = [name for name in names if not _algorithm_available(name)]
+        if missing:
+            errors.append(_error(f"DOUBLETOKEN['DPOP_ALGORITHMS'] lists {missing}, which "
+                                 "PyJWT cannot verify here.",
+                                 "Install the 'cryptography' package (the 'crypto' extra).", 52))
+    if not _positive_timedelta(doubletoken_settings.DPOP_PROOF_MAX_AGE):
+        errors.append(_error("DOUBLETOKEN['DPOP_PROOF_MAX_AGE'] must be a positive "
+                             "datetime.timedelta.", "The default is timedelta(seconds=60).", 53))
+    if not isinstance(doubletoken_settings.DPOP_NONCE, bool):
+        errors.append(_error("DOUBLETOKEN['DPOP_NONCE'] must be True or False.",
+                             "False (default) asks for no server nonce.", 54))
+    if not _positive_timedelta(doubletoken_settings.DPOP_NONCE_ROTATION):
+        errors.append(_error("DOUBLETOKEN['DPOP_NONCE_ROTATION'] must be a positive "
+                             "datetime.timedelta.", "The default is timedelta(minutes=5).", 55))
+    return errors
+
+
+def _algorithm_available(name: str) -> bool:
+    try:
+        jwt.get_algorithm_by_name(name)
+    except NotImplementedError:
+        return False
+    return True
 
 
 def _check_client_side_cache() -> list:

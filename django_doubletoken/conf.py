@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     # Hard end of a device session, however often it is refreshed.
     "SESSION_LIFETIME": timedelta(days=30),
     # Client profiles chosen at login ("client" in the login body). Each may override
-    # ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, SESSION_LIFETIME and MAX_SESSIONS.
+    # ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, SESSION_LIFETIME, MAX_SESSIONS and DPOP.
     "CLIENT_PROFILES": {
         "web": {},
         "mobile": {
@@ -106,10 +106,24 @@ DEFAULTS: dict[str, Any] = {
     # WSGI META key holding the client IP behind a trusted proxy, e.g.
     # "HTTP_X_FORWARDED_FOR" (its last address, added by that proxy, is used). None: REMOTE_ADDR.
     "CLIENT_IP_HEADER": None,
+    # DPoP (RFC 9449, docs/dpop.md): tokens bound to a key the client holds. "off", "optional"
+    # (a login with a valid DPoP proof binds the session to its key) or "required" (login and
+    # refresh need one); per client profile too, like the lifetimes.
+    "DPOP": "off",
+    # The asymmetric algorithms a proof may be signed with (never HMAC or "none").
+    "DPOP_ALGORITHMS": ("ES256", "EdDSA", "RS256", "PS256"),
+    # A proof is accepted this long after its iat (and LEEWAY before it); its jti is
+    # remembered as long, to refuse a replay.
+    "DPOP_PROOF_MAX_AGE": timedelta(seconds=60),
+    # Require a server nonce in every proof (DPoP-Nonce): stateless, from the signing key,
+    # so any worker on any host accepts it; each is accepted for one to two rotations.
+    "DPOP_NONCE": False,
+    "DPOP_NONCE_ROTATION": timedelta(minutes=5),
 }
 
 PROFILE_KEYS = (
-    "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME", "MAX_SESSIONS"
+    "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME", "MAX_SESSIONS",
+    "DPOP",
 )
 
 
@@ -120,6 +134,7 @@ class ClientProfile:
     refresh_lifetime: timedelta
     session_lifetime: timedelta
     max_sessions: int | None
+    dpop: str = "off"  # "off", "optional" or "required"
 
 
 class DoubleTokenSettings:
@@ -179,6 +194,7 @@ def client_profile(name: str) -> ClientProfile:
         ),
         session_lifetime=overrides.get("SESSION_LIFETIME", doubletoken_settings.SESSION_LIFETIME),
         max_sessions=overrides.get("MAX_SESSIONS"),
+        dpop=overrides.get("DPOP", doubletoken_settings.DPOP),
     )
 
 

@@ -20,6 +20,9 @@ REFRESH_REUSED = "refresh_reused"
 INVALID_CREDENTIALS = "invalid_credentials"
 CACHE_UNAVAILABLE = "cache_unavailable"
 DATABASE_UNAVAILABLE = "database_unavailable"
+# DPoP (RFC 9449 §7.1, §8-9): the proof is missing or wrong; or a server nonce is required.
+INVALID_DPOP_PROOF = "invalid_dpop_proof"
+USE_DPOP_NONCE = "use_dpop_nonce"
 
 MESSAGES = {
     TOKEN_EXPIRED: _("The access token has expired."),
@@ -31,6 +34,8 @@ MESSAGES = {
     INVALID_CREDENTIALS: _("Unable to log in with the provided credentials."),
     CACHE_UNAVAILABLE: _("The token store is unavailable; try again shortly."),
     DATABASE_UNAVAILABLE: _("The database is unavailable; try again shortly."),
+    INVALID_DPOP_PROOF: _("The DPoP proof is missing or invalid."),
+    USE_DPOP_NONCE: _("The DPoP proof must carry the nonce in the DPoP-Nonce header."),
 }
 
 
