@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, PROFILE_KEYS, doubletoken_settings
-from .dpop import ALGORITHM_KEYS
+from .dpop import ALGORITHM_KEYS, pyjwt_algorithm
 from .dpop import MODES as DPOP_MODES
 from .keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
 
@@ -114,7 +114,7 @@ def _check_dpop() -> list:
 
 def _algorithm_available(name: str) -> bool:
     try:
-        jwt.get_algorithm_by_name(name)
+        pyjwt_algorithm(name)
     except NotImplementedError:
         return False
     return True

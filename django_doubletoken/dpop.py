@@ -59,9 +59,13 @@ ALGORITHM_KEYS: dict[str, tuple[str, frozenset[str]]] = {
     "ES384": ("EC", frozenset({"P-384"})),
     "ES512": ("EC", frozenset({"P-521"})),
     "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    # RFC 9864's fully-specified names for EdDSA (what WebCrypto-based clients now send).
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
+    "Ed448": ("OKP", frozenset({"Ed448"})),
     **{name: ("RSA", frozenset()) for name in (
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512")},
 }
+PYJWT_NAMES = {"Ed25519": "EdDSA", "Ed448": "EdDSA"}
 # Members that only a private (or symmetric) JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037).
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -218,6 +222,12 @@ class KeyCache:
 key_cache = KeyCache(KEY_CACHE_SIZE)
 
 
+def pyjwt_algorithm(name: str) -> Any:
+    """PyJWT's algorithm object for a proof's ``alg``; ``NotImplementedError`` when PyJWT
+    cannot verify it here (no ``cryptography``)."""
+    return jwt.get_algorithm_by_name(PYJWT_NAMES.get(name, name))
+
+
 @derived_from_settings
 def allowed_algorithms() -> dict[str, Any]:
     """PyJWT's algorithm object for each name in ``DPOP_ALGORITHMS`` (never HMAC or none:
@@ -226,7 +236,7 @@ def allowed_algorithms() -> dict[str, Any]:
     for name in doubletoken_settings.DPOP_ALGORITHMS:
         if name in ALGORITHM_KEYS:
             try:
-                found[name] = jwt.get_algorithm_by_name(name)
+                found[name] = pyjwt_algorithm(name)
             except NotImplementedError:  # without the cryptography package
                 continue
     return found

@@ -9,11 +9,13 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import warnings
 from datetime import timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -610,6 +612,66 @@ def test_proofs_of_an_independent_client_library_are_accepted(alg, settings):
         dpop.verify_proof(str(key.proof(htm="POST", htu=URL)), method="POST", uri=URL)
     nonced = str(key.proof(htm="POST", htu=URL, nonce=caught.value.nonce))
     assert dpop.verify_proof(nonced, method="POST", uri=URL).jkt == jkt
+
+
+# npm's `dpop` (panva), pinned; installed once per version into the user's cache directory.
+NPM_DPOP = "dpop@2.1.2"
+
+
+@pytest.fixture(scope="session")
+def npm_dpop():
+    node, npm = shutil.which("node"), shutil.which("npm")
+    assert node and npm, "node (20 or later) and npm are needed for the JS interop test"
+    prefix = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / \
+        "django-doubletoken" / "npm" / NPM_DPOP
+    if not (prefix / "node_modules" / "dpop" / "package.json").exists():
+        done = subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund",
+                               "--prefix", str(prefix), NPM_DPOP],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"npm install {NPM_DPOP} failed:\n{done.stderr}"
+    return node, prefix / "node_modules"
+
+
+def proofs_from_npm(npm_dpop, algorithms, requests_to_sign):
+    node, node_modules = npm_dpop
+    script = Path(__file__).parent / "js_interop" / "dpop_proofs.mjs"
+    # Evaluated from the install's folder, so that its `import 'dpop'` finds the package
+    # (ES modules ignore NODE_PATH).
+    done = subprocess.run([node, "--input-type=module", "--eval", script.read_text()],
+                          input=json.dumps({"algorithms": algorithms,
+                                            "requests": requests_to_sign}),
+                          capture_output=True, text=True, timeout=60, cwd=node_modules.parent)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_proofs_of_the_npm_dpop_package_are_accepted(npm_dpop, settings):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP_NONCE": True,
+                            "DPOP_ALGORITHMS": ["ES256", "Ed25519", "RS256", "PS256"]}
+    base = "https://api.example.com/api"
+    nonce = dpop.current_nonce()
+    flow = [  # login, a GET, refresh, logout; each proof with the server's nonce
+        ["POST", f"{base}/auth/login/", None, nonce],
+        ["GET", f"{base}/me/", TOKEN, nonce],
+        ["POST", f"{base}/auth/refresh/", None, nonce],
+        ["POST", f"{base}/auth/logout/", TOKEN, nonce],
+        ["GET", f"{base}/me/", TOKEN, None],
+    ]
+    made = proofs_from_npm(npm_dpop, ["ES256", "Ed25519", "RS256", "PS256"], flow)
+    for alg, result in made.items():
+        login, me, refresh, logout, without_nonce = result["proofs"]
+        jkt = dpop.verify_proof(login, method="POST", uri=f"{base}/auth/login/").jkt
+        dpop.verify_proof(me, method="GET", uri=f"{base}/me/", access_token=TOKEN, jkt=jkt)
+        dpop.verify_proof(refresh, method="POST", uri=f"{base}/auth/refresh/", jkt=jkt)
+        dpop.verify_proof(logout, method="POST", uri=f"{base}/auth/logout/",
+                          access_token=TOKEN, jkt=jkt)
+        with pytest.raises(dpop.ProofError) as caught:
+            dpop.verify_proof(without_nonce, method="GET", uri=f"{base}/me/",
+                              access_token=TOKEN, jkt=jkt)
+        assert caught.value.code == USE_DPOP_NONCE, alg
+        refused(dpop.REPLAYED, dpop.verify_proof, me, method="GET", uri=f"{base}/me/",
+                access_token=TOKEN, jkt=jkt)
+    assert len(recorded_replays()) == 4 * len(made)
 
 
 # --- settings -------------------------------------------------------------------------------
