@@ -147,10 +147,11 @@ def main() -> None:
                            ("verify_proof (+ SET NX)", "verify_with_replay_record")):
             value = results[f"{alg}_{key}_us"]
             print(f"  {alg:5} {label:34} {value:8.1f} µs {value / base:5.1f}x")
+    per_device = results["bytes_per_device_at_10_rps"] / 1024
     print(f"replay store, one device at {REQUESTS_PER_SECOND} req/s: "
           f"{results['live_records_per_device']} live records x "
-          f"{results['bytes_per_record']:.0f} B = {results['bytes_per_device_at_10_rps'] / 1024:.1f}"
-          f" KiB (MEMORY USAGE, Redis {results['redis_version']})")
+          f"{results['bytes_per_record']:.0f} B = {per_device:.1f} KiB "
+          f"(MEMORY USAGE, Redis {results['redis_version']})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
