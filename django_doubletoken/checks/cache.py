@@ -10,7 +10,7 @@ from django.core.cache import BaseCache
 from django.core.checks import Tags, register
 from django.utils.module_loading import import_string
 
-from ..conf import api_settings
+from ..conf import doubletoken_settings
 from . import problem
 
 # Backends whose methods are coroutines only: the app's sync path cannot call them.
@@ -34,26 +34,27 @@ SAME_DATA_SETTINGS = ("LOCATION", "KEY_PREFIX", "VERSION", "KEY_FUNCTION")
 
 def cache_setting_problems() -> list:
     """Part of ``settings.check_settings``: the cache-related DOUBLETOKEN settings."""
-    errors = [problem("E014", key=key, alias=getattr(api_settings, key))
+    errors = [problem("E014", key=key, alias=getattr(doubletoken_settings, key))
               for key in ("CACHE_ALIAS", "ASYNC_CACHE_ALIAS")
-              if getattr(api_settings, key) is not None
-              and getattr(api_settings, key) not in settings.CACHES]
-    acks = api_settings.REVOCATION_REPLICA_ACKS
+              if getattr(doubletoken_settings, key) is not None
+              and getattr(doubletoken_settings, key) not in settings.CACHES]
+    acks = doubletoken_settings.REVOCATION_REPLICA_ACKS
     if not isinstance(acks, int) or acks < 0:
         errors.append(problem("E029"))
-    elif acks and not _can_wait_for_replicas(settings.CACHES.get(api_settings.CACHE_ALIAS, {})):
+    elif acks and not _can_wait_for_replicas(
+            settings.CACHES.get(doubletoken_settings.CACHE_ALIAS, {})):
         errors.append(problem("E018"))
     return errors + _client_side_cache()
 
 
 def _client_side_cache() -> list:
     errors = []
-    if not isinstance(api_settings.CLIENT_SIDE_CACHE, bool):
+    if not isinstance(doubletoken_settings.CLIENT_SIDE_CACHE, bool):
         errors.append(problem("E030"))
-    size = api_settings.CLIENT_SIDE_CACHE_MAX_ENTRIES
+    size = doubletoken_settings.CLIENT_SIDE_CACHE_MAX_ENTRIES
     if not isinstance(size, int) or isinstance(size, bool) or size < 3:
         errors.append(problem("E031"))
-    age = api_settings.CLIENT_SIDE_CACHE_MAX_AGE
+    age = doubletoken_settings.CLIENT_SIDE_CACHE_MAX_AGE
     if not (isinstance(age, timedelta) and age > timedelta(0)):
         errors.append(problem("E032"))
     return errors
@@ -68,7 +69,7 @@ def _can_wait_for_replicas(config: dict) -> bool:
 
 def unshared_cache_problems() -> list:
     """Part of ``deployment.check_setup``: W003, a cache the workers do not share."""
-    alias = api_settings.CACHE_ALIAS
+    alias = doubletoken_settings.CACHE_ALIAS
     backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
     if backend not in UNSHARED_CACHES:
         return []
@@ -80,7 +81,7 @@ def check_cache_backend(app_configs=None, **kwargs) -> list:
     """What the app needs from its cache besides being shared (W003, which also covers the
     backends without an atomic ``add``): synchronous methods, and a ``get_many`` in one round
     trip (a request's one cache read)."""
-    alias = api_settings.CACHE_ALIAS
+    alias = doubletoken_settings.CACHE_ALIAS
     config = settings.CACHES.get(alias)
     if not config:
         return []  # E014
@@ -103,7 +104,7 @@ def check_cache_backend(app_configs=None, **kwargs) -> list:
 
 
 def _async_cache(config: dict) -> list:
-    alias = api_settings.ASYNC_CACHE_ALIAS
+    alias = doubletoken_settings.ASYNC_CACHE_ALIAS
     async_config = settings.CACHES.get(alias) if alias else None
     if not async_config:
         return []
@@ -111,7 +112,7 @@ def _async_cache(config: dict) -> list:
                  if _location(async_config.get(name)) != _location(config.get(name))]
     if not differing:
         return []
-    return [problem("E021", alias=alias, sync_alias=api_settings.CACHE_ALIAS,
+    return [problem("E021", alias=alias, sync_alias=doubletoken_settings.CACHE_ALIAS,
                     differing=", ".join(differing))]
 
 

@@ -12,7 +12,7 @@ from django.core.checks.security.base import (
 )
 from django.core.exceptions import ImproperlyConfigured
 
-from ..conf import api_settings
+from ..conf import doubletoken_settings
 from ..keys import HMAC_ALGORITHMS
 from . import problem
 from .cache import unshared_cache_problems
@@ -50,7 +50,8 @@ def _user_admin_shows_sessions() -> bool:
 @register(Tags.security, "django_doubletoken", deploy=True)
 def check_deploy(app_configs=None, **kwargs) -> list:
     """`manage.py check --deploy`: a signing key derived from a weak SECRET_KEY."""
-    if api_settings.SIGNING_KEY is not None or api_settings.ALGORITHM not in HMAC_ALGORITHMS:
+    if (doubletoken_settings.SIGNING_KEY is not None
+            or doubletoken_settings.ALGORITHM not in HMAC_ALGORITHMS):
         return []
     try:
         secret_key = settings.SECRET_KEY

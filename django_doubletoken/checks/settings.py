@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.checks import Tags, register
 from django.utils.module_loading import import_string
 
-from ..conf import DEFAULTS, PROFILE_KEYS, api_settings
+from ..conf import DEFAULTS, PROFILE_KEYS, doubletoken_settings
 from . import problem
 from .cache import cache_setting_problems
 from .keys import key_problems
@@ -27,7 +27,7 @@ def positive_timedelta(value: Any) -> bool:
 
 @register(Tags.security, "django_doubletoken")
 def check_settings(app_configs=None, **kwargs) -> list:
-    api_settings.reload()
+    doubletoken_settings.reload()
     user = getattr(settings, "DOUBLETOKEN", None) or {}
     if not isinstance(user, dict):
         return [problem("E001")]
@@ -45,21 +45,21 @@ def check_settings(app_configs=None, **kwargs) -> list:
 def _durations() -> list:
     errors = [problem("E003", setting=f"DOUBLETOKEN[{key!r}]")
               for key in (*LIFETIMES, "SLIDING_THRESHOLD", "LAST_USED_UPDATE_INTERVAL")
-              if not positive_timedelta(getattr(api_settings, key))]
+              if not positive_timedelta(getattr(doubletoken_settings, key))]
     for key in ("GRACE_PERIOD", "LEEWAY"):
-        value = getattr(api_settings, key)
+        value = getattr(doubletoken_settings, key)
         if not isinstance(value, timedelta) or value < timedelta(0):
             errors.append(problem("E004", key=key))
     return errors
 
 
 def _profiles() -> list:
-    profiles = api_settings.CLIENT_PROFILES
+    profiles = doubletoken_settings.CLIENT_PROFILES
     if not isinstance(profiles, dict) or not profiles:
         return [problem("E024")]
     errors = []
-    if api_settings.DEFAULT_CLIENT not in profiles:
-        errors.append(problem("E006", client=api_settings.DEFAULT_CLIENT,
+    if doubletoken_settings.DEFAULT_CLIENT not in profiles:
+        errors.append(problem("E006", client=doubletoken_settings.DEFAULT_CLIENT,
                               profiles=sorted(profiles)))
     for name, overrides in profiles.items():
         errors += _profile(name, overrides)
@@ -86,11 +86,11 @@ def _profile(name: str, overrides: Any) -> list:
 
 
 def _profile_lifetimes(name: str) -> list:
-    if not all(positive_timedelta(getattr(api_settings, k)) for k in LIFETIMES):
+    if not all(positive_timedelta(getattr(doubletoken_settings, k)) for k in LIFETIMES):
         return []  # already reported
-    profile = api_settings.profile(name)
+    profile = doubletoken_settings.profile(name)
     access, refresh = profile.access_lifetime, profile.refresh_lifetime
-    threshold, grace = api_settings.SLIDING_THRESHOLD, api_settings.GRACE_PERIOD
+    threshold, grace = doubletoken_settings.SLIDING_THRESHOLD, doubletoken_settings.GRACE_PERIOD
     errors = []
     if isinstance(threshold, timedelta) and not threshold < access:
         errors.append(problem("E008", name=name, threshold=threshold, access=access))
@@ -108,15 +108,15 @@ def _profile_lifetimes(name: str) -> list:
 
 def _request_limits() -> list:
     errors = []
-    header = api_settings.NEW_TOKEN_HEADER
+    header = doubletoken_settings.NEW_TOKEN_HEADER
     if not isinstance(header, str) or not header or not all(
         c.isalnum() or c in "-_" for c in header
     ):
         errors.append(problem("E013"))
-    length = api_settings.MAX_TOKEN_LENGTH
+    length = doubletoken_settings.MAX_TOKEN_LENGTH
     if not isinstance(length, int) or length < 512:
         errors.append(problem("E015"))
-    rate = api_settings.LOGIN_THROTTLE_RATE
+    rate = doubletoken_settings.LOGIN_THROTTLE_RATE
     if rate is not None and not _valid_rate(rate):
         errors.append(problem("E016", rate=rate))
     return errors
@@ -132,8 +132,8 @@ def _valid_rate(rate: Any) -> bool:
 def _strings() -> list:
     return [problem("E017", key=key)
             for key in ("ISSUER", "CLIENT_IP_HEADER", "CACHE_KEY_PREFIX", "AUDIENCE")
-            if getattr(api_settings, key) is not None
-            and not isinstance(getattr(api_settings, key), str)]
+            if getattr(doubletoken_settings, key) is not None
+            and not isinstance(getattr(doubletoken_settings, key), str)]
 
 
 def _imported(path: Any) -> tuple[Any, str | None]:
@@ -147,7 +147,7 @@ def _imported(path: Any) -> tuple[Any, str | None]:
 
 
 def _claims_function() -> list:
-    path = api_settings.ACCESS_TOKEN_CLAIMS
+    path = doubletoken_settings.ACCESS_TOKEN_CLAIMS
     if path is None:
         return []
     function, reason = _imported(path)
@@ -159,7 +159,7 @@ def _claims_function() -> list:
 def _login_serializer() -> list:
     from rest_framework.serializers import BaseSerializer
 
-    path = api_settings.LOGIN_SERIALIZER
+    path = doubletoken_settings.LOGIN_SERIALIZER
     serializer, reason = _imported(path)
     if reason is None and not (isinstance(serializer, type)
                                and issubclass(serializer, BaseSerializer)):
