@@ -88,6 +88,8 @@ def settings_page() -> str:
         "Every key of the one `DOUBLETOKEN` dict in your project's settings, generated from",
         "`django_doubletoken.conf.SETTINGS`. A key you leave out takes its default; a wrong",
         "value stops `manage.py` with a [system check](checks.md) error saying what to fix.",
+        "The app reads them through `django_doubletoken.conf.doubletoken_settings`",
+        "(`doubletoken_settings.ACCESS_TOKEN_LIFETIME`), reloaded when the settings change.",
         "",
         "```python",
         "from datetime import timedelta",
