@@ -2,7 +2,7 @@
 """DPoP in process: what a proof check costs, and what the replay store holds per device.
 
     python bench/dpop_proof.py                 # 5 rounds of 2000 calls each
-    python bench/dpop_proof.py --calls 5000 --json bench/results/dpop.json
+    python bench/dpop_proof.py --calls 5000 --json bench/results/dpop.json  # and dpop.md
 
 Prints, per call and best of the rounds, the microseconds of
 - a bare PyJWT HS256 decode of an access token (the bearer path's signature check),
@@ -46,15 +46,20 @@ def configure(redis_url: str) -> None:
     django.setup()
 
 
-def per_call_us(function, arguments: list, rounds: int = ROUNDS) -> float:
-    """Best mean over ``rounds`` passes of ``function(argument)`` over every argument."""
-    best = float("inf")
+def per_call_us(variants: dict, rounds: int = ROUNDS) -> dict[str, float]:
+    """Best mean µs per call of each variant, ``name: (function, arguments)``. Every round
+    runs every variant in turn, so a load change on a shared machine hits them alike and the
+    ratios hold better than the absolute times. ``arguments`` is a list (the same calls each
+    round) or a callable returning a fresh list per round (proofs recorded once)."""
+    best = dict.fromkeys(variants, float("inf"))
     for _ in range(rounds):
-        started = time.perf_counter()
-        for argument in arguments:
-            function(argument)
-        best = min(best, (time.perf_counter() - started) / len(arguments))
-    return best * 1e6
+        for name, (function, arguments) in variants.items():
+            batch = arguments() if callable(arguments) else arguments
+            started = time.perf_counter()
+            for argument in batch:
+                function(argument)
+            best[name] = min(best[name], (time.perf_counter() - started) / len(batch))
+    return {name: value * 1e6 for name, value in best.items()}
 
 
 def make_proofs(alg: str, count: int, now: int, token: str) -> list[str]:
@@ -84,25 +89,29 @@ def run(calls: int) -> dict:
     token = jwt.encode({"sub": "1", "sid": "s", "jti": "j", "exp": now + 900, "iat": now},
                        secret, algorithm="HS256")
     results: dict = {"calls": calls, "rounds": ROUNDS}
-    results["hs256_decode_us"] = per_call_us(
-        lambda t: jwt.decode(t, secret, algorithms=["HS256"]), [token] * calls)
+    variants: dict = {
+        "hs256_decode_us": (lambda t: jwt.decode(t, secret, algorithms=["HS256"]),
+                            [token] * calls),
+    }
+
+    def check(proof: str) -> None:
+        dpop.check_proof(proof, method="GET", uri=URL, access_token=token, now=now)
+
+    def check_cold(proof: str) -> None:
+        dpop.key_cache.clear()
+        check(proof)
+
+    def verify(proof: str) -> None:
+        dpop.verify_proof(proof, method="GET", uri=URL, access_token=token, now=now)
+
     for alg in ("ES256", "EdDSA"):
         proofs = make_proofs(alg, calls, now, token)
-
-        def check(proof: str) -> None:
-            dpop.check_proof(proof, method="GET", uri=URL, access_token=token, now=now)
-
-        def check_cold(proof: str) -> None:
-            dpop.key_cache.clear()
-            check(proof)
-
-        results[f"{alg}_check_us"] = per_call_us(check, proofs)
-        results[f"{alg}_check_key_imported_us"] = per_call_us(check_cold, proofs)
-        # Each proof can be recorded once: one pass over fresh proofs.
-        fresh = make_proofs(alg, calls, now, token)
-        results[f"{alg}_verify_with_replay_record_us"] = per_call_us(
-            lambda p: dpop.verify_proof(p, method="GET", uri=URL, access_token=token, now=now),
-            fresh, rounds=1)
+        variants[f"{alg}_check_us"] = (check, proofs)
+        variants[f"{alg}_check_key_imported_us"] = (check_cold, proofs)
+        # A proof is recorded once: fresh ones for every round.
+        variants[f"{alg}_verify_with_replay_record_us"] = (
+            verify, lambda alg=alg: make_proofs(alg, calls, now, token))
+    results.update(per_call_us(variants))
     window = (doubletoken_settings.DPOP_PROOF_MAX_AGE + doubletoken_settings.LEEWAY)
     results["window_seconds"] = window.total_seconds()
     results["live_records_per_device"] = int(REQUESTS_PER_SECOND * window.total_seconds())
@@ -125,7 +134,8 @@ def replay_memory(server: RedisServer, records: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--json", type=Path, help="also write the results there")
+    parser.add_argument("--json", type=Path,
+                        help="also write the results there, and the table beside it (.md)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         server = RedisServer(Path(workdir))
@@ -137,23 +147,41 @@ def main() -> None:
             results["load_average"] = os.getloadavg()[0]
         finally:
             server.stop()
-    base = results["hs256_decode_us"]
-    print(f"per call, best of {ROUNDS} rounds of {args.calls} (x: ratio to the HS256 decode; "
-          f"load average {results['load_average']:.1f} on {os.cpu_count()} CPUs)")
-    print(f"  PyJWT HS256 decode (bearer access token) {base:8.1f} µs   1.0x")
-    for alg in ("ES256", "EdDSA"):
-        for label, key in (("check_proof, key cached", "check"),
-                           ("check_proof, key imported", "check_key_imported"),
-                           ("verify_proof (+ SET NX)", "verify_with_replay_record")):
-            value = results[f"{alg}_{key}_us"]
-            print(f"  {alg:5} {label:34} {value:8.1f} µs {value / base:5.1f}x")
-    per_device = results["bytes_per_device_at_10_rps"] / 1024
-    print(f"replay store, one device at {REQUESTS_PER_SECOND} req/s: "
-          f"{results['live_records_per_device']} live records x "
-          f"{results['bytes_per_record']:.0f} B = {per_device:.1f} KiB "
-          f"(MEMORY USAGE, Redis {results['redis_version']})")
+    report = markdown(results, args.calls)
+    print(report)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+        args.json.with_suffix(".md").write_text(report)
+
+
+def markdown(results: dict, calls: int) -> str:
+    """The results as the table docs/explanation/dpop.md includes."""
+    base = results["hs256_decode_us"]
+    lines = [
+        f"Command: `python bench/dpop_proof.py --calls {calls}`; best of {ROUNDS} rounds; "
+        f"load average {results['load_average']:.1f} on {os.cpu_count()} CPUs; "
+        f"Redis {results['redis_version']} on localhost.",
+        "",
+        "| per call | µs | × HS256 decode |",
+        "| --- | ---: | ---: |",
+        f"| PyJWT HS256 decode of an access token | {base:.1f} | 1.0 |",
+    ]
+    for alg in ("ES256", "EdDSA"):
+        for label, key in (("`check_proof`, key from the thumbprint cache", "check"),
+                           ("`check_proof`, key imported each time", "check_key_imported"),
+                           ("`verify_proof` (check + replay `SET NX`, own round trip)",
+                            "verify_with_replay_record")):
+            value = results[f"{alg}_{key}_us"]
+            lines.append(f"| {alg} {label} | {value:.1f} | {value / base:.1f} |")
+    per_device = results["bytes_per_device_at_10_rps"] / 1024
+    lines += [
+        "",
+        f"Replay store, one device at {REQUESTS_PER_SECOND} requests/s: "
+        f"{results['live_records_per_device']} live records × "
+        f"{results['bytes_per_record']:.0f} B (`MEMORY USAGE`) = {per_device:.1f} KiB.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

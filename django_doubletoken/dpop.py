@@ -38,7 +38,7 @@ from django.conf import settings
 
 from . import store
 from .conf import derived_from_settings, doubletoken_settings
-from .errors import INVALID_DPOP_PROOF, USE_DPOP_NONCE, TokenError
+from .errors import ERROR_CODES, INVALID_DPOP_PROOF, USE_DPOP_NONCE, TokenError
 from .keys import thumbprint
 
 OFF, OPTIONAL, REQUIRED = "off", "optional", "required"
@@ -85,6 +85,27 @@ class ProofError(TokenError):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.reason}"
+
+
+# The header a server nonce travels in, both ways (RFC 9449 §8).
+NONCE_HEADER = "DPoP-Nonce"
+# RFC 9449 §8: a token endpoint (login, refresh) asks for a nonce with a 400 (an OAuth error
+# response), a protected resource with the table's 401 and its challenge (§9).
+TOKEN_ENDPOINT_STATUS = {USE_DPOP_NONCE: 400}
+
+
+def challenge_scheme() -> str:
+    """The DPoP challenge without its error (RFC 9449 §7.1): what a face passes as the scheme
+    to ``api_errors.challenge``, which adds ``error=`` from the table."""
+    return f'DPoP algs="{" ".join(allowed_algorithms())}"'
+
+
+def error_status(code: str, *, token_endpoint: bool) -> int:
+    """The HTTP status of a DPoP error: the table's, but 400 for ``use_dpop_nonce`` at a
+    token endpoint."""
+    if token_endpoint and code in TOKEN_ENDPOINT_STATUS:
+        return TOKEN_ENDPOINT_STATUS[code]
+    return ERROR_CODES[code].status
 
 
 def _refuse(reason: str) -> ProofError:

@@ -108,3 +108,6 @@ def test_the_dpop_bench_measures_every_figure(tmp_path):
     assert result["live_records_per_device"] == 700  # 10 req/s x (60 s + 10 s of leeway)
     assert result["bytes_per_device_at_10_rps"] == pytest.approx(
         700 * result["bytes_per_record"])
+    table = output.with_suffix(".md").read_text()
+    assert "| ES256 `check_proof`, key from the thumbprint cache |" in table
+    assert "700 live records" in table
