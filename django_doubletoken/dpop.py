@@ -161,9 +161,14 @@ def _json_object(segment: str) -> dict[str, Any]:
     return value
 
 
+def _utf8(text: str) -> bytes:
+    # JSON may carry lone surrogates ("\ud800"): encoded anyway, never a 500.
+    return text.encode("utf-8", "surrogatepass")
+
+
 def access_token_hash(token: str) -> str:
     """``ath``: base64url of the SHA-256 of the access token's ASCII (RFC 9449 §4.2)."""
-    return b64url(hashlib.sha256(token.encode("ascii")).digest())
+    return b64url(hashlib.sha256(_utf8(token)).digest())
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
@@ -270,7 +275,8 @@ def _public_key(header: Mapping[str, Any], algorithm: Any) -> tuple[str, Any]:
     if PRIVATE_MEMBERS & set(jwk):
         raise _refuse("the jwk header holds private key material")
     kty, curves = ALGORITHM_KEYS[header["alg"]]
-    if jwk.get("kty") != kty or (curves and jwk.get("crv") not in curves):
+    crv = jwk.get("crv")
+    if jwk.get("kty") != kty or (curves and not (isinstance(crv, str) and crv in curves)):
         raise _refuse(f"the jwk is not a {' or '.join(sorted(curves)) or kty} key for "
                       f"{header['alg']}")
     try:
@@ -292,6 +298,8 @@ def _single_value(values: str | Sequence[str] | None) -> str:
         if len(values) != 1:
             raise _refuse("the request has more than one DPoP header")
         values = values[0]
+        if not isinstance(values, str):
+            raise _refuse("the proof is not a JWT")
     value = values.strip()
     if "," in value:  # servers join repeated headers with commas; a JWS has none
         raise _refuse("the request has more than one DPoP header")
@@ -305,7 +313,7 @@ def _single_value(values: str | Sequence[str] | None) -> str:
 def _header(segment: str) -> dict[str, Any]:
     try:
         header = _json_object(segment)
-    except ValueError as exc:  # json.JSONDecodeError and binascii.Error are ValueErrors
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, binascii.Error; nesting
         raise _refuse("the proof's header is not a JSON object") from exc
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() != PROOF_TYPE:
@@ -330,7 +338,7 @@ def _verify_signature(token: str, algorithm: Any, key: Any) -> None:
 def _claims(segment: str) -> dict[str, Any]:
     try:
         claims = _json_object(segment)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _refuse("the proof's payload is not a JSON object") from exc
     for name in ("jti", "htm", "htu"):
         if not isinstance(claims.get(name), str) or not claims[name]:
@@ -338,7 +346,9 @@ def _claims(segment: str) -> dict[str, Any]:
     if len(claims["jti"]) > MAX_JTI_LENGTH:
         raise _refuse("the proof's jti is too long")
     iat = claims.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not math.isfinite(iat):
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)) or (
+        isinstance(iat, float) and not math.isfinite(iat)
+    ):
         raise _refuse("the proof has no iat")
     return claims
 
@@ -405,7 +415,7 @@ def check_proof(
     if access_token is not None:
         ath = claims.get("ath")
         if not isinstance(ath, str) or not hmac.compare_digest(
-            ath.encode(), access_token_hash(access_token).encode()
+            _utf8(ath), access_token_hash(access_token).encode()
         ):
             raise _refuse("the proof's ath is not the hash of this access token")
     if jkt is not None and not hmac.compare_digest(proof_jkt.encode(), jkt.encode()):
@@ -417,33 +427,18 @@ def check_proof(
     return Proof(proof_jkt, claims["jti"], claims["iat"], claims["htm"], htu, replay)
 
 
-def verify_proof(
-    values: str | Sequence[str] | None,
-    *,
-    method: str,
-    uri: str,
-    access_token: str | None = None,
-    jkt: str | None = None,
-    now: float | None = None,
-) -> Proof:
-    """``check_proof``, then its replay record on its own (one cache write)."""
-    proof = check_proof(values, method=method, uri=uri, access_token=access_token, jkt=jkt,
-                        now=now)
+def verify_proof(values: str | Sequence[str] | None, **request: Any) -> Proof:
+    """``check_proof`` (the same arguments), then its replay record on its own (one cache
+    write)."""
+    proof = check_proof(values, **request)
     record_replay(proof.replay)
     return proof
 
 
-async def averify_proof(
-    values: str | Sequence[str] | None,
-    *,
-    method: str,
-    uri: str,
-    access_token: str | None = None,
-    jkt: str | None = None,
-    now: float | None = None,
-) -> Proof:
-    proof = check_proof(values, method=method, uri=uri, access_token=access_token, jkt=jkt,
-                        now=now)
+async def averify_proof(values: str | Sequence[str] | None, **request: Any) -> Proof:
+    """``verify_proof`` for async code (the same arguments): the record through the async
+    cache."""
+    proof = check_proof(values, **request)
     await arecord_replay(proof.replay)
     return proof
 
@@ -453,7 +448,7 @@ async def averify_proof(
 def replay_key(jkt: str, jti: str) -> str:
     """The key's thumbprint (as the hash tag: one device's records stay on one Cluster node)
     and a digest of the jti, so a client's long or odd jti costs no more than a short one."""
-    digest = b64url(hashlib.sha256(jti.encode("utf-8", "surrogatepass")).digest()[:16])
+    digest = b64url(hashlib.sha256(_utf8(jti)).digest()[:16])
     return f"{doubletoken_settings.CACHE_KEY_PREFIX}:dpop:{{{jkt}}}:{digest}"
 
 
@@ -518,7 +513,7 @@ def nonce_is_current(nonce: Any, now: float | None = None) -> bool:
         return False
     now = time.time() if now is None else now
     slots = {_slot(now) - 1, _slot(now), _slot(now + doubletoken_settings.LEEWAY.total_seconds())}
-    given = nonce.encode()
+    given = _utf8(nonce)
     # Every candidate is compared, so the time taken does not say which one matched.
     return sum(hmac.compare_digest(given, _nonce_of_slot(s).encode()) for s in slots) > 0
 

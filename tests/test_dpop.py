@@ -25,6 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings as django_settings
 from django.test import RequestFactory
 from django_redis import get_redis_connection
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_of_hypothesis
+from hypothesis import strategies as st
 from requests_oauth2client import DPoPKey, DPoPToken
 
 from django_doubletoken import dpop, http, store
@@ -400,6 +403,53 @@ def test_a_refused_proof_can_still_be_used_once_it_is_right(key):
         with pytest.raises(dpop.ProofError):
             dpop.verify_proof(wrong, method="GET", uri=URL, now=NOW)
     dpop.verify_proof(make_proof(key, jti="same"), method="GET", uri=URL, now=NOW)
+
+
+# Any JSON at all where the checks expect their members: refused, never an exception else.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=3),
+    max_leaves=8)
+
+
+@settings_of_hypothesis(max_examples=150, deadline=None,
+                        suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.dictionaries(st.sampled_from(["typ", "alg", "jwk", "crit", "kid"]),
+                              JSON_VALUES, max_size=5),
+       jwk=st.dictionaries(st.sampled_from(["kty", "crv", "x", "y", "n", "e", "d"]),
+                           JSON_VALUES, max_size=5))
+def test_any_header_is_refused_cleanly(header, jwk):
+    header = {"typ": "dpop+jwt", "alg": "ES256", **header}
+    if "jwk" not in header:
+        header["jwk"] = jwk
+    proof = _b64(header) + "." + _b64({"jti": "j", "htm": "GET", "htu": URL, "iat": NOW}) + ".c2ln"
+    with pytest.raises(dpop.ProofError):
+        dpop.check_proof(proof, method="GET", uri=URL, now=NOW)
+
+
+@settings_of_hypothesis(max_examples=150, deadline=None,
+                        suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(claims=st.dictionaries(st.sampled_from(["jti", "htm", "htu", "iat", "ath", "nonce"]),
+                              JSON_VALUES | st.just(10**400), max_size=6))
+def test_any_signed_claims_are_refused_or_accepted_never_crash(claims, key):
+    proof = jwt.api_jws.encode(json.dumps(claims).encode(), key, algorithm="ES256",
+                               headers={"typ": "dpop+jwt", "jwk": public_jwk(key)})
+    try:
+        dpop.check_proof(proof, method="GET", uri=URL, access_token=TOKEN, now=NOW)
+    except dpop.ProofError:
+        return
+    assert claims["htm"] == "GET" and claims["ath"] == dpop.access_token_hash(TOKEN)
+
+
+def test_deeply_nested_json_is_refused(key):
+    nested = "[" * 2000 + "]" * 2000
+    proof = dpop.b64url(nested.encode()) + ".e30.c2ln"
+    refused("too long", dpop.check_proof, proof, method="GET", uri=URL, now=NOW)
+    nested = dpop.b64url(("[" * 1000 + "]" * 1000).encode())
+    refused("header is not a JSON object", dpop.check_proof, nested + ".e30.c2ln",
+            method="GET", uri=URL, now=NOW)
+    refused("not a JWT", dpop.check_proof, [b"bytes"], method="GET", uri=URL, now=NOW)
 
 
 # --- the request's URI --------------------------------------------------------------------------
