@@ -406,6 +406,9 @@ def test_a_refused_proof_can_still_be_used_once_it_is_right(key):
 
 
 # Any JSON at all where the checks expect their members: refused, never an exception else.
+# (Health checks off: on a loaded machine generation is slow, which is no failure here.)
+FUZZ = settings_of_hypothesis(max_examples=150, deadline=None,
+                              suppress_health_check=list(HealthCheck))
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
@@ -413,12 +416,12 @@ JSON_VALUES = st.recursive(
     max_leaves=8)
 
 
-@settings_of_hypothesis(max_examples=150, deadline=None,
-                        suppress_health_check=[HealthCheck.function_scoped_fixture])
+@FUZZ
 @given(header=st.dictionaries(st.sampled_from(["typ", "alg", "jwk", "crit", "kid"]),
                               JSON_VALUES, max_size=5),
        jwk=st.dictionaries(st.sampled_from(["kty", "crv", "x", "y", "n", "e", "d"]),
-                           JSON_VALUES, max_size=5))
+                           st.sampled_from(["EC", "P-256", "RSA", "AQAB"]) | JSON_VALUES,
+                           max_size=5))
 def test_any_header_is_refused_cleanly(header, jwk):
     header = {"typ": "dpop+jwt", "alg": "ES256", **header}
     if "jwk" not in header:
@@ -428,8 +431,7 @@ def test_any_header_is_refused_cleanly(header, jwk):
         dpop.check_proof(proof, method="GET", uri=URL, now=NOW)
 
 
-@settings_of_hypothesis(max_examples=150, deadline=None,
-                        suppress_health_check=[HealthCheck.function_scoped_fixture])
+@FUZZ
 @given(claims=st.dictionaries(st.sampled_from(["jti", "htm", "htu", "iat", "ath", "nonce"]),
                               JSON_VALUES | st.just(10**400), max_size=6))
 def test_any_signed_claims_are_refused_or_accepted_never_crash(claims, key):
@@ -440,6 +442,33 @@ def test_any_signed_claims_are_refused_or_accepted_never_crash(claims, key):
     except dpop.ProofError:
         return
     assert claims["htm"] == "GET" and claims["ath"] == dpop.access_token_hash(TOKEN)
+
+
+def signed(key, raw_claims: str) -> str:
+    """A proof whose payload is exactly ``raw_claims`` (JSON that PyJWT would not write)."""
+    return jwt.api_jws.encode(raw_claims.encode(), key, algorithm="ES256",
+                              headers={"typ": "dpop+jwt", "jwk": public_jwk(key)})
+
+
+def test_odd_member_types_are_refused_not_crashed(key, settings):
+    good = f'"jti": "j", "htm": "GET", "htu": "{URL}"'
+    for raw, reason in ((f'{{{good}, "iat": {10**400}}}', "in the future"),
+                        (f'{{{good}, "iat": -{10**400}}}', "too old"),
+                        (f'{{{good}, "iat": NaN}}', "no iat"),
+                        (f'{{{good}, "iat": {NOW}, "ath": "\\ud800"}}', "ath")):
+        refused(reason, dpop.check_proof, signed(key, raw), method="GET", uri=URL,
+                access_token=TOKEN, now=NOW)
+    lone = signed(key, f'{{"jti": "\\ud800", "htm": "GET", "htu": "{URL}", "iat": {NOW}}}')
+    assert dpop.verify_proof(lone, method="GET", uri=URL, now=NOW).jti == "\ud800"
+    payload = make_proof(key).split(".")[1]
+    for jwk in ({**public_jwk(key), "crv": ["P-256"]}, {**public_jwk(key), "crv": {"a": 1}}):
+        forged = _b64({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}) + "." + payload + ".c2ln"
+        refused("not a P-256 key", dpop.check_proof, forged, method="GET", uri=URL, now=NOW)
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP_NONCE": True}
+    with pytest.raises(dpop.ProofError) as caught:
+        dpop.check_proof(signed(key, f'{{{good}, "iat": {NOW}, "nonce": "\\udfff"}}'),
+                         method="GET", uri=URL, now=NOW)
+    assert caught.value.code == USE_DPOP_NONCE
 
 
 def test_deeply_nested_json_is_refused(key):
