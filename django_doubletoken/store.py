@@ -30,6 +30,7 @@ from django.core.cache import BaseCache, caches
 from . import client_side_cache
 from .conf import doubletoken_settings
 from .errors import CACHE_UNAVAILABLE, ServiceUnavailable
+from .flow import Call, Flow, arun, run
 
 try:
     from redis.exceptions import RedisError
@@ -251,29 +252,34 @@ def _read_from_primary(key: str) -> Any:
 
 def add_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
     """Store ``successor`` for ``jti`` unless one is there; return whichever is stored."""
+    return run(_add_successor_flow(sid, jti, successor, ttl))
+
+
+async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
+    return await arun(_add_successor_flow(sid, jti, successor, ttl))
+
+
+def _add_successor_flow(sid: str, jti: str, successor: Successor, ttl: float
+                        ) -> Flow[Call, Successor]:
     key = successor_key(sid, jti)
     with available():
-        added = cache().add(key, tuple(successor), _ttl(ttl))
+        added = yield Call(cache().add, _aadd, (key, tuple(successor), _ttl(ttl)))
         _forget([key])
         if added:
             return successor
-        stored = _read_from_primary(key)
+        stored = yield Call(_read_from_primary, _aread_from_primary, (key,))
     # The winner's entry can only be gone if it expired in between: then ours stands.
     return Successor(*stored) if stored else successor
 
 
-async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
-    key = successor_key(sid, jti)
-    with available():
-        added = await _acall("add", key, tuple(successor), _ttl(ttl))
-        _forget([key])
-        if added:
-            return successor
-        if doubletoken_settings.ASYNC_CACHE_ALIAS:
-            stored = await _acall("get", key)
-        else:
-            stored = await sync_to_async(_read_from_primary)(key)
-    return Successor(*stored) if stored else successor
+async def _aadd(key: str, value: Any, timeout: int) -> bool:
+    return await _acall("add", key, value, timeout)
+
+
+async def _aread_from_primary(key: str) -> Any:
+    if doubletoken_settings.ASYNC_CACHE_ALIAS:
+        return await _acall("get", key)
+    return await sync_to_async(_read_from_primary)(key)
 
 
 def claim_last_used_write(sid: str) -> bool:
