@@ -66,7 +66,8 @@ class _Relay:
 
 
 _relay = _Relay()
-# How long a revoking request waits for the layer to take the message (usually ~1 ms).
+# How long a revoking request waits at most for the layer to take the message (one round
+# trip to its Redis when all is well).
 RELAY_TIMEOUT = 2.0
 
 

@@ -178,18 +178,18 @@ async def _acall(method: str, *args: Any) -> Any:
     return await sync_to_async(plain)(*args)
 
 
-def _forget(keys: list[str]) -> None:
+def _invalidate_local(keys: list[str]) -> None:
     """This process wrote ``keys``: its tracked copies are stale now, not when Redis says."""
     tracked = client_side_cache.tracker(cache())
     if tracked is not None:
-        tracked.forget(keys)
+        tracked.invalidate(keys)
 
 
 def remember_session(sid: str, state: SessionState, ttl: float) -> None:
     """Cache a state read from the database unless something (a revocation) got there first."""
     with available():
         cache().add(session_key(sid), tuple(state), _ttl(ttl))
-        _forget([session_key(sid)])
+        _invalidate_local([session_key(sid)])
 
 
 def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
@@ -201,7 +201,7 @@ def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
                 backend.set(key, value, _ttl(ttl))
         else:
             backend.set_many(values, _ttl(ttl))
-        _forget(list(values))
+        _invalidate_local(list(values))
         _wait_for_replicas(list(values))
 
 
@@ -264,7 +264,7 @@ def _add_successor_flow(sid: str, jti: str, successor: Successor, ttl: float
     key = successor_key(sid, jti)
     with available():
         added = yield Call(cache().add, _aadd, (key, tuple(successor), _ttl(ttl)))
-        _forget([key])
+        _invalidate_local([key])
         if added:
             return successor
         stored = yield Call(_read_from_primary, _aread_from_primary, (key,))
@@ -287,7 +287,7 @@ def claim_last_used_write(sid: str) -> bool:
     interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     with available():
         claimed = cache().add(used_key(sid), 1, _ttl(interval))
-        _forget([used_key(sid)])
+        _invalidate_local([used_key(sid)])
         return claimed
 
 
@@ -295,4 +295,4 @@ def mark_used(sid: str) -> None:
     interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     with available():
         cache().set(used_key(sid), 1, _ttl(interval))
-        _forget([used_key(sid)])
+        _invalidate_local([used_key(sid)])

@@ -23,7 +23,7 @@ from .. import cookies, services
 from ..api_errors import APIError
 from ..conf import doubletoken_settings
 from ..errors import INVALID_CREDENTIALS, DoubleTokenError, ServiceUnavailable, TokenError
-from ..http import client_ip, user_agent
+from ..http import remote_ip, user_agent
 from ..models import DeviceSession, RevokeReason
 from ..serializers import token_pair_body
 from ..throttling import LoginRateThrottle
@@ -181,7 +181,7 @@ def auth_router(*, auth: Any = None, tags: list[str] | None = None) -> Router:
         if user is None:
             raise NinjaTokenError(TokenError(INVALID_CREDENTIALS))
         pair = _call(services.login, user, client=payload.client, device=payload.device,
-                     ip=client_ip(request), user_agent=user_agent(request), request=request)
+                     ip=remote_ip(request), user_agent=user_agent(request), request=request)
         return _tokens(pair, request, response, use_cookie=use_cookie)
 
     @router.post("refresh/", auth=None, response={200: TokenPairOut, **failures},
