@@ -14,7 +14,7 @@
  * - `openSocket()`: a WebSocket authenticated for django_doubletoken.channels, kept alive past
  *   access-token expiry by sending each new token over it.
  *
- * Types: doubletoken.d.ts. Usage: docs/js-client.md in django-doubletoken.
+ * Types: doubletoken.d.ts. Usage: docs/how-to/js-client.md in django-doubletoken.
  */
 
 /**
