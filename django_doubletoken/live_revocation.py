@@ -39,9 +39,6 @@ def session_group(session_id: Any) -> str:
     return f"doubletoken.session.{session_id}"
 
 
-
-
-
 class _Relay:
     """An event loop thread of this process's own for channel-layer sends from sync code.
 

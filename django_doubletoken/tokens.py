@@ -45,6 +45,7 @@ from .keys import key_ring
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
 
+
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """RFC 7519 §4: claim names must be unique. Refuse duplicates instead of keeping the
     last one, so no two parsers can ever read different claims from one token."""
