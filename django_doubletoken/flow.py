@@ -13,6 +13,8 @@ No Django here: the Python client uses it too.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator
+from contextlib import closing
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 Step = TypeVar("Step")
@@ -20,39 +22,55 @@ Result = TypeVar("Result")
 Flow = Generator[Step, Any, Result]
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What ``resume`` returns once the flow has returned ``value``."""
+
+    value: Any
+
+
+def resume(flow: Generator[Step, Any, Result], outcome: Any = None,
+           error: Exception | None = None) -> Step | Finished:
+    """The flow's next step after ``outcome`` (or after ``error`` raised at its ``yield``);
+    ``Finished`` when it returns instead."""
+    try:
+        return flow.throw(error) if error is not None else flow.send(outcome)
+    except StopIteration as done:
+        return Finished(done.value)
+
+
 def drive(flow: Generator[Step, Any, Result], perform: Callable[[Step], Any]) -> Result:
     """Run ``flow`` to its end, performing each step with ``perform``; its return value."""
-    try:
-        step = next(flow)
-        while True:
-            try:
-                outcome = perform(step)
-            except Exception as exc:
-                step = flow.throw(exc)
-            else:
-                step = flow.send(outcome)
-    except StopIteration as done:
-        return done.value
-    finally:
-        flow.close()  # a no-op once it has finished; runs its cleanup if we were cancelled
+    with closing(flow):  # if we are interrupted, the flow's cleanup still runs
+        step = resume(flow)
+        while not isinstance(step, Finished):
+            step = resume(flow, *_attempt(perform, step))
+        return step.value
 
 
 async def adrive(flow: Generator[Step, Any, Result],
                  perform: Callable[[Step], Awaitable[Any]]) -> Result:
     """``drive`` for asyncio: each step is awaited."""
+    with closing(flow):
+        step = resume(flow)
+        while not isinstance(step, Finished):
+            step = resume(flow, *await _aattempt(perform, step))
+        return step.value
+
+
+def _attempt(perform: Callable[[Step], Any], step: Step) -> tuple[Any, Exception | None]:
     try:
-        step = next(flow)
-        while True:
-            try:
-                outcome = await perform(step)
-            except Exception as exc:
-                step = flow.throw(exc)
-            else:
-                step = flow.send(outcome)
-    except StopIteration as done:
-        return done.value
-    finally:
-        flow.close()
+        return perform(step), None
+    except Exception as exc:
+        return None, exc
+
+
+async def _aattempt(perform: Callable[[Step], Awaitable[Any]], step: Step
+                    ) -> tuple[Any, Exception | None]:
+    try:
+        return await perform(step), None
+    except Exception as exc:
+        return None, exc
 
 
 class Call(NamedTuple):

@@ -63,19 +63,6 @@ def rejection(store: TokenStore, response: Any, sent: str | None) -> str | None 
     return code_of(json_of(response))
 
 
-def advance(flow: Generator[Any, Any, Any], outcome: Any) -> Any:
-    """The flow's next step after ``outcome``; ``Finished`` with its return value at the end."""
-    try:
-        return flow.send(outcome)
-    except StopIteration as done:
-        return Finished(done.value)
-
-
-@dataclass(frozen=True)
-class Finished:
-    response: Any
-
-
 def code_of(body: Any) -> str | None:
     code = body.get("code") if isinstance(body, dict) else None
     return code if isinstance(code, str) else None

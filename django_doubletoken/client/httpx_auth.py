@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .exchange import Finished, Replay, advance, json_of, response_flow
+from ..flow import Finished, resume
+from .exchange import Replay, json_of, response_flow
 
 if TYPE_CHECKING:
     from .store import TokenStore
@@ -35,7 +36,7 @@ class HttpxAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request
                        ) -> Generator[httpx.Request, httpx.Response, None]:
         flow, outcome = self._flow(request), None
-        while not isinstance(step := advance(flow, outcome), Finished):
+        while not isinstance(step := resume(flow, outcome), Finished):
             if isinstance(step, httpx.Request):
                 outcome = yield step
                 if outcome.status_code == 401:
@@ -47,7 +48,7 @@ class HttpxAuth(httpx.Auth):
     async def async_auth_flow(self, request: httpx.Request
                               ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         flow, outcome = self._flow(request), None
-        while not isinstance(step := advance(flow, outcome), Finished):
+        while not isinstance(step := resume(flow, outcome), Finished):
             if isinstance(step, httpx.Request):
                 outcome = yield step
                 if outcome.status_code == 401:
@@ -62,13 +63,13 @@ class HttpxAuth(httpx.Auth):
         sent = _authorize(request, self.store.access)
         response = yield request
         flow = response_flow(self.store, sent, response, _replayable(request))
-        step = advance(flow, None)
+        step = resume(flow)
         while not isinstance(step, Finished):
             if isinstance(step, Replay):
                 _authorize(request, step.token)
-                step = advance(flow, (yield request))
+                step = resume(flow, (yield request))
             else:
-                step = advance(flow, (yield step))
+                step = resume(flow, (yield step))
 
     def _post(self, url: str, payload: dict) -> tuple[int, Any]:
         with httpx.Client(timeout=self.timeout, **self.client_options) as http:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 import requests
 import requests.auth
 
-from .exchange import Finished, Replay, advance, bearer_of, json_of, response_flow
+from ..flow import Finished, resume
+from .exchange import Replay, bearer_of, json_of, response_flow
 
 if TYPE_CHECKING:
     from .store import TokenStore
@@ -45,15 +46,15 @@ class RequestsAuth(requests.auth.AuthBase):
         replayable = isinstance(response.request.body, (bytes, str, type(None)))
         flow = response_flow(self.store, bearer_of(response.request.headers), response,
                              replayable)
-        step = advance(flow, None)
+        step = resume(flow)
         while not isinstance(step, Finished):
             if isinstance(step, Replay):
                 outcome = self._replay(response, step.token, send_kwargs)
             else:
                 outcome = self.store.recover(step.sent, step.code, self._post,
                                              replayed=step.replayed)
-            step = advance(flow, outcome)
-        return step.response
+            step = resume(flow, outcome)
+        return step.value
 
     @staticmethod
     def _replay(response: requests.Response, token: str, send_kwargs: dict[str, Any]
