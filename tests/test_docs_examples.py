@@ -142,3 +142,46 @@ def test_the_security_pages_parser_settings_are_the_fuzzed_ones():
 
     for key in ("DEFAULT_PARSER_CLASSES", "EXCEPTION_HANDLER"):
         assert namespace["REST_FRAMEWORK"][key] == REST_FRAMEWORK[key], key
+
+
+def _block_with(page: str, marker: str) -> str:
+    (code,) = [code for code in blocks(page) if marker in code]
+    return code
+
+
+def test_custom_claims_a_permission_and_a_resource_server(settings, live_server, user, password,
+                                                          transactional_db):
+    from types import SimpleNamespace
+
+    from django.contrib.auth.models import Group
+    from django.test import RequestFactory
+
+    from django_doubletoken.authentication import authenticate_bearer
+
+    recipe: dict = {}
+    exec(_block_with("how-to/extending.md", "def access_claims"), recipe)
+    assert recipe["DOUBLETOKEN"] == {"ACCESS_TOKEN_CLAIMS": "myproject.claims.access_claims"}
+    private, _ = _pem_pair("ES256")
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "ALGORITHM": "ES256", "SIGNING_KEY": private,
+                            "ACCESS_TOKEN_CLAIMS": "tests.test_docs_examples.page_claims"}
+    PAGE_CLAIMS.append(recipe["access_claims"])
+    user.groups.add(Group.objects.create(name="editors"))
+    token = requests.post(f"{live_server.url}/api/auth/login/", timeout=10,
+                          json={"username": "alice", "password": password}).json()["access"]
+
+    _, grant = authenticate_bearer(RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {token}"))
+    assert recipe["IsEditor"]().has_permission(SimpleNamespace(auth=grant), None)
+    assert not recipe["IsEditor"]().has_permission(SimpleNamespace(auth=None), None)
+
+    reader: dict = {}
+    exec(_as_reader(_block_with("how-to/extending.md", "def roles_of"), live_server.url,
+                    password), reader)
+    assert reader["roles_of"](f"Bearer {token}") == ["editors"]
+
+
+PAGE_CLAIMS: list = []
+
+
+def page_claims(user, session):
+    """The claims function the page defines, as the setting's dotted path reaches it."""
+    return PAGE_CLAIMS[-1](user, session)
