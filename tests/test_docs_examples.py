@@ -16,6 +16,7 @@ import pytest
 import requests
 from django.core.management import call_command
 
+from .browser import browser  # noqa: F401  (fixture)
 from .test_keys import _pem_pair
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,3 +186,20 @@ PAGE_CLAIMS: list = []
 def page_claims(user, session):
     """The claims function the page defines, as the setting's dotted path reaches it."""
     return PAGE_CLAIMS[-1](user, session)
+
+
+def test_js_client_fetch_example_in_a_browser(live_server, user, password, transactional_db,
+                                              browser):  # noqa: F811
+    """The JS how-to's fetch example as a Django template: it signs in and logs /api/me/."""
+    from django.template import engines
+
+    (example,) = blocks("how-to/js-client.md", "html")
+    source = "{% load static %}" + example.replace('"s3cret"', json.dumps(password))
+    html = engines["django"].from_string(source).render({})
+    url = f"{live_server.url}/docs-example/"
+    page = browser.new_page()
+    page.route(url, lambda route: route.fulfill(body=html, content_type="text/html"))
+    with page.expect_console_message(lambda message: "alice" in message.text):
+        page.goto(url)
+    assert page.evaluate("JSON.parse(localStorage.getItem('doubletoken')).access")
+    assert page.evaluate("location.pathname") == "/docs-example/"  # onLogout never ran
