@@ -328,7 +328,7 @@ def http_api_page() -> str:
                     lines += ["", "Request body (JSON):", "",
                               *_fields(_resolve(content.get("schema", {}), components))]
             lines += ["", "| status | meaning | body |", "|---|---|---|"]
-            for status, response in operation.get("responses", {}).items():
+            for status, response in sorted(operation.get("responses", {}).items()):
                 content = response.get("content", {})
                 shape = next(iter(content.values()), {}).get("schema") if content else None
                 lines.append(f"| {status} | {_cell(response.get('description', ''))} | "
@@ -336,6 +336,15 @@ def http_api_page() -> str:
                 headers = response.get("headers", {})
                 for header, spec in headers.items():
                     lines.append(f"| | header `{header}` | {_cell(spec.get('description', ''))} |")
+    lines += ["", "## Schemas", "", "The bodies named above."]
+    for name, component in sorted(components.items()):
+        lines += ["", f"### `{name}`", ""]
+        if component.get("description"):
+            lines += [component["description"].strip(), ""]
+        if "properties" in component:
+            lines += _fields(component)
+        elif "enum" in component:
+            lines.append("One of " + ", ".join(f"`{value}`" for value in component["enum"]) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -351,6 +360,8 @@ def _shape_name(schema: dict | None) -> str:
         return "`" + schema["$ref"].rsplit("/", 1)[-1] + "`"
     if schema.get("type") == "array" and "$ref" in schema.get("items", {}):
         return "list of `" + schema["items"]["$ref"].rsplit("/", 1)[-1] + "`"
+    if "allOf" in schema or "oneOf" in schema:
+        return " or ".join(_shape_name(part) for part in schema.get("allOf", schema.get("oneOf")))
     return "`" + str(schema.get("type", "object")) + "`"
 
 
@@ -358,8 +369,11 @@ def _fields(schema: dict) -> list[str]:
     required = set(schema.get("required", ()))
     rows = ["| field | type | required | description |", "|---|---|---|---|"]
     for name, spec in schema.get("properties", {}).items():
-        kind = spec.get("type") or ("one of " + ", ".join(map(str, spec.get("enum", [])))
-                                    if "enum" in spec else "object")
+        kind = spec.get("type") or _shape_name(spec)
+        if spec.get("format"):
+            kind += f" ({spec['format']})"
+        if spec.get("type") == "array":
+            kind = "list of " + _shape_name(spec.get("items"))
         rows.append(f"| `{name}` | {_cell(kind)} | {'yes' if name in required else 'no'} | "
                     f"{_cell(spec.get('description', ''))} |")
     return rows
