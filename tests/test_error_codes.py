@@ -132,6 +132,15 @@ def test_every_code_the_package_raises_is_in_the_table():
     assert raised - set(ERROR_CODES) == set()
 
 
+def test_domain_errors_carry_core_codes_only():
+    """A face's own code (``not_authenticated``, say) is never raised as a core error."""
+    raised = re.findall(r"\b(?:TokenError|ServiceUnavailable|DoubleTokenError)\(\s*([A-Z_]+)\b",
+                        _source())
+    assert raised and {_constant(name) for name in raised} <= errors.CORE_CODES
+    core, table = errors.CORE_CODES, set(ERROR_CODES)
+    assert core <= table
+
+
 def test_every_code_constant_is_in_the_table():
     constants = {value for name, value in vars(errors).items()
                  if name.isupper() and isinstance(value, str)
