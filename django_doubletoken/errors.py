@@ -31,6 +31,9 @@ DATABASE_UNAVAILABLE = "database_unavailable"
 # its nonce in the proof (sent in DPoP-Nonce).
 INVALID_DPOP_PROOF = "invalid_dpop_proof"
 USE_DPOP_NONCE = "use_dpop_nonce"
+CORE_CODES = frozenset({TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, SESSION_REVOKED,
+                        SESSION_EXPIRED, REFRESH_REUSED, INVALID_CREDENTIALS, CACHE_UNAVAILABLE,
+                        DATABASE_UNAVAILABLE, INVALID_DPOP_PROOF, USE_DPOP_NONCE})
 
 # --- codes only a face answers with (DRF's own codes, and the app's body and CSRF guards) ---
 NOT_AUTHENTICATED = "not_authenticated"
