@@ -18,6 +18,7 @@ from django.core.checks.security.base import (
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from . import database
 from .conf import DEFAULTS, PROFILE_KEYS, api_settings
 from .keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
 
@@ -426,3 +427,25 @@ def _location(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [str(v).replace("valkey://", "redis://", 1).split("?")[0] for v in value]
     return value
+
+
+@register(Tags.models, "django_doubletoken")
+def check_migrations_applied(app_configs=None, databases=None, **kwargs) -> list:
+    """This app's migrations must be applied, or every login fails: named here, at ``check``
+    and at ``runserver``, rather than discovered as a 500 (gunicorn and uvicorn, which run no
+    checks, log the same warning at their first request: ``database.warn_if_unmigrated``).
+
+    Unlike checks tagged "database" (run only by ``check --database``), it looks at plain
+    ``check``, as runserver's own unapplied-migrations notice does. ``migrate`` and the test
+    runner pass ``databases``: the one is about to apply them, the other just did.
+    """
+    if databases is not None:
+        return []
+    database.checked_at_startup()
+    alias = database.migrations_database()
+    names = database.unapplied_migrations(alias) if alias is not None else None
+    if not names:
+        return []
+    return [Warning(database.unapplied_message(alias, names),
+                    hint=f"Run `{database.migrate_command(alias)}`.",
+                    id="django_doubletoken.W040")]
