@@ -16,11 +16,13 @@ from django.core.checks.security.base import (
     SECRET_KEY_MIN_UNIQUE_CHARACTERS,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from . import database
 from .conf import DEFAULTS, PROFILE_KEYS, api_settings
 from .keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
+from .services import simplejwt
 
 MIDDLEWARE_PATH = "django_doubletoken.middleware.SlidingTokenMiddleware"
 # Backends whose methods are coroutines only: the app's sync path cannot call them.
@@ -65,7 +67,29 @@ def check_settings(app_configs=None, **kwargs) -> list:
     errors += _check_misc()
     errors += _check_client_side_cache()
     errors += _check_dotted_paths()
+    errors += _check_simplejwt_migration()
     return errors
+
+
+def _check_simplejwt_migration() -> list:
+    """E040: SIMPLEJWT_MIGRATION malformed (end date, profile, label) or SIMPLE_JWT unable
+    to verify simplejwt's refresh tokens (missing key, algorithm, token type claim);
+    W041: the migration has ended and can be removed."""
+    try:
+        plan = simplejwt.migration()
+        if plan is not None:
+            simplejwt.verifying_key(simplejwt.simple_jwt_settings())
+    except simplejwt.MigrationSettingError as exc:
+        text = str(exc)
+        where = "" if text.startswith("SIMPLE_JWT") else "DOUBLETOKEN['SIMPLEJWT_MIGRATION'] "
+        return [_error(f"{where}{text}", "See docs/how-to/simplejwt.md for the settings.", 40)]
+    if plan is not None and plan.until <= timezone.now():
+        return [Warning(
+            f"DOUBLETOKEN['SIMPLEJWT_MIGRATION'] ended on {plan.until.isoformat()}: every "
+            "simplejwt token is now refused.",
+            hint="Remove SIMPLEJWT_MIGRATION, and djangorestframework-simplejwt with it.",
+            id="django_doubletoken.W041")]
+    return []
 
 
 def _check_client_side_cache() -> list:

@@ -104,6 +104,13 @@ DEFAULTS: dict[str, Any] = {
     # WSGI META key holding the client IP behind a trusted proxy, e.g.
     # "HTTP_X_FORWARDED_FOR" (its last address, added by that proxy, is used). None: REMOTE_ADDR.
     "CLIENT_IP_HEADER": None,
+    # Moving from djangorestframework-simplejwt without logging anyone out (opt-in; see
+    # docs/how-to/simplejwt.md): {"UNTIL": aware datetime or ISO 8601 string with offset,
+    # "CLIENT": profile of the sessions opened (default DEFAULT_CLIENT), "DEVICE": their label
+    # (default "")}. Until then refresh/ also takes a simplejwt refresh token, verified with
+    # the project's SIMPLE_JWT settings, and exchanges it once for a device session; from
+    # then on every simplejwt token is refused with "simplejwt_migration_ended". None: off.
+    "SIMPLEJWT_MIGRATION": None,
 }
 
 PROFILE_KEYS = (

@@ -20,6 +20,7 @@ REFRESH_REUSED = "refresh_reused"
 INVALID_CREDENTIALS = "invalid_credentials"
 CACHE_UNAVAILABLE = "cache_unavailable"
 DATABASE_UNAVAILABLE = "database_unavailable"
+SIMPLEJWT_MIGRATION_ENDED = "simplejwt_migration_ended"
 
 MESSAGES = {
     TOKEN_EXPIRED: _("The access token has expired."),
@@ -31,6 +32,9 @@ MESSAGES = {
     INVALID_CREDENTIALS: _("Unable to log in with the provided credentials."),
     CACHE_UNAVAILABLE: _("The token store is unavailable; try again shortly."),
     DATABASE_UNAVAILABLE: _("The database is unavailable; try again shortly."),
+    SIMPLEJWT_MIGRATION_ENDED: _(
+        "Tokens issued before the switch of sign-in systems are no longer accepted; log in again."
+    ),
 }
 
 

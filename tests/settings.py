@@ -15,7 +15,9 @@ from example_project.settings import DOUBLETOKEN, INSTALLED_APPS, REST_FRAMEWORK
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "tests"]
+# simplejwt's blacklist: what a project migrating from simplejwt has (tests/test_simplejwt.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "rest_framework_simplejwt.token_blacklist",
+                  "tests"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 ROOT_URLCONF = "tests.urls"
 
