@@ -34,7 +34,7 @@ from django.utils.dateparse import parse_datetime
 
 from .. import signals
 from ..claims import custom_claims
-from ..conf import api_settings
+from ..conf import doubletoken_settings
 from ..errors import (
     REFRESH_REUSED,
     SESSION_EXPIRED,
@@ -84,7 +84,7 @@ class Migration:
 def migration() -> Migration | None:
     """The configured migration; None when off. ``MigrationSettingError`` when malformed
     (system check E040 reports it at startup)."""
-    value = api_settings.SIMPLEJWT_MIGRATION
+    value = doubletoken_settings.SIMPLEJWT_MIGRATION
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -93,8 +93,8 @@ def migration() -> Migration | None:
     unknown = set(value) - MIGRATION_KEYS
     if unknown:
         raise MigrationSettingError(f"has unknown keys {sorted(unknown)}.")
-    client = value.get("CLIENT", api_settings.DEFAULT_CLIENT)
-    if client not in api_settings.CLIENT_PROFILES:
+    client = value.get("CLIENT", doubletoken_settings.DEFAULT_CLIENT)
+    if client not in doubletoken_settings.CLIENT_PROFILES:
         raise MigrationSettingError(f"CLIENT {client!r} is not in CLIENT_PROFILES.")
     device = value.get("DEVICE", "")
     if not isinstance(device, str) or len(device) > 200:
@@ -261,7 +261,7 @@ def _exchanged_again(jti: str, now: datetime, request: HttpRequest | None) -> To
         record = SimpleJWTExchange.objects.get(jti=jti)
         session = DeviceSession.objects.select_for_update().filter(pk=record.session_id).first()
         if (session is not None and session.is_active(now) and session.refresh_generation == 0
-                and now - record.exchanged_at <= api_settings.GRACE_PERIOD):
+                and now - record.exchanged_at <= doubletoken_settings.GRACE_PERIOD):
             return issue_pair(session, custom_claims(session))
         reused = session if session is not None and session.revoked_at is None else None
         if reused is not None:
