@@ -76,6 +76,10 @@ if os.environ.get("DOUBLETOKEN_TEST_DB_NAME"):
 if os.environ.get("DOUBLETOKEN_TEST_CACHES"):
     CACHES = json.loads(os.environ["DOUBLETOKEN_TEST_CACHES"])
 
+# A server started by tests/test_simplejwt.py: the simplejwt settings of the how-to's project.
+if os.environ.get("DOUBLETOKEN_TEST_SIMPLE_JWT"):
+    from tests.simplejwt_project import SIMPLE_JWT  # noqa: F401
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 DOUBLETOKEN = {

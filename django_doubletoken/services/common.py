@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError
 
 from .. import tokens
 from ..conf import ClientProfile, doubletoken_settings
@@ -29,7 +29,7 @@ def database_available() -> Iterator[None]:
     a schema error (a forgotten ``migrate``) goes on as the 500 it is, with a hint."""
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
+    except DatabaseError as exc:
         if not is_outage(exc):
             note_schema_error(exc)
             raise

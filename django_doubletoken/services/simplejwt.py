@@ -26,7 +26,7 @@ import jwt
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -51,6 +51,7 @@ from .sessions import login, revoke_locked
 
 BLACKLIST_APP = "rest_framework_simplejwt.token_blacklist"
 REFRESH_TYPE = "refresh"  # simplejwt's RefreshToken.token_type
+ACCESS_TYPE = "access"
 MIGRATION_KEYS = {"UNTIL", "CLIENT", "DEVICE"}
 # simplejwt's defaults for the settings that say how its refresh tokens are signed and read.
 SIMPLE_JWT_DEFAULTS: dict[str, Any] = {
@@ -70,7 +71,7 @@ SIMPLE_JWT_DEFAULTS: dict[str, Any] = {
 }
 
 
-class MigrationSettingError(ValueError):
+class MigrationSettingError(ImproperlyConfigured):
     """``SIMPLEJWT_MIGRATION`` or ``SIMPLE_JWT`` cannot be used; the message says why."""
 
 
@@ -167,6 +168,8 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> TokenPair | Non
     if not isinstance(jti, str) or not 0 < len(jti) <= 255 or not isinstance(payload["exp"], int):
         raise TokenError(TOKEN_INVALID)
     with database_available():
+        if SimpleJWTExchange.objects.filter(jti=jti).exists():
+            return _exchanged_again(jti, now, request)
         user = _user(payload, config)
         if _blacklisted(jti):
             raise TokenError(SESSION_REVOKED)
@@ -188,6 +191,19 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> TokenPair | Non
                 raise  # not ours: a real integrity problem
             return _exchanged_again(jti, now, request)
     return pair
+
+
+def is_access_token(raw: str) -> bool:
+    """Whether ``raw`` is a genuine simplejwt access token (expired or not) while the
+    migration runs. Authentication then answers ``token_expired``, not ``token_invalid``:
+    the client refreshes with its simplejwt refresh token, which ``exchange`` takes, instead
+    of logging the user out."""
+    plan = migration()
+    if plan is None or timezone.now() >= plan.until:
+        return False
+    config = simple_jwt_settings()
+    payload = _verified(raw, config, check_expiry=False)
+    return payload is not None and payload[config["TOKEN_TYPE_CLAIM"]] == ACCESS_TYPE
 
 
 def _verified(raw: str, config: dict[str, Any], *, check_expiry: bool) -> dict[str, Any] | None:
