@@ -282,7 +282,8 @@ def test_the_how_to_settings_pass_the_checks_and_an_ended_migration_is_a_warning
 def test_the_how_to_shows_the_tested_settings():
     page = (ROOT / "docs/how-to/simplejwt.md").read_text()
     tested = (Path(__file__).parent / "simplejwt_project.py").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
-    assert blocks
-    for block in blocks:
-        assert block in tested, block
+    blocks = re.findall(r"^( *)```python\n(.*?)^\1```", page, flags=re.S | re.M)
+    assert len(blocks) == 2
+    for indent, block in blocks:
+        code = "".join(line.removeprefix(indent) for line in block.splitlines(keepends=True))
+        assert code in tested, code
