@@ -93,12 +93,6 @@ def migrate_command(alias: str) -> str:
     return "python manage.py migrate" + ("" if alias == "default" else f" --database {alias}")
 
 
-def unapplied_message(alias: str, names: list[str]) -> str:
-    return (f"{len(names)} migration(s) of django_doubletoken not applied to the {alias!r} "
-            f"database ({', '.join(names)}): login, refresh and every session query will fail "
-            f"until `{migrate_command(alias)}` is run.")
-
-
 # Looked once per process: by the system checks (manage.py check, runserver) or at the first
 # request served (gunicorn, uvicorn and daphne run no checks) — never a query per request.
 _checked = threading.Event()
@@ -128,4 +122,7 @@ def warn_if_unmigrated(sender: Any, **kwargs: Any) -> None:
         return
     names = unapplied_migrations(alias)
     if names:
-        logger.warning("%s", unapplied_message(alias, names))
+        from .checks.migrations import unapplied
+
+        warning = unapplied(alias, names)
+        logger.warning("%s (%s) %s", warning.msg, warning.id, warning.hint)
