@@ -18,6 +18,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from django_doubletoken.client import RequestsAuth, TokenStore
 from django_doubletoken.models import DeviceSession, RevokeReason, SimpleJWTExchange
@@ -174,6 +175,18 @@ def test_a_deactivated_user_gets_no_session(migrating, user):
     user.save()
     assert _code(_refresh(Client(), token)) == (401, "session_revoked")
     assert not DeviceSession.objects.exists()
+
+
+def test_with_check_revoke_token_a_password_changed_since_refuses_it(migrating, user):
+    migrating.SIMPLE_JWT = {**simplejwt_project.SIMPLE_JWT, "CHECK_REVOKE_TOKEN": True}
+    before, after = mint(RefreshToken, user), mint(RefreshToken, user)
+    for token in (before, after):  # what for_user() adds with CHECK_REVOKE_TOKEN (its
+        # module keeps the settings it was imported with, so a test sets the claim itself)
+        token["hash_password"] = get_md5_hash_password(user.password)
+    assert _refresh(Client(), before)[0] == 200
+    user.set_password("a new one entirely")
+    user.save()
+    assert _code(_refresh(Client(), after)) == (401, "session_revoked")
 
 
 def test_the_ninja_face_exchanges_too(migrating, user):
