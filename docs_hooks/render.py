@@ -258,12 +258,19 @@ def _check_specs_from_source() -> list[Any]:
 
 
 def check_ids_in_source() -> set[str]:
-    """Every check id the checks module can emit, read from its source."""
+    """Every check id the checks can emit, read from their source: every module of the
+    ``checks`` package (which build their messages with ``problem("E0xx", ...)``)."""
+    from pathlib import Path
+
     from django_doubletoken import checks
 
-    source = inspect.getsource(checks)
-    return set(re.findall(r"django_doubletoken\.[EW]\d{3}", source)) | {
-        identifier for identifier, *_ in _check_calls()}
+    modules = sorted(Path(checks.__file__).parent.glob("*.py")) if hasattr(
+        checks, "__path__") else [Path(checks.__file__)]
+    source = "\n".join(module.read_text() for module in modules)
+    return (set(re.findall(r"django_doubletoken\.[EW]\d{3}", source))
+            | {"django_doubletoken." + short for short in
+               re.findall(r"\bproblem\(\s*\"([EW]\d{3})\"", source)}
+            | {identifier for identifier, *_ in _check_calls()})
 
 
 def checks_page() -> str:
