@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from . import services
 from .api_errors import APIError
 from .errors import DoubleTokenError
+from .flow import Call, Flow, arun, run
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
 
@@ -55,23 +56,21 @@ def authenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] |
     database query. Its user and grant; None when there is no Bearer header; a
     ``DoubleTokenError`` when the token is refused. Either outcome is remembered on the
     request, so the sliding middleware reuses it instead of verifying again."""
-    try:
-        raw = bearer_token(request)
-        if raw is None:
-            return None
-        return _authenticated(request, services.authenticate_access(raw))
-    except DoubleTokenError:
-        setattr(request, REJECTED_ATTRIBUTE, True)
-        raise
+    return run(_bearer_flow(request))
 
 
 async def aauthenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] | None:
     """``authenticate_bearer`` for async views: the cache is read with its async API."""
+    return await arun(_bearer_flow(request))
+
+
+def _bearer_flow(request: HttpRequest) -> Flow[Call, tuple[TokenUser, AccessGrant] | None]:
     try:
         raw = bearer_token(request)
         if raw is None:
             return None
-        return _authenticated(request, await services.aauthenticate_access(raw))
+        grant = yield Call(services.authenticate_access, services.aauthenticate_access, (raw,))
+        return _authenticated(request, grant)
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise

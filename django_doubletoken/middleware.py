@@ -27,6 +27,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from . import services, tokens
 from .conf import doubletoken_settings
 from .errors import DoubleTokenError
+from .flow import Call, Flow, arun, run
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
 from .sliding import is_sliding_exempt
@@ -87,33 +88,32 @@ class SlidingTokenMiddleware:
         if self.is_async:
             return self.__acall__(request)
         response = self.get_response(request)
-        if not _should_consider(request, response):
-            return response
-        try:
-            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-            if grant is None:
-                candidate = _unverified_candidate(request)
-                grant = candidate and services.authenticate_access(*candidate)
-            token = grant and services.slide(grant)
-        except DoubleTokenError:
-            # The response is already made; a failed re-issue only means none is sent.
-            return response
-        if token:
-            attach_token(response, token)
-        return response
+        return _with_successor(response, run(_successor_flow(request, response)))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = await self.get_response(request)
-        if not _should_consider(request, response):
-            return response
-        try:
-            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-            if grant is None:
-                candidate = _unverified_candidate(request)
-                grant = candidate and await services.aauthenticate_access(*candidate)
-            token = grant and await services.aslide(grant)
-        except DoubleTokenError:
-            return response
-        if token:
-            attach_token(response, token)
-        return response
+        return _with_successor(response, await arun(_successor_flow(request, response)))
+
+
+def _successor_flow(request: HttpRequest, response: HttpResponseBase) -> Flow[Call, str | None]:
+    """The token to send with ``response`` (the middleware's decisions, for both paths)."""
+    if not _should_consider(request, response):
+        return None
+    try:
+        grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+        if grant is None:
+            candidate = _unverified_candidate(request)
+            if candidate is None:
+                return None
+            grant = yield Call(services.authenticate_access, services.aauthenticate_access,
+                               candidate)
+        return (yield Call(services.slide, services.aslide, (grant,)))
+    except DoubleTokenError:
+        # The response is already made; a failed re-issue only means none is sent.
+        return None
+
+
+def _with_successor(response: HttpResponseBase, token: str | None) -> HttpResponseBase:
+    if token:
+        attach_token(response, token)
+    return response
