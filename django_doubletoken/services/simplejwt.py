@@ -43,7 +43,7 @@ from ..errors import (
     TOKEN_INVALID,
     TokenError,
 )
-from ..http import client_ip, user_agent
+from ..http import remote_ip, user_agent
 from ..models import DeviceSession, RevokeReason, SimpleJWTExchange
 from .common import database_available, from_unix
 from .pairs import TokenPair, issue_pair
@@ -180,7 +180,7 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> TokenPair | Non
                     jti=jti, exchanged_at=now, token_expires_at=from_unix(payload["exp"]))
                 _blacklist(jti, payload["exp"], raw, user)
                 pair = login(user, client=plan.client, device=plan.device,
-                             ip=None if request is None else client_ip(request),
+                             ip=None if request is None else remote_ip(request),
                              user_agent="" if request is None else user_agent(request),
                              request=request)
                 record.session_id = pair.session_id
