@@ -170,14 +170,15 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> TokenPair | Non
         if SimpleJWTExchange.objects.filter(jti=jti).exists():
             return _exchanged_again(jti, now, request)
         user = _user(payload, config)
-        if _blacklisted(jti):
-            raise TokenError(SESSION_REVOKED)
         try:
             with transaction.atomic():
                 # First: the unique jti makes every concurrent exchange of this token wait
-                # here for the first one's commit, then fail.
+                # here for the first one's commit, then fail. Only then the blacklist, which
+                # the first one writes: read before, it would refuse the others.
                 record = SimpleJWTExchange.objects.create(
                     jti=jti, exchanged_at=now, token_expires_at=from_unix(payload["exp"]))
+                if _blacklisted(jti):
+                    raise TokenError(SESSION_REVOKED)
                 _blacklist(jti, payload["exp"], raw, user)
                 pair = login(user, client=plan.client, device=plan.device,
                              ip=None if request is None else remote_ip(request),
