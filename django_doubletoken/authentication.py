@@ -13,7 +13,6 @@ from rest_framework.request import Request
 from . import services
 from .api_errors import APIError
 from .errors import DoubleTokenError
-from .flow import Call, Flow, arun, run
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
 
@@ -56,21 +55,31 @@ def authenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] |
     database query. Its user and grant; None when there is no Bearer header; a
     ``DoubleTokenError`` when the token is refused. Either outcome is remembered on the
     request, so the sliding middleware reuses it instead of verifying again."""
-    return run(_bearer_flow(request))
+    raw = _bearer(request)
+    if raw is None:
+        return None
+    try:
+        return _authenticated(request, services.authenticate_access(raw))
+    except DoubleTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        raise
 
 
 async def aauthenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] | None:
     """``authenticate_bearer`` for async views: the cache is read with its async API."""
-    return await arun(_bearer_flow(request))
-
-
-def _bearer_flow(request: HttpRequest) -> Flow[Call, tuple[TokenUser, AccessGrant] | None]:
+    raw = _bearer(request)
+    if raw is None:
+        return None
     try:
-        raw = bearer_token(request)
-        if raw is None:
-            return None
-        grant = yield Call(services.authenticate_access, services.aauthenticate_access, (raw,))
-        return _authenticated(request, grant)
+        return _authenticated(request, await services.aauthenticate_access(raw))
+    except DoubleTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        raise
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    try:
+        return bearer_token(request)
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise

@@ -27,7 +27,6 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from . import services, tokens
 from .conf import doubletoken_settings
 from .errors import DoubleTokenError
-from .flow import Call, Flow, arun, run
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
 from .sliding import is_sliding_exempt
@@ -88,29 +87,42 @@ class SlidingTokenMiddleware:
         if self.is_async:
             return self.__acall__(request)
         response = self.get_response(request)
-        return _with_successor(response, run(_successor_flow(request, response)))
+        work = _slide_work(request, response)
+        if work is None:
+            return response
+        grant, candidate = work
+        try:
+            token = services.slide(grant or services.authenticate_access(*candidate))
+        except DoubleTokenError:
+            return response  # the response is made; a failed re-issue only means none is sent
+        return _with_successor(response, token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = await self.get_response(request)
-        return _with_successor(response, await arun(_successor_flow(request, response)))
+        work = _slide_work(request, response)
+        if work is None:
+            return response
+        grant, candidate = work
+        try:
+            token = await services.aslide(
+                grant or await services.aauthenticate_access(*candidate))
+        except DoubleTokenError:
+            return response
+        return _with_successor(response, token)
 
 
-def _successor_flow(request: HttpRequest, response: HttpResponseBase) -> Flow[Call, str | None]:
-    """The token to send with ``response`` (the middleware's decisions, for both paths)."""
+def _slide_work(request: HttpRequest, response: HttpResponseBase
+                ) -> tuple[AccessGrant | None, tuple[str, AccessClaims] | None] | None:
+    """What the middleware has to do for ``response`` (the decisions of both paths): nothing
+    (None), slide the grant authentication left, or first verify the candidate token (the
+    token and its claims, for views that did not authenticate it)."""
     if not _should_consider(request, response):
         return None
-    try:
-        grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-        if grant is None:
-            candidate = _unverified_candidate(request)
-            if candidate is None:
-                return None
-            grant = yield Call(services.authenticate_access, services.aauthenticate_access,
-                               candidate)
-        return (yield Call(services.slide, services.aslide, (grant,)))
-    except DoubleTokenError:
-        # The response is already made; a failed re-issue only means none is sent.
-        return None
+    grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+    if grant is not None:
+        return grant, None
+    candidate = _unverified_candidate(request)
+    return None if candidate is None else (None, candidate)
 
 
 def _with_successor(response: HttpResponseBase, token: str | None) -> HttpResponseBase:

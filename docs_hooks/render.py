@@ -315,37 +315,44 @@ def http_api_page() -> str:
     ]
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            lines += ["", f"## `{method.upper()} {path}`", "",
-                      f"**{operation.get('summary', '')}**", "",
-                      operation.get("description", "").strip(), ""]
-            security = [name for entry in operation.get("security", []) for name in entry]
-            lines.append("Authentication: " + (
-                "`Authorization: Bearer <access token>`" if "doubleTokenBearer" in security
-                else "none"))
-            body = operation.get("requestBody", {}).get("content", {})
-            for media, content in body.items():
-                if media == "application/json":
-                    lines += ["", "Request body (JSON):", "",
-                              *_fields(_resolve(content.get("schema", {}), components))]
-            lines += ["", "| status | meaning | body |", "|---|---|---|"]
-            for status, response in sorted(operation.get("responses", {}).items()):
-                content = response.get("content", {})
-                shape = next(iter(content.values()), {}).get("schema") if content else None
-                lines.append(f"| {status} | {_cell(response.get('description', ''))} | "
-                             f"{_cell(_shape_name(shape))} |")
-                headers = response.get("headers", {})
-                for header, spec in headers.items():
-                    lines.append(f"| | header `{header}` | {_cell(spec.get('description', ''))} |")
+            lines += _operation_lines(path, method, operation, components)
     lines += ["", "## Schemas", "", "The bodies named above."]
     for name, component in sorted(components.items()):
-        lines += ["", f"### `{name}`", ""]
-        if component.get("description"):
-            lines += [component["description"].strip(), ""]
-        if "properties" in component:
-            lines += _fields(component)
-        elif "enum" in component:
-            lines.append("One of " + ", ".join(f"`{value}`" for value in component["enum"]) + ".")
+        lines += _schema_lines(name, component)
     return "\n".join(lines) + "\n"
+
+
+def _operation_lines(path: str, method: str, operation: dict, components: dict) -> list[str]:
+    lines = ["", f"## `{method.upper()} {path}`", "",
+             f"**{operation.get('summary', '')}**", "",
+             operation.get("description", "").strip(), ""]
+    security = [name for entry in operation.get("security", []) for name in entry]
+    lines.append("Authentication: " + (
+        "`Authorization: Bearer <access token>`" if "doubleTokenBearer" in security else "none"))
+    body = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in body:
+        lines += ["", "Request body (JSON):", "",
+                  *_fields(_resolve(body["application/json"].get("schema", {}), components))]
+    lines += ["", "| status | meaning | body |", "|---|---|---|"]
+    for status, response in sorted(operation.get("responses", {}).items()):
+        content = response.get("content", {})
+        shape = next(iter(content.values()), {}).get("schema") if content else None
+        lines.append(f"| {status} | {_cell(response.get('description', ''))} | "
+                     f"{_cell(_shape_name(shape))} |")
+        for header, spec in response.get("headers", {}).items():
+            lines.append(f"| | header `{header}` | {_cell(spec.get('description', ''))} |")
+    return lines
+
+
+def _schema_lines(name: str, component: dict) -> list[str]:
+    lines = ["", f"### `{name}`", ""]
+    if component.get("description"):
+        lines += [component["description"].strip(), ""]
+    if "properties" in component:
+        lines += _fields(component)
+    elif "enum" in component:
+        lines.append("One of " + ", ".join(f"`{value}`" for value in component["enum"]) + ".")
+    return lines
 
 
 def _resolve(schema: dict, components: dict) -> dict:
