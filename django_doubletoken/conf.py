@@ -161,6 +161,15 @@ SETTINGS: tuple[Setting, ...] = (
             "signing key, so any worker on any host accepts it."),
     Setting("DPOP_NONCE_ROTATION", timedelta(minutes=5), "timedelta",
             "How often the nonce changes; each is accepted for one to two of these."),
+    Setting("SIMPLEJWT_MIGRATION", None, "dict | None",
+            "Moving from djangorestframework-simplejwt without logging anyone out (opt-in; "
+            "see the simplejwt how-to): `{\"UNTIL\": ...}`, a timezone-aware `datetime` or "
+            "an ISO 8601 string with offset, plus optional `\"CLIENT\"` (profile of the "
+            "sessions opened; default `DEFAULT_CLIENT`) and `\"DEVICE\"` (their label; "
+            "default empty). Until then `refresh/` also takes a simplejwt refresh token, "
+            "verified with the project's `SIMPLE_JWT` settings, and exchanges it once for a "
+            "device session; from then on every simplejwt token is refused with "
+            "`simplejwt_migration_ended`. `None`: off."),
 )
 
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}

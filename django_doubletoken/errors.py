@@ -31,9 +31,11 @@ DATABASE_UNAVAILABLE = "database_unavailable"
 # its nonce in the proof (sent in DPoP-Nonce).
 INVALID_DPOP_PROOF = "invalid_dpop_proof"
 USE_DPOP_NONCE = "use_dpop_nonce"
+SIMPLEJWT_MIGRATION_ENDED = "simplejwt_migration_ended"
 CORE_CODES = frozenset({TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, SESSION_REVOKED,
                         SESSION_EXPIRED, REFRESH_REUSED, INVALID_CREDENTIALS, CACHE_UNAVAILABLE,
-                        DATABASE_UNAVAILABLE, INVALID_DPOP_PROOF, USE_DPOP_NONCE})
+                        DATABASE_UNAVAILABLE, INVALID_DPOP_PROOF, USE_DPOP_NONCE,
+                        SIMPLEJWT_MIGRATION_ENDED})
 
 # --- codes only a face answers with (DRF's own codes, and the app's body and CSRF guards) ---
 NOT_AUTHENTICATED = "not_authenticated"
@@ -121,6 +123,10 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
               401, INVALID_DPOP_PROOF, 4007, FIX_REQUEST),
     ErrorCode(USE_DPOP_NONCE, _("The DPoP proof must carry the server's nonce (DPoP-Nonce)."),
               401, USE_DPOP_NONCE, 4008, FIX_REQUEST),
+    ErrorCode(SIMPLEJWT_MIGRATION_ENDED,
+              _("Tokens issued before the switch of sign-in systems are no longer accepted; "
+                "log in again."),
+              401, INVALID_TOKEN_CHALLENGE, None, LOGIN),
     ErrorCode(INVALID_CREDENTIALS, _("Unable to log in with the provided credentials."),
               401, None, None, FIX_REQUEST),
     ErrorCode(NOT_AUTHENTICATED, _("Authentication credentials were not provided."),

@@ -16,8 +16,10 @@ from django_doubletoken.checks import (
     PREFIX,
     check_cache_backend,
     check_deploy,
+    check_migrations_applied,
     check_settings,
     check_setup,
+    check_simplejwt_migration,
 )
 
 
@@ -274,6 +276,21 @@ def _dpop_without_cryptography(settings, monkeypatch):
     return _doubletoken(DPOP="optional")(settings)
 
 
+def _migration_until(until):
+    def apply(settings):
+        settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "SIMPLEJWT_MIGRATION": {"UNTIL": until}}
+        return check_simplejwt_migration
+    return apply
+
+
+def _unmigrated(settings, monkeypatch):
+    # What a fresh database answers (tests/test_schema_errors.py runs the real one).
+    from django_doubletoken import database
+
+    monkeypatch.setattr(database, "unapplied_migrations", lambda alias: ["0001_initial"])
+    return check_migrations_applied
+
+
 SCENARIOS = {
     "E001": _not_a_dict,
     "E002": _doubletoken(ACCES_TOKEN_LIFETIME=timedelta(minutes=5)),
@@ -313,6 +330,7 @@ SCENARIOS = {
     "E053": _dpop_without_cryptography,
     "E054": _doubletoken(DPOP_PROOF_MAX_AGE=60),
     "E055": _doubletoken(DPOP_NONCE="yes"),
+    "E040": _migration_until("next summer"),
     "W001": _middleware(),
     "W002": _middleware("corsheaders.middleware.CorsMiddleware",
                         "django_doubletoken.middleware.SlidingTokenMiddleware"),
@@ -320,6 +338,8 @@ SCENARIOS = {
     "W004": _plain_user_admin,
     "W005": _weak_secret_key,
     "W006": _cache({"BACKEND": "tests.test_checks.KeyByKeyCache"}),
+    "W040": _unmigrated,
+    "W041": _migration_until("2020-01-01T00:00:00Z"),
 }
 
 

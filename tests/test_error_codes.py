@@ -76,7 +76,8 @@ def test_the_clients_rule_file_is_the_tables_401_codes():
 def test_the_python_client_decides_from_the_table():
     renew, logout = RENEW_CODES, LOGOUT_CODES
     assert renew == {"token_expired", "token_revoked"}
-    assert logout == {"token_invalid", "session_revoked", "session_expired", "refresh_reused"}
+    assert logout == {"token_invalid", "session_revoked", "session_expired", "refresh_reused",
+                      "simplejwt_migration_ended"}
 
 
 def test_channels_close_with_the_tables_codes():

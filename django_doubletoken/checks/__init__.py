@@ -148,6 +148,12 @@ CHECKS: dict[str, CheckSpec] = _registry(
      "least 3 (one session's keys).", "The default is 10000."),
     ("E032", CACHE, "DOUBLETOKEN['CLIENT_SIDE_CACHE_MAX_AGE'] must be a positive "
      "datetime.timedelta.", "The default is timedelta(seconds=5)."),
+    ("E040", SETTINGS, "{error}",
+     "See the simplejwt how-to (docs/how-to/simplejwt.md) for SIMPLEJWT_MIGRATION and the "
+     "SIMPLE_JWT settings it reads."),
+    ("W041", SETTINGS, "DOUBLETOKEN['SIMPLEJWT_MIGRATION'] ended on {until}: every simplejwt "
+     "token is now refused.",
+     "Remove SIMPLEJWT_MIGRATION, SIMPLE_JWT and djangorestframework-simplejwt."),
     # --- deployment ---
     ("W001", DEPLOYMENT, "{middleware} is not in MIDDLEWARE: access tokens will not slide.",
      "Add it to MIDDLEWARE (above corsheaders.middleware.CorsMiddleware if used)."),
@@ -164,6 +170,9 @@ CHECKS: dict[str, CheckSpec] = _registry(
      "Set DOUBLETOKEN['SIGNING_KEY'] to a dedicated secret read from the environment "
      "(generate one with: python -c \"import secrets; print(secrets.token_urlsafe(48))\"), "
      "and give SECRET_KEY a strong value too."),
+    ("W040", DEPLOYMENT, "{count} migration(s) of django_doubletoken not applied to the "
+     "{alias!r} database ({names}): login, refresh and every session query fail until they "
+     "are.", "Run `{command}`."),
 )
 
 
@@ -175,7 +184,10 @@ def problem(short_id: str, **found: Any) -> CheckMessage:
 # The subject modules register their checks with Django on import.
 from .cache import check_cache_backend  # noqa: E402
 from .deployment import check_deploy, check_setup  # noqa: E402
+from .migrations import check_migrations_applied  # noqa: E402
 from .settings import check_settings  # noqa: E402
+from .simplejwt import check_simplejwt_migration  # noqa: E402
 
-__all__ = ["CHECKS", "CheckSpec", "check_cache_backend", "check_deploy", "check_settings",
-           "check_setup", "problem"]
+__all__ = ["CHECKS", "CheckSpec", "check_cache_backend", "check_deploy",
+           "check_migrations_applied", "check_settings", "check_setup",
+           "check_simplejwt_migration", "problem"]
