@@ -101,8 +101,11 @@ if REDIS_URL:
         }
     }
     # The WebSocket close on logout travels through the same Redis.
+    # channels-redis waits up to 5 s in each read (BZPOPMIN); redis-py 8 gives up on a read
+    # after 5 s by default, so the socket timeout is set above it (system check W010).
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                  "CONFIG": {"hosts": [REDIS_URL]}}}
+                                  "CONFIG": {"hosts": [{"address": REDIS_URL,
+                                                        "socket_timeout": 10}]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
