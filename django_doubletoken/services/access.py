@@ -120,7 +120,7 @@ async def acheck_session(claims: AccessClaims) -> None:
     request, such as a WebSocket. A slide replaces the token a socket was opened with, but it
     ends nothing, so the token's own successor (``token_revoked`` over HTTP) is not asked
     about; its expiry is the caller's to enforce."""
-    if not api_settings.REVOCATION_CHECK:
+    if not doubletoken_settings.REVOCATION_CHECK:
         return
     state = await store.aread_request_state(claims.sid, claims.jti)
     session = state.session or await sync_to_async(_load_session_state)(claims.sid)

@@ -57,7 +57,7 @@ MEASURE = """() => {
 def realistic_sessions():
     users = [get_user_model().objects.create_user(email, PASSWORD) for email in EMAILS]
     get_user_model().objects.create_superuser(STAFF, PASSWORD)
-    for index, user in enumerate(users):
+    for user in users:
         for number, device in enumerate(DEVICES):
             services.login(user, device=device, ip=IPS[number],
                            user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
