@@ -75,16 +75,16 @@ class SessionColumns:
 
 
 def compact_datetime(value: datetime | None, empty: str) -> str:
-    """A date in two short lines (day and month — with the year when not this year — then
-    the time), the full local timestamp on hover: what fits a narrow changelist column."""
+    """A date in two short lines — day and month, then the time (or, in another year, the
+    year) — with the full local timestamp on hover: what fits a narrow changelist column."""
     if value is None:
         return empty
     local = timezone.localtime(value)
-    day = formats.date_format(local, "j M" if local.year == timezone.localtime().year
-                              else "j M Y")
+    second = (formats.time_format(local, "H:i") if local.year == timezone.localtime().year
+              else str(local.year))
     return format_html('<time class="dt-compact" datetime="{}" title="{}">{}<br>{}</time>',
                        local.isoformat(), formats.date_format(local, "DATETIME_FORMAT"),
-                       day, formats.time_format(local, "H:i"))
+                       formats.date_format(local, "j M"), second)
 
 
 def two_lines(first: str, second: str, *, title: str = "") -> str:
@@ -121,10 +121,11 @@ class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
         name = str(session.user)
         local, at, domain = name.rpartition("@")
         if not at:
-            return format_html('<span class="dt-user">{}</span>', name)
+            return format_html('<span class="dt-user" title="{}"><span>{}</span></span>',
+                               name, name)
         # An address breaks at its "@" only: the local part on one line, the domain below.
-        return format_html('<span class="dt-user" title="{}">{}<wbr>@{}</span>',
-                           name, local, domain)
+        return format_html('<span class="dt-user" title="{}"><span>{}</span><wbr>'
+                           '<span>@{}</span></span>', name, local, domain)
 
     @admin.display(description=_("device · IP address"), ordering="device")
     def device_label(self, session: DeviceSession) -> str:
