@@ -155,7 +155,13 @@ REST_FRAMEWORK = {
     ],
 }
 
-AUTH_PASSWORD_VALIDATORS = []
+# Django's own validators, as startproject sets them: sign-up (api/signup/) refuses "1".
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
