@@ -6,6 +6,8 @@ REDIS_URL            django-redis cache and channels-redis layer (e.g. redis://1
 DATABASE_URL         postgres://user@host:port/name. Unset: SQLite in var/example.sqlite3.
 DEBUG                "1" (default) or "0".
 TICK_SECONDS         seconds between the ticks of ws/notifications/ (default 3).
+CALL_SECONDS         the demo page calls GET /api/me/ this often while signed in (default 0:
+                     only when you click), so that sliding shows without a click.
 ACCESS_SECONDS, REFRESH_SECONDS, SESSION_SECONDS, SLIDING_SECONDS, GRACE_SECONDS, LEEWAY_SECONDS
                      shorten lifetimes to watch sliding and refresh happen (see README).
 """
@@ -181,5 +183,6 @@ if not DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+DEMO_CALL_SECONDS = float(os.environ.get("CALL_SECONDS", "0"))
 DEMO_USERNAME = os.environ.get("DEMO_USERNAME", "demo")
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
