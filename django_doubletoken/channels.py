@@ -13,7 +13,9 @@ honest for as long as it stays open:
   ``session_revoked`` signal is relayed to a channel-layer group per session;
 - at the access token's expiry the socket closes, unless the client has sent a fresh token of
   the same session over it first (the same ``doubletoken.authenticate`` message; the answer is
-  ``{"type": "doubletoken.authenticated", "expires_at": <unix time>}``).
+  ``{"type": "doubletoken.authenticated", "expires_at": <unix time>}``);
+- a slide of its token on an HTTP request closes nothing: the socket lives until its session is
+  revoked or its token expires (after a lost channel-layer read it asks about the session only).
 
 Failures close the socket with the error code as the reason and its close code from
 ``api_errors.CLOSE_CODES`` (4000 ``not_authenticated``: no token in the handshake, and the first
