@@ -73,7 +73,8 @@ def test_the_demo_runs_in_its_own_virtualenv_and_shows_everything_in_a_minute(
         assert page.get_attribute("#socket-state", "data-state") == "open"
         assert "WebSocket closed" not in entries
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
     assert (DEMO_VENV / "bin" / "python").exists()
     assert _installed(sys.executable) == before, "the Python it was run with was changed"
