@@ -23,8 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType
 
 from .conf import doubletoken_settings
-
-CSRF_FAILED = "csrf_failed"
+from .errors import CSRF_FAILED
 
 
 def enabled_for(client: str) -> bool:
