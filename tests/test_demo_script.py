@@ -48,7 +48,7 @@ def test_the_demo_runs_in_its_own_virtualenv_and_shows_everything_in_a_minute(
                                    start_new_session=True)  # runserver's reloader: a group
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until(lambda: requests.get(f"{base}/api/auth/jwks/", timeout=2).ok,
+        _wait_until(lambda: requests.get(f"{base}/", timeout=2).ok,
                     timeout=600, what="scripts/demo", process=process)
         text = log.read_text()
         assert "Demo lifetimes: access tokens 20 s" in text and "Production defaults" in text
