@@ -83,9 +83,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 SUBPROTOCOL = "doubletoken"
-# Seconds between attempts to reach a channel layer that is down (doubling up to the max).
 # RFC 6455 §7.4.1: the application failed (the consumer raised).
 INTERNAL_ERROR = 1011
+# Seconds between attempts to reach a channel layer that is down (doubling up to the max).
 OUTAGE_FIRST_RETRY = 0.5
 OUTAGE_MAX_RETRY = 8.0
 AUTHENTICATE = "doubletoken.authenticate"
