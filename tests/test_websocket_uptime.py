@@ -130,8 +130,9 @@ def test_a_socket_outlives_a_slide_of_its_token_until_it_expires(user, password,
             close, _ = _ticks_until_closed(ws_other)
             assert close.reason == "session_revoked"
             assert time.monotonic() - started <= PROMISE
-    text = log.read_text()
-    assert "Task exception was never retrieved" not in text and "Traceback" not in text, text
+    # Every read of the layer timed out (redis-py's 5 s against channels-redis's 5 s), and
+    # none of that was taken for an outage.
+    _assert_clean(log)
 
 
 @pytest.mark.parametrize("frame, code", [
