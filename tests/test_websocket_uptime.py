@@ -115,6 +115,14 @@ def test_a_socket_outlives_a_slide_of_its_token_until_it_expires(user, password,
             again = requests.get(f"{base}/api/me/", timeout=30,
                                  headers={"Authorization": f"Bearer {slid['access']}"})
             assert again.json()["code"] == "token_revoked"
+            # The other socket follows its slid token, as the JS client's openSocket does: it
+            # outlives the first one and is open when its session is revoked.
+            lasting = requests.get(f"{base}/api/me/", timeout=30, headers={
+                "Authorization": f"Bearer {other['access']}"}).headers["NEW_HTTP_AUTHORIZATION"]
+            lasting = lasting.removeprefix("Bearer ")
+            ws_other.send(json.dumps({"type": "doubletoken.authenticate", "token": lasting}))
+            while json.loads(ws_other.recv(timeout=5))["type"] != "doubletoken.authenticated":
+                pass
 
             close, ticks = _ticks_until_closed(ws)
             assert (close.code, close.reason) == (CLOSE_CODES["token_expired"],
@@ -124,7 +132,7 @@ def test_a_socket_outlives_a_slide_of_its_token_until_it_expires(user, password,
             # Several read timeouts later, a revocation still closes a socket at once.
             _next_tick(ws_other)
             logout = requests.post(f"{base}/api/auth/logout/", timeout=30, headers={
-                "Authorization": f"Bearer {other['access']}"})
+                "Authorization": f"Bearer {lasting}"})
             assert logout.status_code == 204
             started = time.monotonic()
             close, _ = _ticks_until_closed(ws_other)
