@@ -12,6 +12,7 @@ never write the database or the cache themselves. One module per stage of a sess
 from .access import (
     AccessGrant,
     aauthenticate_access,
+    acheck_session,
     aslide,
     authenticate_access,
     needs_slide,
@@ -32,6 +33,7 @@ __all__ = [
     "AccessGrant",
     "TokenPair",
     "aauthenticate_access",
+    "acheck_session",
     "aslide",
     "authenticate_access",
     "issue_pair",

@@ -127,6 +127,19 @@ async def aauthenticate_access(raw: str, claims: AccessClaims | None = None) -> 
     return AccessGrant(raw, claims, state.successor)
 
 
+async def acheck_session(claims: AccessClaims) -> None:
+    """Raise unless the session of an already verified token is still valid (not revoked,
+    still its user's), whatever became of that token since: for connections that outlive a
+    request, such as a WebSocket. A slide replaces the token a socket was opened with, but it
+    ends nothing, so the token's own successor (``token_revoked`` over HTTP) is not asked
+    about; its expiry is the caller's to enforce."""
+    if not doubletoken_settings.REVOCATION_CHECK:
+        return
+    state = await store.aread_request_state(claims.sid, claims.jti)
+    session = state.session or await sync_to_async(_load_session_state)(claims.sid)
+    _check_session(claims, session, successor=None)
+
+
 # --- sliding -----------------------------------------------------------------------------
 
 
