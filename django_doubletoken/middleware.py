@@ -7,8 +7,10 @@ Django views without ``bearer_auth``, DRF views with other authentication classe
 there the middleware verifies the token itself, with the same checks as authentication, and
 only when it is inside the window (one decode; then one cache round trip). Such a view still
 sees ``request.user`` as its own authentication left it (often ``AnonymousUser``); the client
-simply keeps its session alive through any call. A token that was refused, and any error
-response, never gets a successor.
+simply keeps its session alive through any call. A token that was refused, any error
+response, and any response to a request that revoked the token's own session (logout,
+logout-all, a password change, an admin action: whatever went through ``services``) never
+get a successor.
 
 Place it anywhere in ``MIDDLEWARE`` above the views; above ``corsheaders``' CorsMiddleware
 if you use it, so that on the way out this runs after it and adds the header name to the
@@ -86,34 +88,36 @@ class SlidingTokenMiddleware:
     def __call__(self, request: HttpRequest):
         if self.is_async:
             return self.__acall__(request)
-        response = self.get_response(request)
-        if not _should_consider(request, response):
-            return response
-        try:
-            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-            if grant is None:
-                candidate = _unverified_candidate(request)
-                grant = candidate and services.authenticate_access(*candidate)
-            token = grant and services.slide(grant)
-        except DoubleTokenError:
-            # The response is already made; a failed re-issue only means none is sent.
-            return response
+        with services.request_scope():
+            response = self.get_response(request)
+            if not _should_consider(request, response):
+                return response
+            try:
+                grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+                if grant is None:
+                    candidate = _unverified_candidate(request)
+                    grant = candidate and services.authenticate_access(*candidate)
+                token = grant and services.slide(grant)
+            except DoubleTokenError:
+                # The response is already made; a failed re-issue only means none is sent.
+                return response
         if token:
             attach_token(response, token)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        response = await self.get_response(request)
-        if not _should_consider(request, response):
-            return response
-        try:
-            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-            if grant is None:
-                candidate = _unverified_candidate(request)
-                grant = candidate and await services.aauthenticate_access(*candidate)
-            token = grant and await services.aslide(grant)
-        except DoubleTokenError:
-            return response
+        with services.request_scope():
+            response = await self.get_response(request)
+            if not _should_consider(request, response):
+                return response
+            try:
+                grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+                if grant is None:
+                    candidate = _unverified_candidate(request)
+                    grant = candidate and await services.aauthenticate_access(*candidate)
+                token = grant and await services.aslide(grant)
+            except DoubleTokenError:
+                return response
         if token:
             attach_token(response, token)
         return response
