@@ -46,7 +46,7 @@ from django.core.exceptions import ImproperlyConfigured
 from . import services
 from .api_errors import CLOSE_CODES, NOT_AUTHENTICATED
 from .authentication import TokenUser
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .errors import (
     CACHE_UNAVAILABLE,
     DATABASE_UNAVAILABLE,
@@ -83,7 +83,7 @@ def _checked_token(value: Any) -> str:
     if (
         not isinstance(value, str)
         or not value
-        or len(value) > api_settings.MAX_TOKEN_LENGTH
+        or len(value) > doubletoken_settings.MAX_TOKEN_LENGTH
         or not value.isascii()
         or not value.isprintable()
         or " " in value
@@ -98,7 +98,7 @@ def _authenticate_message(message: Message) -> Any:
     # Cheap test first: the consumer's own frames are never parsed here.
     if not isinstance(text, str) or AUTHENTICATE not in text:
         return None
-    if len(text) > api_settings.MAX_TOKEN_LENGTH + 200:
+    if len(text) > doubletoken_settings.MAX_TOKEN_LENGTH + 200:
         return ""
     try:
         data = json.loads(text)

@@ -18,7 +18,7 @@ from django.core.checks.security.base import (
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, PROFILE_KEYS, api_settings
+from .conf import DEFAULTS, PROFILE_KEYS, doubletoken_settings
 from .keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
 
 MIDDLEWARE_PATH = "django_doubletoken.middleware.SlidingTokenMiddleware"
@@ -37,7 +37,7 @@ def _positive_timedelta(value: Any) -> bool:
 
 @register(Tags.security, "django_doubletoken")
 def check_settings(app_configs=None, **kwargs) -> list:
-    api_settings.reload()
+    doubletoken_settings.reload()
     errors: list = []
     user = getattr(settings, "DOUBLETOKEN", None) or {}
     if not isinstance(user, dict):
@@ -47,13 +47,13 @@ def check_settings(app_configs=None, **kwargs) -> list:
             _error(f"DOUBLETOKEN has an unknown key {key!r}.", "Check its spelling.", 2)
         )
     for key in LIFETIMES + ("SLIDING_THRESHOLD", "LAST_USED_UPDATE_INTERVAL"):
-        if not _positive_timedelta(getattr(api_settings, key)):
+        if not _positive_timedelta(getattr(doubletoken_settings, key)):
             errors.append(
                 _error(f"DOUBLETOKEN[{key!r}] must be a positive datetime.timedelta.",
                        "For example timedelta(minutes=15).", 3)
             )
     for key in ("GRACE_PERIOD", "LEEWAY"):
-        value = getattr(api_settings, key)
+        value = getattr(doubletoken_settings, key)
         if not isinstance(value, timedelta) or value < timedelta(0):
             errors.append(
                 _error(f"DOUBLETOKEN[{key!r}] must be a datetime.timedelta of zero or more.",
@@ -69,28 +69,29 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
 def _check_client_side_cache() -> list:
     errors = []
-    if not isinstance(api_settings.CLIENT_SIDE_CACHE, bool):
+    if not isinstance(doubletoken_settings.CLIENT_SIDE_CACHE, bool):
         errors.append(_error("DOUBLETOKEN['CLIENT_SIDE_CACHE'] must be True or False.",
                              "False (default) makes one cache round trip per request.", 30))
-    size = api_settings.CLIENT_SIDE_CACHE_MAX_ENTRIES
+    size = doubletoken_settings.CLIENT_SIDE_CACHE_MAX_ENTRIES
     if not isinstance(size, int) or isinstance(size, bool) or size < 3:
         errors.append(_error("DOUBLETOKEN['CLIENT_SIDE_CACHE_MAX_ENTRIES'] must be an integer "
                              "of at least 3 (one session's keys).", "The default is 10000.", 30))
-    if not _positive_timedelta(api_settings.CLIENT_SIDE_CACHE_MAX_AGE):
+    if not _positive_timedelta(doubletoken_settings.CLIENT_SIDE_CACHE_MAX_AGE):
         errors.append(_error("DOUBLETOKEN['CLIENT_SIDE_CACHE_MAX_AGE'] must be a positive "
                              "datetime.timedelta.", "The default is timedelta(seconds=5).", 30))
     return errors
 
 
 def _check_profiles() -> list:
-    profiles = api_settings.CLIENT_PROFILES
+    profiles = doubletoken_settings.CLIENT_PROFILES
     if not isinstance(profiles, dict) or not profiles:
         return [_error("DOUBLETOKEN['CLIENT_PROFILES'] must be a non-empty dict.",
                        "For example {'web': {}, 'mobile': {'REFRESH_TOKEN_LIFETIME': ...}}.", 5)]
     errors = []
-    if api_settings.DEFAULT_CLIENT not in profiles:
+    if doubletoken_settings.DEFAULT_CLIENT not in profiles:
         errors.append(_error(
-            f"DOUBLETOKEN['DEFAULT_CLIENT'] {api_settings.DEFAULT_CLIENT!r} is not a profile.",
+            f"DOUBLETOKEN['DEFAULT_CLIENT'] {doubletoken_settings.DEFAULT_CLIENT!r} is not a "
+            "profile.",
             f"Use one of {sorted(profiles)}.", 6))
     for name, overrides in profiles.items():
         if not isinstance(overrides, dict):
@@ -114,10 +115,10 @@ def _check_profiles() -> list:
 
 
 def _check_profile_lifetimes(name: str) -> list:
-    if not all(_positive_timedelta(getattr(api_settings, k)) for k in LIFETIMES):
+    if not all(_positive_timedelta(getattr(doubletoken_settings, k)) for k in LIFETIMES):
         return []  # already reported
-    profile = api_settings.profile(name)
-    threshold = api_settings.SLIDING_THRESHOLD
+    profile = doubletoken_settings.profile(name)
+    threshold = doubletoken_settings.SLIDING_THRESHOLD
     errors = []
     if isinstance(threshold, timedelta) and not threshold < profile.access_lifetime:
         errors.append(_error(
@@ -129,7 +130,7 @@ def _check_profile_lifetimes(name: str) -> list:
             f"Client profile {name!r}: the access token lifetime ({profile.access_lifetime}) "
             f"must be shorter than the refresh token lifetime ({profile.refresh_lifetime}).",
             "Lengthen REFRESH_TOKEN_LIFETIME or shorten ACCESS_TOKEN_LIFETIME.", 8))
-    grace = api_settings.GRACE_PERIOD
+    grace = doubletoken_settings.GRACE_PERIOD
     if isinstance(grace, timedelta) and not grace < profile.access_lifetime:
         # A refresh replayed inside the grace window gets the pair the rotation issued,
         # re-derived from the row; its access token would already have expired.
@@ -147,7 +148,7 @@ def _check_profile_lifetimes(name: str) -> list:
 
 
 def _check_keys() -> list:
-    algorithm = api_settings.ALGORITHM
+    algorithm = doubletoken_settings.ALGORITHM
     if not isinstance(algorithm, str) or algorithm.lower() == "none":
         return [_error("DOUBLETOKEN['ALGORITHM'] must name a signing algorithm.",
                        "HS256 (default), RS256, ES256 or EdDSA.", 10)]
@@ -156,12 +157,12 @@ def _check_keys() -> list:
     except NotImplementedError:
         return [_error(f"DOUBLETOKEN['ALGORITHM'] {algorithm!r} is not available in PyJWT.",
                        "Install 'cryptography' for RS/ES/EdDSA, or use HS256.", 10)]
-    if not isinstance(api_settings.PREVIOUS_VERIFYING_KEYS, (list, tuple)):
+    if not isinstance(doubletoken_settings.PREVIOUS_VERIFYING_KEYS, (list, tuple)):
         return [_error("DOUBLETOKEN['PREVIOUS_VERIFYING_KEYS'] must be a list.",
                        "List the keys retired by a rotation, or leave it empty.", 12)]
-    key = api_settings.SIGNING_KEY
+    key = doubletoken_settings.SIGNING_KEY
     if algorithm in HMAC_ALGORITHMS:
-        secrets = [key, *api_settings.PREVIOUS_VERIFYING_KEYS] if key is not None else []
+        secrets = [key, *doubletoken_settings.PREVIOUS_VERIFYING_KEYS] if key is not None else []
         if any(not isinstance(s, (str, bytes)) or len(s) < 32 for s in secrets):
             return [_error("HMAC keys (SIGNING_KEY, PREVIOUS_VERIFYING_KEYS) must be secrets "
                            "of at least 32 characters.",
@@ -177,7 +178,7 @@ def _check_keys() -> list:
 
 def _check_misc() -> list:
     errors = []
-    header = api_settings.NEW_TOKEN_HEADER
+    header = doubletoken_settings.NEW_TOKEN_HEADER
     if not isinstance(header, str) or not header or not all(
         c.isalnum() or c in "-_" for c in header
     ):
@@ -185,32 +186,34 @@ def _check_misc() -> list:
                              "letters, digits, '-' and '_'.",
                              "The default is 'NEW_HTTP_AUTHORIZATION'.", 13))
     for key in ("CACHE_ALIAS", "ASYNC_CACHE_ALIAS"):
-        alias = getattr(api_settings, key)
+        alias = getattr(doubletoken_settings, key)
         if alias is not None and alias not in settings.CACHES:
             errors.append(_error(f"DOUBLETOKEN[{key!r}] {alias!r} is not in CACHES.",
                                  "Add it to CACHES or name an existing alias.", 14))
-    length = api_settings.MAX_TOKEN_LENGTH
+    length = doubletoken_settings.MAX_TOKEN_LENGTH
     if not isinstance(length, int) or length < 512:
         errors.append(_error("DOUBLETOKEN['MAX_TOKEN_LENGTH'] must be an integer of at least "
                              "512.", "The default is 4096.", 15))
-    rate = api_settings.LOGIN_THROTTLE_RATE
+    rate = doubletoken_settings.LOGIN_THROTTLE_RATE
     if rate is not None and not _valid_rate(rate):
         errors.append(_error(f"DOUBLETOKEN['LOGIN_THROTTLE_RATE'] {rate!r} is not a rate.",
                              "Use 'N/second', 'N/minute', 'N/hour', 'N/day' or None.", 16))
     for key in ("ISSUER", "CLIENT_IP_HEADER", "CACHE_KEY_PREFIX"):
-        value = getattr(api_settings, key)
+        value = getattr(doubletoken_settings, key)
         if value is not None and not isinstance(value, str):
             errors.append(_error(f"DOUBLETOKEN[{key!r}] must be a string or None.",
                                  "", 17))
-    acks = api_settings.REVOCATION_REPLICA_ACKS
+    acks = doubletoken_settings.REVOCATION_REPLICA_ACKS
     if not isinstance(acks, int) or acks < 0:
         errors.append(_error("DOUBLETOKEN['REVOCATION_REPLICA_ACKS'] must be an integer of 0 "
                              "or more.", "0 (default) does not wait for replicas.", 18))
-    elif acks and not _can_wait_for_replicas(settings.CACHES.get(api_settings.CACHE_ALIAS, {})):
+    elif acks and not _can_wait_for_replicas(
+        settings.CACHES.get(doubletoken_settings.CACHE_ALIAS, {})
+    ):
         errors.append(_error("DOUBLETOKEN['REVOCATION_REPLICA_ACKS'] needs a django-redis or "
                              "django-valkey cache (not a sharded one): it sends Redis WAIT to "
                              "the primary that took the revocation.", "Set it to 0.", 18))
-    audience = api_settings.AUDIENCE
+    audience = doubletoken_settings.AUDIENCE
     if audience is not None and not isinstance(audience, str):
         errors.append(_error("DOUBLETOKEN['AUDIENCE'] must be a string or None.", "", 17))
     return errors
@@ -228,7 +231,7 @@ def _check_dotted_paths() -> list:
 
 
 def _check_claims_function() -> list:
-    path = api_settings.ACCESS_TOKEN_CLAIMS
+    path = doubletoken_settings.ACCESS_TOKEN_CLAIMS
     if path is None:
         return []
     hint = "Give the dotted path of a function (user, session) -> dict, or None."
@@ -245,7 +248,7 @@ def _check_claims_function() -> list:
 def _check_login_serializer() -> list:
     from rest_framework.serializers import BaseSerializer
 
-    path = api_settings.LOGIN_SERIALIZER
+    path = doubletoken_settings.LOGIN_SERIALIZER
     try:
         serializer = import_string(path) if isinstance(path, str) else None
     except ImportError as exc:
@@ -318,7 +321,7 @@ UNSHARED_CACHES = {
 
 
 def _check_cache_is_shared() -> list:
-    alias = api_settings.CACHE_ALIAS
+    alias = doubletoken_settings.CACHE_ALIAS
     backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
     if backend not in UNSHARED_CACHES:
         return []
@@ -334,7 +337,10 @@ def _check_cache_is_shared() -> list:
 @register(Tags.security, "django_doubletoken", deploy=True)
 def check_deploy(app_configs=None, **kwargs) -> list:
     """`manage.py check --deploy`: a signing key derived from a weak SECRET_KEY."""
-    if api_settings.SIGNING_KEY is not None or api_settings.ALGORITHM not in HMAC_ALGORITHMS:
+    if (
+        doubletoken_settings.SIGNING_KEY is not None
+        or doubletoken_settings.ALGORITHM not in HMAC_ALGORITHMS
+    ):
         return []
     try:
         secret_key = settings.SECRET_KEY
@@ -363,7 +369,7 @@ def check_cache_backend(app_configs=None, **kwargs) -> list:
     """What the app needs from its cache besides being shared (W003, which also covers the
     backends without an atomic ``add``): synchronous methods, and a ``get_many`` in one round
     trip (a request's one cache read)."""
-    alias = api_settings.CACHE_ALIAS
+    alias = doubletoken_settings.CACHE_ALIAS
     config = settings.CACHES.get(alias)
     if not config:
         return []  # E014
@@ -402,7 +408,7 @@ SAME_DATA_SETTINGS = ("LOCATION", "KEY_PREFIX", "VERSION", "KEY_FUNCTION")
 
 
 def _check_async_cache(config: dict) -> list:
-    alias = api_settings.ASYNC_CACHE_ALIAS
+    alias = doubletoken_settings.ASYNC_CACHE_ALIAS
     async_config = settings.CACHES.get(alias) if alias else None
     if not async_config:
         return []
@@ -412,8 +418,8 @@ def _check_async_cache(config: dict) -> list:
         return []
     return [Error(
         f"DOUBLETOKEN['ASYNC_CACHE_ALIAS'] {alias!r} does not reach the same keys as "
-        f"CACHE_ALIAS {api_settings.CACHE_ALIAS!r} ({', '.join(differing)} differ): the async "
-        "path would not see revocations made by the sync path.",
+        f"CACHE_ALIAS {doubletoken_settings.CACHE_ALIAS!r} ({', '.join(differing)} differ): "
+        "the async path would not see revocations made by the sync path.",
         hint="Give both the same LOCATION, KEY_PREFIX, VERSION and KEY_FUNCTION.",
         id="django_doubletoken.E021")]
 

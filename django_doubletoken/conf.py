@@ -1,4 +1,5 @@
-"""Settings: one ``DOUBLETOKEN`` dict in the project's settings, read through ``api_settings``.
+"""Settings: one ``DOUBLETOKEN`` dict in the project's settings, read through
+``doubletoken_settings``.
 
 Every key has a default here. A wrong value is reported by the system checks in
 ``django_doubletoken.checks`` at startup, not deep inside a request.
@@ -7,6 +8,7 @@ Every key has a default here. A wrong value is reported by the system checks in
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -150,14 +152,15 @@ class DoubleTokenSettings:
         return [client_profile(name) for name in self.CLIENT_PROFILES]
 
 
-api_settings = DoubleTokenSettings()
+doubletoken_settings = DoubleTokenSettings()
 
 _derived_values: list[Any] = []
 
 
 def derived_from_settings(build: Callable[..., Any]) -> Callable[..., Any]:
     """Cache a value computed from the settings until they change (``setting_changed``
-    reloads ``api_settings``, which clears it), as Django caches its own derived settings."""
+    reloads ``doubletoken_settings``, which clears it), as Django caches its own derived
+    settings."""
     cached = functools.lru_cache(maxsize=None)(build)
     _derived_values.append(cached)
     return cached
@@ -165,21 +168,36 @@ def derived_from_settings(build: Callable[..., Any]) -> Callable[..., Any]:
 
 @derived_from_settings
 def client_profile(name: str) -> ClientProfile:
-    overrides = api_settings.CLIENT_PROFILES[name]
+    overrides = doubletoken_settings.CLIENT_PROFILES[name]
     return ClientProfile(
         name=name,
-        access_lifetime=overrides.get("ACCESS_TOKEN_LIFETIME", api_settings.ACCESS_TOKEN_LIFETIME),
-        refresh_lifetime=overrides.get(
-            "REFRESH_TOKEN_LIFETIME", api_settings.REFRESH_TOKEN_LIFETIME
+        access_lifetime=overrides.get(
+            "ACCESS_TOKEN_LIFETIME", doubletoken_settings.ACCESS_TOKEN_LIFETIME
         ),
-        session_lifetime=overrides.get("SESSION_LIFETIME", api_settings.SESSION_LIFETIME),
+        refresh_lifetime=overrides.get(
+            "REFRESH_TOKEN_LIFETIME", doubletoken_settings.REFRESH_TOKEN_LIFETIME
+        ),
+        session_lifetime=overrides.get("SESSION_LIFETIME", doubletoken_settings.SESSION_LIFETIME),
         max_sessions=overrides.get("MAX_SESSIONS"),
     )
 
 
+def __getattr__(name: str) -> Any:
+    # The settings object was called ``api_settings`` until 0.2, the name of DRF's own, which
+    # a project module importing both would shadow; the old name keeps working for a while.
+    if name == "api_settings":
+        warnings.warn(
+            "django_doubletoken.conf.api_settings is now doubletoken_settings.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return doubletoken_settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting in ("DOUBLETOKEN", "SECRET_KEY"):
-        api_settings.reload()
+        doubletoken_settings.reload()
 
 
 setting_changed.connect(_reload)

@@ -25,7 +25,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .errors import MESSAGES
 from .serializers import (
     DeviceSessionSerializer,
@@ -47,7 +47,7 @@ class DoubleTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": (
                 "Access token from login/ or refresh/. Near expiry, responses carry a "
-                f"replacement in the {api_settings.NEW_TOKEN_HEADER} header."
+                f"replacement in the {doubletoken_settings.NEW_TOKEN_HEADER} header."
             ),
         }
 
@@ -81,7 +81,7 @@ def new_token_header(status_codes: Iterable[int] = (200,)) -> OpenApiParameter:
     operations authenticated by an access token: on the given success statuses (error answers
     never carry it)."""
     return OpenApiParameter(
-        name=api_settings.NEW_TOKEN_HEADER,
+        name=doubletoken_settings.NEW_TOKEN_HEADER,
         type=OpenApiTypes.STR,
         location=OpenApiParameter.HEADER,
         response=list(status_codes),

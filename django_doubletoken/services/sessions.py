@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .. import signals, store
 from ..claims import custom_claims
-from ..conf import ClientProfile, api_settings
+from ..conf import ClientProfile, doubletoken_settings
 from ..models import DeviceSession, RevokeReason
 from ..store import SessionState
 from .common import (
@@ -38,7 +38,7 @@ def login(
     request: HttpRequest | None = None,
 ) -> TokenPair:
     """Open a device session for an already authenticated ``user`` and return its tokens."""
-    profile = api_settings.profile(client or api_settings.DEFAULT_CLIENT)
+    profile = doubletoken_settings.profile(client or doubletoken_settings.DEFAULT_CLIENT)
     now = timezone.now()
     absolute = now + profile.session_lifetime
     with database_available(), transaction.atomic():
