@@ -231,7 +231,7 @@ def _check_dotted_paths() -> list:
 
 
 def _check_claims_function() -> list:
-    path = doubletoken_settings.ACCESS_TOKEN_CLAIMS
+    path = doubletoken_settings.given("ACCESS_TOKEN_CLAIMS")
     if path is None:
         return []
     hint = "Give the dotted path of a function (user, session) -> dict, or None."
@@ -248,7 +248,7 @@ def _check_claims_function() -> list:
 def _check_login_serializer() -> list:
     from rest_framework.serializers import BaseSerializer
 
-    path = doubletoken_settings.LOGIN_SERIALIZER
+    path = doubletoken_settings.given("LOGIN_SERIALIZER")
     try:
         serializer = import_string(path) if isinstance(path, str) else None
     except ImportError as exc:

@@ -17,13 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import NotAuthenticated
 
 from .api_errors import APIError
-from .authentication import (
-    DoubleTokenAuthentication,
-    TokenUser,
-    aauthenticate_bearer,
-    authenticate_bearer,
-)
+from .bearer import TokenUser, aauthenticate_bearer, authenticate_bearer
 from .errors import DoubleTokenError
+from .http import bearer_challenge
 from .services import AccessGrant
 from .sliding import sliding_exempt
 
@@ -107,7 +103,7 @@ def _accept(request: HttpRequest, result: tuple[TokenUser, AccessGrant] | None,
 def refusal_response(request: HttpRequest, error: DoubleTokenError | None) -> JsonResponse:
     """The error contract's response for views outside DRF: ``error``'s, or with None the
     401 ``not_authenticated`` of a request without a token."""
-    challenge = DoubleTokenAuthentication().authenticate_header(request)
+    challenge = bearer_challenge()
     if error is None:
         body = {"detail": str(NotAuthenticated.default_detail),
                 "code": NotAuthenticated.default_code}

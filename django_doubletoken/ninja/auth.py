@@ -17,18 +17,29 @@ from ninja.security import HttpBearer
 
 from .. import services
 from ..api_errors import NOT_AUTHENTICATED, APIError
-from ..authentication import DoubleTokenAuthentication, TokenUser
+from ..bearer import TokenUser
+from ..endpoints import Refusal
 from ..errors import DATABASE_UNAVAILABLE, DoubleTokenError, ServiceUnavailable
-from ..http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
+from ..http import (
+    DEFAULT_REALM,
+    GRANT_ATTRIBUTE,
+    REJECTED_ATTRIBUTE,
+    bearer_challenge,
+    bearer_token,
+)
 from ..services import AccessGrant
 
 # What DRF sends (with the app's exception handler) when no credentials came at all.
 NOT_AUTHENTICATED_MESSAGE = "Authentication credentials were not provided."
 
 
+# Set on the request by the auth class that refused it, so that the error handlers answer with
+# that class' realm.
+CHALLENGE_ATTRIBUTE = "doubletoken_challenge"
+
+
 def _challenge(request: HttpRequest) -> str:
-    # The DRF class writes the challenge; the request plays no part in it.
-    return DoubleTokenAuthentication().authenticate_header(request)
+    return getattr(request, CHALLENGE_ATTRIBUTE, None) or bearer_challenge()
 
 
 class NinjaTokenError(HttpError):
@@ -64,6 +75,9 @@ def register_error_handlers(api: Any) -> Any:
     turns an unreachable or locked database into a 503 ``database_unavailable``, not a 500.
     """
 
+    def refusal(request: HttpRequest, exc: Refusal) -> HttpResponse:
+        return exc.answer.as_response(request)
+
     def token_error(request: HttpRequest, exc: NinjaTokenError) -> HttpResponse:
         return error_response(api, request, exc.error)
 
@@ -79,6 +93,7 @@ def register_error_handlers(api: Any) -> Any:
     def database_error(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(api, request, ServiceUnavailable(DATABASE_UNAVAILABLE))
 
+    api.add_exception_handler(Refusal, refusal)
     api.add_exception_handler(NinjaTokenError, token_error)
     api.add_exception_handler(OperationalError, database_error)
     api.add_exception_handler(InterfaceError, database_error)
@@ -87,16 +102,11 @@ def register_error_handlers(api: Any) -> Any:
     return api
 
 
-def _rejected(request: HttpRequest, error: DoubleTokenError) -> NinjaTokenError:
-    setattr(request, REJECTED_ATTRIBUTE, True)
-    return NinjaTokenError(error)
-
-
-def _accepted(request: HttpRequest, grant: AccessGrant) -> AccessGrant:
+def _accepted(auth: DoubleTokenAuth, request: HttpRequest, grant: AccessGrant) -> AccessGrant:
     try:
         user = TokenUser(services.user_pk(grant.claims.sub))
     except DoubleTokenError as exc:
-        raise _rejected(request, exc) from exc
+        raise auth.rejected(request, exc) from exc
     request.user = user
 
     async def auser() -> TokenUser:  # what async views call instead of request.user
@@ -116,21 +126,30 @@ class DoubleTokenAuth(HttpBearer):
         "a replacement in the NEW_HTTP_AUTHORIZATION header."
     )
 
+    # The realm of this API's WWW-Authenticate challenges.
+    www_authenticate_realm = DEFAULT_REALM
+
     def __call__(self, request: HttpRequest) -> Any:
+        # Also when no token came: the error handlers' "not authenticated" 401 names the realm.
+        setattr(request, CHALLENGE_ATTRIBUTE, bearer_challenge(self.www_authenticate_realm))
         try:
             raw = bearer_token(request)
         except DoubleTokenError as exc:
-            raise _rejected(request, exc) from exc
+            raise self.rejected(request, exc) from exc
         if raw is None:
             return None  # another auth class may take it; else Ninja answers 401
         return self.authenticate(request, raw)
+
+    def rejected(self, request: HttpRequest, error: DoubleTokenError) -> NinjaTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        return NinjaTokenError(error)
 
     def authenticate(self, request: HttpRequest, token: str) -> AccessGrant:
         try:
             grant = services.authenticate_access(token)
         except DoubleTokenError as exc:
-            raise _rejected(request, exc) from exc
-        return _accepted(request, grant)
+            raise self.rejected(request, exc) from exc
+        return _accepted(self, request, grant)
 
 
 class AsyncDoubleTokenAuth(DoubleTokenAuth):
@@ -140,5 +159,5 @@ class AsyncDoubleTokenAuth(DoubleTokenAuth):
         try:
             grant = await services.aauthenticate_access(token)
         except DoubleTokenError as exc:
-            raise _rejected(request, exc) from exc
-        return _accepted(request, grant)
+            raise self.rejected(request, exc) from exc
+        return _accepted(self, request, grant)
