@@ -22,7 +22,8 @@ from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext_lazy as _
 
 from .conf import doubletoken_settings
-from .endpoints.answers import CSRF_FAILED, UNSUPPORTED_MEDIA_TYPE, Refusal
+from .endpoints.answers import Refusal
+from .errors import CSRF_FAILED, UNSUPPORTED_MEDIA_TYPE
 
 
 def enabled_for(client: str) -> bool:
@@ -74,7 +75,7 @@ def refresh_token_from_cookie(request: HttpRequest) -> str | None:
     reason = _csrf_middleware().process_view(request, None, (), {})
     if reason is not None:
         # process_view answers with a 403 response; the reason is on the request log only.
-        raise Refusal.coded(403, CSRF_FAILED, _("CSRF check failed: send the csrftoken "
+        raise Refusal.coded(CSRF_FAILED, _("CSRF check failed: send the csrftoken "
                                                 "cookie's value in the X-CSRFToken header."))
     return token
 
@@ -88,11 +89,11 @@ def refuse_cross_site_login(request: HttpRequest) -> None:
     content_type = request.META.get("CONTENT_TYPE", "")
     media_type, _params = parse_header_parameters(content_type)
     if media_type != "application/json":
-        raise Refusal.coded(415, UNSUPPORTED_MEDIA_TYPE, _(
+        raise Refusal.coded(UNSUPPORTED_MEDIA_TYPE, _(
             "With the refresh cookie, log in with a JSON body (Content-Type: application/json)."
         ))
     if "HTTP_ORIGIN" in request.META and not _csrf_middleware()._origin_verified(request):
-        raise Refusal.coded(403, CSRF_FAILED, _(
+        raise Refusal.coded(CSRF_FAILED, _(
             "CSRF check failed: the Origin is not this site or a trusted origin."
         ))
 

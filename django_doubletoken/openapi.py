@@ -26,7 +26,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from .conf import doubletoken_settings
-from .errors import MESSAGES
+from .errors import ERROR_CODES
 from .serializers import (
     DeviceSessionSerializer,
     RefreshSerializer,
@@ -54,7 +54,9 @@ class DoubleTokenScheme(OpenApiAuthenticationExtension):
 
 class ErrorResponse(serializers.Serializer):
     detail = serializers.CharField()
-    code = serializers.ChoiceField(choices=sorted([*MESSAGES, "not_authenticated"]))
+    # The codes of the 401 and 503 answers this shape documents.
+    code = serializers.ChoiceField(choices=sorted(
+        code for code, entry in ERROR_CODES.items() if entry.status in (401, 503)))
 
 
 class JWKSResponse(serializers.Serializer):

@@ -17,20 +17,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..api_errors import APIError
-from ..errors import DoubleTokenError
+from ..api_errors import challenge, error_body, error_status
+from ..errors import NOT_FOUND, THROTTLED, DoubleTokenError
 from ..services import TokenPair
 
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-# The codes of refusals that are not the token contract's (the DRF names, which clients know).
-PARSE_ERROR = "parse_error"
-REQUEST_TOO_LARGE = "request_too_large"
-UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
-THROTTLED = "throttled"
-NOT_FOUND = "not_found"
-CSRF_FAILED = "csrf_failed"
 
 Finisher = Callable[[HttpResponseBase, HttpRequest], None]
 
@@ -69,9 +62,11 @@ class Refusal(Exception):
         self.answer = answer
 
     @classmethod
-    def coded(cls, status: int, code: str, detail: Any,
+    def coded(cls, code: str, detail: Any = None,
               headers: dict[str, str] | None = None) -> Refusal:
-        return cls(Answer(status, {"detail": str(detail), "code": code}, dict(headers or {})))
+        """A refusal with ``code``'s status from the one table (``errors.ERROR_CODES``) and its
+        body; ``detail`` replaces the table's message."""
+        return cls(Answer(error_status(code), error_body(code, detail), dict(headers or {})))
 
     @classmethod
     def invalid(cls, errors: dict[str, Any]) -> Refusal:
@@ -81,13 +76,13 @@ class Refusal(Exception):
         return cls(Answer(400, dict(errors)))
 
     @classmethod
-    def for_error(cls, error: DoubleTokenError, challenge: str) -> Refusal:
-        """The error contract's answer to a domain error: its status, body and challenge."""
-        mapped = APIError(error, challenge)
-        headers = {}
-        if getattr(mapped, "auth_header", None):
-            headers["WWW-Authenticate"] = mapped.auth_header
-        return cls.coded(mapped.status_code, error.code, error.message, headers)
+    def for_error(cls, error: DoubleTokenError, scheme: str) -> Refusal:
+        """The error contract's answer to a domain error: its status, body and challenge
+        (``scheme``: the bare challenge of the face, ``Bearer realm="..."``)."""
+        header = challenge(error.code, scheme)
+        headers = {"WWW-Authenticate": header} if header is not None else {}
+        return cls(Answer(error_status(error.code), error_body(error.code, error.message),
+                          headers))
 
     @classmethod
     def throttled(cls, wait: float) -> Refusal:
@@ -97,11 +92,11 @@ class Refusal(Exception):
             ngettext("Expected available in {wait} second.",
                      "Expected available in {wait} seconds.", seconds).format(wait=seconds),
         )
-        return cls.coded(429, THROTTLED, detail, {"Retry-After": str(seconds)})
+        return cls.coded(THROTTLED, detail, {"Retry-After": str(seconds)})
 
     @classmethod
     def not_found(cls, detail: Any = None) -> Refusal:
-        return cls.coded(404, NOT_FOUND, detail or _("Not found."))
+        return cls.coded(NOT_FOUND, detail)
 
 
 def token_pair_body(pair: TokenPair) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext_lazy as _
 
-from .answers import PARSE_ERROR, REQUEST_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, Refusal
+from ..errors import PARSE_ERROR, REQUEST_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
+from .answers import Refusal
 
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -29,11 +30,11 @@ MAX_JSON_DEPTH = 64
 
 
 def parse_error(detail: Any) -> Refusal:
-    return Refusal.coded(400, PARSE_ERROR, detail)
+    return Refusal.coded(PARSE_ERROR, detail)
 
 
 def too_large() -> Refusal:
-    return Refusal.coded(413, REQUEST_TOO_LARGE,
+    return Refusal.coded(REQUEST_TOO_LARGE,
                          _("The request body is larger than this server accepts."))
 
 
@@ -122,6 +123,6 @@ def request_data(request: HttpRequest) -> Any:
         return parse_form(_body(request), encoding)
     if media_type == "multipart/form-data":
         return _multipart(request)
-    raise Refusal.coded(415, UNSUPPORTED_MEDIA_TYPE,
+    raise Refusal.coded(UNSUPPORTED_MEDIA_TYPE,
                         _('Unsupported media type "{media_type}" in request.').format(
                             media_type=content_type))
