@@ -24,6 +24,7 @@ from django_doubletoken.mixins import BearerAuthMixin
 from django_doubletoken.throttling import LoginRateThrottle
 from example_project.urls import urlpatterns as example_urlpatterns
 
+from . import extension_views
 from .adrf_views import AdrfMe
 from .ninja_api import api as ninja_test_api
 from .ninja_api import bare_api as ninja_bare_api
@@ -250,4 +251,10 @@ urlpatterns = [
     path("ninja-tests/", ninja_test_api.urls),
     path("adrf/me/", AdrfMe.as_view()),
     path("ninja-bare/", ninja_bare_api.urls),
+    path("ext/login-with-user/", extension_views.LoginWithUserView.as_view()),
+    path("ext/magic-link-login/", extension_views.MagicLinkLoginView.as_view()),
+    path("ext/shop-login/", extension_views.ShopLoginView.as_view()),
+    path("ext/shop-logout/", extension_views.ShopLogoutView.as_view()),
+    path("ext/shop-refresh/", extension_views.shop_refresh_view),
+    path("ext/ninja/", extension_views.ninja_api.urls),
 ]
