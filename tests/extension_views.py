@@ -1,11 +1,15 @@
 """Views a project builds by subclassing the app's (tests/test_extension_points.py)."""
 
+from django.http import JsonResponse
+from django.views import View
 from ninja import NinjaAPI
 from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.response import Response
 
 from django_doubletoken import endpoints, services, views
 from django_doubletoken.authentication import DoubleTokenAuthentication
+from django_doubletoken.decorators import bearer_auth
+from django_doubletoken.mixins import BearerAuthMixin
 from django_doubletoken.ninja import DoubleTokenAuth, auth_router, register_error_handlers
 
 from .login_serializers import MagicLinkLoginSerializer
@@ -63,3 +67,15 @@ ninja_api.add_router("/auth/", auth_router(auth=ShopAuth(), login=LoginWithUser(
 @ninja_api.get("/me")
 def ninja_me(request):
     return {"pk": request.user.pk}
+
+
+@bearer_auth(realm="shop")
+def shop_plain_view(request):
+    return JsonResponse({"pk": request.user.pk})
+
+
+class ShopPlainClassView(BearerAuthMixin, View):
+    www_authenticate_realm = "shop"
+
+    def get(self, request):
+        return JsonResponse({"pk": request.user.pk})

@@ -79,6 +79,15 @@ def test_a_ninja_auth_subclass_realm_names_every_challenge(user, password, login
     assert garbage["WWW-Authenticate"].startswith(f"{SHOP}, error=")
 
 
+@pytest.mark.parametrize("path", ["/ext/shop-plain/", "/ext/shop-plain-class/"])
+def test_plain_views_name_their_realm(user, login, path):
+    pair = login()
+    assert Client().get(path)["WWW-Authenticate"] == SHOP
+    expired = Client().get(path, **bearer(access_token(pair, remaining=-60)))
+    assert expired["WWW-Authenticate"].startswith(f"{SHOP}, error=")
+    assert Client().get(path, **bearer(pair["access"])).json() == {"pk": user.pk}
+
+
 def test_dotted_path_settings_are_resolved_by_the_settings_object(settings):
     assert doubletoken_settings.LOGIN_SERIALIZER is LoginSerializer
     assert doubletoken_settings.given("LOGIN_SERIALIZER") == (

@@ -257,4 +257,6 @@ urlpatterns = [
     path("ext/shop-logout/", extension_views.ShopLogoutView.as_view()),
     path("ext/shop-refresh/", extension_views.shop_refresh_view),
     path("ext/ninja/", extension_views.ninja_api.urls),
+    path("ext/shop-plain/", extension_views.shop_plain_view),
+    path("ext/shop-plain-class/", extension_views.ShopPlainClassView.as_view()),
 ]
