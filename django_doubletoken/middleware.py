@@ -88,36 +88,43 @@ class SlidingTokenMiddleware:
     def __call__(self, request: HttpRequest):
         if self.is_async:
             return self.__acall__(request)
+        # The sessions this request revokes are noted there, and never slid (services.slide).
         with services.request_scope():
-            response = self.get_response(request)
-            if not _should_consider(request, response):
-                return response
-            try:
-                grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-                if grant is None:
-                    candidate = _unverified_candidate(request)
-                    grant = candidate and services.authenticate_access(*candidate)
-                token = grant and services.slide(grant)
-            except DoubleTokenError:
-                # The response is already made; a failed re-issue only means none is sent.
-                return response
+            return self._respond(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        with services.request_scope():
+            return await self._arespond(request)
+
+    def _respond(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if not _should_consider(request, response):
+            return response
+        try:
+            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+            if grant is None:
+                candidate = _unverified_candidate(request)
+                grant = candidate and services.authenticate_access(*candidate)
+            token = grant and services.slide(grant)
+        except DoubleTokenError:
+            # The response is already made; a failed re-issue only means none is sent.
+            return response
         if token:
             attach_token(response, token)
         return response
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        with services.request_scope():
-            response = await self.get_response(request)
-            if not _should_consider(request, response):
-                return response
-            try:
-                grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-                if grant is None:
-                    candidate = _unverified_candidate(request)
-                    grant = candidate and await services.aauthenticate_access(*candidate)
-                token = grant and await services.aslide(grant)
-            except DoubleTokenError:
-                return response
+    async def _arespond(self, request: HttpRequest) -> HttpResponseBase:
+        response = await self.get_response(request)
+        if not _should_consider(request, response):
+            return response
+        try:
+            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+            if grant is None:
+                candidate = _unverified_candidate(request)
+                grant = candidate and await services.aauthenticate_access(*candidate)
+            token = grant and await services.aslide(grant)
+        except DoubleTokenError:
+            return response
         if token:
             attach_token(response, token)
         return response
