@@ -90,6 +90,8 @@ class LoginView(PublicTokenView):
 
     endpoint_class = endpoints.Login
     serializer_class = None
+    # The endpoint throttles logins itself (LOGIN_THROTTLE_RATE); DRF's defaults stay out.
+    throttle_classes = ()
 
     def get_serializer_class(self) -> type:
         return self.serializer_class or doubletoken_settings.LOGIN_SERIALIZER
