@@ -19,7 +19,7 @@ from . import cookies, services
 from .conf import doubletoken_settings
 from .endpoints import NO_STORE, Refusal, token_pair_body
 from .endpoints.handlers import pair_answer
-from .http import client_ip, user_agent
+from .http import remote_ip, user_agent
 from .parsers import RefusalError
 
 __all__ = ["NO_STORE", "login", "login_response", "token_response"]
@@ -47,7 +47,7 @@ def login(
         user,
         client=client,
         device=device,
-        ip=client_ip(django_request),
+        ip=remote_ip(django_request),
         user_agent=user_agent(django_request),
         request=django_request,
     )

@@ -8,11 +8,11 @@ from __future__ import annotations
 from rest_framework.throttling import BaseThrottle
 
 from .api_errors import APIError
-from .endpoints.throttle import LoginThrottle, client_ident
+from .endpoints.throttle import LoginThrottle, remote_ident
 from .errors import DoubleTokenError
 from .http import bearer_challenge
 
-__all__ = ["LoginRateThrottle", "client_ident"]
+__all__ = ["LoginRateThrottle", "remote_ident"]
 
 
 class LoginRateThrottle(BaseThrottle):
@@ -22,7 +22,7 @@ class LoginRateThrottle(BaseThrottle):
         self._wait: float | None = None
 
     def get_ident(self, request) -> str:
-        return client_ident(request)
+        return remote_ident(request)
 
     def allow_request(self, request, view) -> bool:
         try:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import cookies, services
 from ..conf import doubletoken_settings
 from ..errors import DoubleTokenError
-from ..http import bearer_challenge, client_ip, user_agent
+from ..http import bearer_challenge, remote_ip, user_agent
 from ..keys import key_ring
 from ..models import DeviceSession, RevokeReason
 from ..services.common import database_available, from_unix
@@ -116,7 +116,7 @@ class Login(Endpoint):
             cookies.refuse_cross_site_login(request)
         with self.refusing():
             pair = services.login(user, client=client, device=validated.get("device") or "",
-                                  ip=client_ip(request), user_agent=user_agent(request),
+                                  ip=remote_ip(request), user_agent=user_agent(request),
                                   request=request)
         body = self.get_response_data(pair, user, face_request)
         return pair_answer(pair, body, use_cookie=use_cookie,

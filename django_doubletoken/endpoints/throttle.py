@@ -2,7 +2,7 @@
 app's cache (a sliding window of request times, as DRF's ``SimpleRateThrottle`` keeps it, so
 the counts are the same whichever face the client logs in through).
 
-The client is its address as ``http.client_ip`` finds it, the one the device list records:
+The client is its remote address as ``http.remote_ip`` finds it, the one the device list records:
 the connection's peer, or the last entry of ``CLIENT_IP_HEADER`` when the project says a proxy
 sets that header, never a forwarded address the client could pick itself.
 """
@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from .. import store
 from ..conf import doubletoken_settings
-from ..http import client_ip
+from ..http import remote_ip
 
 # An IPv6 client is usually handed a whole /64: counting single addresses would give it
 # 2**64 fresh identities.
@@ -24,9 +24,9 @@ IPV6_PREFIX = 64
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def client_ident(request: HttpRequest) -> str:
-    """The throttle's key for the request's client: its IPv4 address or its IPv6 /64."""
-    ip = client_ip(request)
+def remote_ident(request: HttpRequest) -> str:
+    """The throttle's key for the request's remote address: the IPv4 address or the IPv6 /64."""
+    ip = remote_ip(request)
     if ip is None:
         return "unknown"
     address = ipaddress.ip_address(ip)
@@ -51,7 +51,7 @@ class LoginThrottle:
         self.rate = rate if rate is not None else doubletoken_settings.LOGIN_THROTTLE_RATE
 
     def key(self, request: HttpRequest) -> str:
-        return store.throttle_key(self.scope, client_ident(request))
+        return store.throttle_key(self.scope, remote_ident(request))
 
     def wait(self, request: HttpRequest) -> float | None:
         """Count this request and return None, or, over the rate, how many seconds until the
