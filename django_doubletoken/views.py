@@ -62,8 +62,15 @@ class PublicTokenView(DoubleTokenView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
 
-    def post(self, request: Request) -> Response:
+    def answer(self, request: Request) -> Response:
         return drf_response(self.get_endpoint()(request._request), request)
+
+
+class CredentialsInBodyView(PublicTokenView):
+    """login/, refresh/, verify/: a POST with the credentials in its body."""
+
+    def post(self, request: Request) -> Response:
+        return self.answer(request)
 
 
 class SessionTokenView(DoubleTokenView):
@@ -77,7 +84,7 @@ class SessionTokenView(DoubleTokenView):
         return drf_response(self.get_endpoint()(request._request, grant, **kwargs), request)
 
 
-class LoginView(PublicTokenView):
+class LoginView(CredentialsInBodyView):
     """``POST login/``. Extend it by subclassing: ``serializer_class`` (default: the
     ``LOGIN_SERIALIZER`` setting) validates the body and authenticates the user;
     ``get_response_data(pair, user, request)`` returns the answer's body::
@@ -111,14 +118,14 @@ class LoginView(PublicTokenView):
                 "response_data": self.get_response_data, "context_request": self.request}
 
 
-class RefreshView(PublicTokenView):
+class RefreshView(CredentialsInBodyView):
     """``POST refresh/``: the refresh token from the body, or else (cookie transport) from its
     cookie."""
 
     endpoint_class = endpoints.Refresh
 
 
-class VerifyView(PublicTokenView):
+class VerifyView(CredentialsInBodyView):
     """``POST verify/``: checks an access token exactly as authentication would, revocation
     included."""
 
@@ -132,7 +139,7 @@ class JWKSView(PublicTokenView):
     endpoint_class = endpoints.JWKS
 
     def get(self, request: Request) -> Response:
-        return drf_response(self.get_endpoint()(request._request), request)
+        return self.answer(request)
 
 
 class LogoutView(SessionTokenView):

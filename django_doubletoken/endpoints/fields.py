@@ -46,6 +46,24 @@ def _first_surrogate(value: str) -> str | None:
 
 def token_field(data: Any, name: str) -> str:
     """The token in ``data[name]``, trimmed; ``InvalidInput`` naming what is wrong."""
+    value = str(_given_value(data, name)).strip()
+    if len(value) > doubletoken_settings.MAX_TOKEN_LENGTH:
+        raise _invalid(name, _("The token is too long."), "max_length")
+    # Like DRF's validators, both checks run and each failure is listed.
+    errors = []
+    if "\x00" in value:
+        errors.append(Message(_("Null characters are not allowed."), "null_characters_not_allowed"))
+    surrogate = _first_surrogate(value)
+    if surrogate is not None:
+        errors.append(Message(_("Surrogate characters are not allowed: U+{code_point:X}.").format(
+            code_point=ord(surrogate)), "surrogate_characters_not_allowed"))
+    if errors:
+        raise InvalidInput({name: errors})
+    return value
+
+
+def _given_value(data: Any, name: str) -> str | int | float:
+    """``data[name]`` when it is a non-blank string or number, as DRF's ``CharField`` takes it."""
     if data is None:
         raise _invalid("non_field_errors", _("No data provided"), "null")
     if not isinstance(data, Mapping):
@@ -61,17 +79,4 @@ def token_field(data: Any, name: str) -> str:
         raise _invalid(name, _("This field may not be blank."), "blank")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise _invalid(name, _("Not a valid string."), "invalid")
-    value = str(value).strip()
-    if len(value) > doubletoken_settings.MAX_TOKEN_LENGTH:
-        raise _invalid(name, _("The token is too long."), "max_length")
-    # Like DRF's validators, both checks run and each failure is listed.
-    errors = []
-    if "\x00" in value:
-        errors.append(Message(_("Null characters are not allowed."), "null_characters_not_allowed"))
-    surrogate = _first_surrogate(value)
-    if surrogate is not None:
-        errors.append(Message(_("Surrogate characters are not allowed: U+{code_point:X}.").format(
-            code_point=ord(surrogate)), "surrogate_characters_not_allowed"))
-    if errors:
-        raise InvalidInput({name: errors})
     return value

@@ -95,6 +95,26 @@ def _refresh_path(request: HttpRequest) -> str:
     return request.path[: request.path.rstrip("/").rfind("/") + 1] + "refresh/"
 
 
+def _respond(request: HttpRequest, run: Callable[[], Answer]) -> HttpResponse:
+    try:
+        answer = run()
+    except Refusal as refusal:
+        answer = refusal.answer
+    return answer.as_response(request)
+
+
+def _endpoint(cls: type[endpoints.Endpoint], request: HttpRequest,
+              challenge: str) -> endpoints.Endpoint:
+    attributes: dict[str, Any] = {"challenge": challenge}
+    if hasattr(cls, "refresh_path"):
+        attributes["refresh_path"] = _refresh_path(request)
+    return cls(**attributes)
+
+
+FAILURES = {400: dict, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut,
+            503: ErrorOut}
+
+
 def auth_router(*, auth: Any = None, tags: list[str] | None = None,
                 login: endpoints.Login | None = None) -> Router:
     """A router with login, refresh, verify, jwks, logout, logout-all and the session
@@ -108,74 +128,64 @@ def auth_router(*, auth: Any = None, tags: list[str] | None = None,
     """
     session_auth = auth or DoubleTokenAuth()
     challenge = bearer_challenge(getattr(session_auth, "www_authenticate_realm", DEFAULT_REALM))
-    login_endpoint = login or endpoints.Login()
     router = Router(tags=tags or ["auth"])
-    failures = {400: dict, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut,
-                503: ErrorOut}
+    _add_public_operations(router, challenge, login or endpoints.Login())
+    _add_session_operations(router, challenge, session_auth)
+    return router
 
-    def respond(request: HttpRequest, run: Callable[[], Answer]) -> HttpResponse:
-        try:
-            answer = run()
-        except Refusal as refusal:
-            answer = refusal.answer
-        return answer.as_response(request)
 
-    def endpoint(cls: type[endpoints.Endpoint], request: HttpRequest) -> endpoints.Endpoint:
-        attributes: dict[str, Any] = {"challenge": challenge}
-        if hasattr(cls, "refresh_path"):
-            attributes["refresh_path"] = _refresh_path(request)
-        return cls(**attributes)
-
-    @router.post("login/", auth=None, response={200: TokenPairOut, 429: ErrorOut, **failures},
+def _add_public_operations(router: Router, challenge: str, login: endpoints.Login) -> None:
+    @router.post("login/", auth=None, response={200: TokenPairOut, 429: ErrorOut, **FAILURES},
                  summary="Log in: open a device session", url_name="login",
                  openapi_extra=_request_body(login_schema()))
     def login_operation(request: HttpRequest):
-        here = copy.copy(login_endpoint)  # the project's instance stays as it was given
+        here = copy.copy(login)  # the project's instance stays as it was given
         here.challenge = challenge
         here.refresh_path = here.refresh_path or _refresh_path(request)
-        return respond(request, lambda: here(request))
+        return _respond(request, lambda: here(request))
 
-    @router.post("refresh/", auth=None, response={200: TokenPairOut, **failures},
+    @router.post("refresh/", auth=None, response={200: TokenPairOut, **FAILURES},
                  summary="Rotate the refresh token", url_name="refresh",
                  openapi_extra=_request_body(RefreshIn))
     def refresh(request: HttpRequest):
-        return respond(request, lambda: endpoint(endpoints.Refresh, request)(request))
+        return _respond(request, lambda: _endpoint(endpoints.Refresh, request, challenge)(request))
 
-    @router.post("verify/", auth=None, response={200: VerifyOut, **failures},
+    @router.post("verify/", auth=None, response={200: VerifyOut, **FAILURES},
                  summary="Check an access token, revocation included", url_name="verify",
                  openapi_extra=_request_body(VerifyIn))
     def verify(request: HttpRequest):
-        return respond(request, lambda: endpoint(endpoints.Verify, request)(request))
+        return _respond(request, lambda: _endpoint(endpoints.Verify, request, challenge)(request))
 
     @router.get("jwks/", auth=None, response={200: JWKSOut, 404: ErrorOut},
                 summary="Public keys (asymmetric algorithms only)", url_name="jwks")
     def jwks(request: HttpRequest):
-        return respond(request, lambda: endpoint(endpoints.JWKS, request)(request))
+        return _respond(request, lambda: _endpoint(endpoints.JWKS, request, challenge)(request))
 
-    @router.post("logout/", auth=session_auth, response={204: None, **failures},
+
+def _add_session_operations(router: Router, challenge: str, session_auth: Any) -> None:
+    def on_session(cls: type[endpoints.Endpoint], request: HttpRequest,
+                   *args: Any) -> HttpResponse:
+        return _respond(request, lambda: _endpoint(cls, request, challenge)(
+            request, request.auth, *args))
+
+    @router.post("logout/", auth=session_auth, response={204: None, **FAILURES},
                  summary="Log this device out", url_name="logout")
     def logout(request: HttpRequest):
-        return respond(request, lambda: endpoint(endpoints.Logout, request)(
-            request, request.auth))
+        return on_session(endpoints.Logout, request)
 
-    @router.post("logout-all/", auth=session_auth, response={204: None, **failures},
+    @router.post("logout-all/", auth=session_auth, response={204: None, **FAILURES},
                  summary="Log every device of the user out", url_name="logout-all")
     def logout_all(request: HttpRequest):
-        return respond(request, lambda: endpoint(endpoints.LogoutAll, request)(
-            request, request.auth))
+        return on_session(endpoints.LogoutAll, request)
 
     @router.get("sessions/", auth=session_auth,
-                response={200: list[DeviceSessionOut], **failures},
+                response={200: list[DeviceSessionOut], **FAILURES},
                 summary="The user's signed-in devices", url_name="sessions")
     def sessions(request: HttpRequest):
-        return respond(request, lambda: endpoint(endpoints.SessionList, request)(
-            request, request.auth))
+        return on_session(endpoints.SessionList, request)
 
     @router.delete("sessions/{session_id}/", auth=session_auth,
-                   response={204: None, 404: ErrorOut, **failures},
+                   response={204: None, 404: ErrorOut, **FAILURES},
                    summary="Log one of the user's devices out", url_name="session")
     def delete_session(request: HttpRequest, session_id: str):
-        return respond(request, lambda: endpoint(endpoints.SessionDelete, request)(
-            request, request.auth, session_id))
-
-    return router
+        return on_session(endpoints.SessionDelete, request, session_id)
