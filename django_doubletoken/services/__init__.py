@@ -18,7 +18,7 @@ from .access import (
     needs_slide,
     slide,
 )
-from .common import profile_for, user_pk
+from .common import profile_for, request_scope, user_pk
 from .pairs import TokenPair, issue_pair
 from .rotation import refresh
 from .sessions import (
@@ -42,6 +42,7 @@ __all__ = [
     "profile_for",
     "purge_sessions",
     "refresh",
+    "request_scope",
     "revoke_session",
     "revoke_sessions",
     "revoke_user_sessions",

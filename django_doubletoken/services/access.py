@@ -22,6 +22,7 @@ from .common import (
     active_state_ttl,
     database_available,
     profile_for,
+    revoked_in_request,
     revoked_state_ttl,
     session_uuid,
 )
@@ -179,8 +180,11 @@ def _new_replacement(claims: AccessClaims, now: int) -> _Replacement | None:
 
 
 def _plan_slide(grant: AccessGrant, now: int) -> str | _Replacement | None:
-    """Nothing to do (None), a successor already issued (its token), or a new one to store."""
-    if not needs_slide(grant.claims, now):
+    """Nothing to do (None), a successor already issued (its token), or a new one to store.
+
+    A session the request itself revoked gets nothing, not even a successor issued earlier.
+    """
+    if not needs_slide(grant.claims, now) or revoked_in_request(grant.session_id):
         return None
     if grant.successor is not None:
         return grant.successor.token
