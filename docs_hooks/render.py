@@ -315,34 +315,31 @@ def http_api_page() -> str:
     ]
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            lines += _operation_lines(method, path, operation, components)
+            lines += _operation_lines(path, method, operation, components)
     lines += ["", "## Schemas", "", "The bodies named above."]
     for name, component in sorted(components.items()):
         lines += _schema_lines(name, component)
     return "\n".join(lines) + "\n"
 
 
-def _operation_lines(method: str, path: str, operation: dict, components: dict) -> list[str]:
+def _operation_lines(path: str, method: str, operation: dict, components: dict) -> list[str]:
     lines = ["", f"## `{method.upper()} {path}`", "",
              f"**{operation.get('summary', '')}**", "",
              operation.get("description", "").strip(), ""]
     security = [name for entry in operation.get("security", []) for name in entry]
     lines.append("Authentication: " + (
-        "`Authorization: Bearer <access token>`" if "doubleTokenBearer" in security
-        else "none"))
+        "`Authorization: Bearer <access token>`" if "doubleTokenBearer" in security else "none"))
     body = operation.get("requestBody", {}).get("content", {})
-    for media, content in body.items():
-        if media == "application/json":
-            lines += ["", "Request body (JSON):", "",
-                      *_fields(_resolve(content.get("schema", {}), components))]
+    if "application/json" in body:
+        lines += ["", "Request body (JSON):", "",
+                  *_fields(_resolve(body["application/json"].get("schema", {}), components))]
     lines += ["", "| status | meaning | body |", "|---|---|---|"]
     for status, response in sorted(operation.get("responses", {}).items()):
         content = response.get("content", {})
         shape = next(iter(content.values()), {}).get("schema") if content else None
         lines.append(f"| {status} | {_cell(response.get('description', ''))} | "
                      f"{_cell(_shape_name(shape))} |")
-        headers = response.get("headers", {})
-        for header, spec in headers.items():
+        for header, spec in response.get("headers", {}).items():
             lines.append(f"| | header `{header}` | {_cell(spec.get('description', ''))} |")
     return lines
 

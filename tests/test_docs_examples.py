@@ -203,3 +203,37 @@ def test_js_client_fetch_example_in_a_browser(live_server, user, password, trans
         page.goto(url)
     assert page.evaluate("JSON.parse(localStorage.getItem('doubletoken')).access")
     assert page.evaluate("location.pathname") == "/docs-example/"  # onLogout never ran
+
+
+def _doubletoken_keys(code: str) -> set[str]:
+    """The keys of every ``DOUBLETOKEN = {...}`` (or ``DOUBLETOKEN["KEY"] = ...``) in a block."""
+    keys: set[str] = set()
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            if isinstance(target, ast.Name) and target.id == "DOUBLETOKEN" and isinstance(
+                    node.value, ast.Dict):
+                keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+            if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+                    and target.value.id == "DOUBLETOKEN"
+                    and isinstance(target.slice, ast.Constant)):
+                keys.add(target.slice.value)
+    return keys
+
+
+def test_every_setting_the_pages_configure_exists():
+    from django_doubletoken.conf import DEFAULTS
+
+    seen = set()
+    for page in sorted(DOCS.rglob("*.md")):
+        for code in blocks(str(page.relative_to(DOCS))):
+            if "--8<--" in code:
+                continue
+            unknown = _doubletoken_keys(code) - set(DEFAULTS)
+            assert not unknown, (page, unknown)
+            seen |= _doubletoken_keys(code)
+    readme = (ROOT / "README.md").read_text()
+    for code in re.findall(r"```python\n(.*?)```", readme, re.S):
+        assert _doubletoken_keys(code) <= set(DEFAULTS)
+    assert {"ACCESS_TOKEN_LIFETIME", "REFRESH_COOKIE_NAME", "ALGORITHM"} <= seen
