@@ -8,7 +8,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, models, router
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.tuple_lookups import TupleGreaterThan
+from django.db.models.functions import Least
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +48,17 @@ class DeviceSessionQuerySet(models.QuerySet):
         """Sessions expired by ``expired_before`` or revoked before ``revoked_before``; a
         revoked session is kept until then (for audit) even if it has also expired."""
         return self.filter(_expired_by(expired_before) | Q(revoked_at__lt=revoked_before))
+
+    def purge_walks(
+        self, *, expired_before: datetime, revoked_before: datetime
+    ) -> list[PurgeWalk]:
+        """``purgeable()`` as two walks, each in the order of an index of its own (keyed by
+        ``(expiry, id)`` for the expired, ``(revoked_at, id)`` for the revoked), so that a
+        batch can start exactly where the previous one stopped."""
+        return [
+            PurgeWalk(self.filter(_expired_by(expired_before)), (EXPIRES_AT, F("pk"))),
+            PurgeWalk(self.filter(revoked_at__lt=revoked_before), (F("revoked_at"), F("pk"))),
+        ]
 
     def rotate_generation(
         self, *, pk: uuid.UUID, user_id: Any, client: str, generation: int, now: datetime,
@@ -83,15 +97,47 @@ class DeviceSessionQuerySet(models.QuerySet):
             return cursor.rowcount == 1
 
 
+class PurgeWalk:
+    """One kind of purgeable rows, read in batches in the order of its index's key.
+
+    Each batch starts after the last key of the one before (keyset pagination): the rows
+    deleted so far, whose dead index entries and tuples stay until VACUUM, lie behind the
+    start, so the last batch costs what the first did. (``ORDER BY pk LIMIT n`` from the
+    start walked past every dead tuple of the earlier batches: quadratic in all.)
+    """
+
+    def __init__(self, queryset: models.QuerySet, key: tuple[Any, Any]) -> None:
+        self.queryset = queryset.annotate(_walk_key=key[0]).order_by(*key)
+        self.key = key
+        self.after: tuple[Any, Any] | None = None
+
+    def page(self, size: int) -> models.QuerySet:
+        """The query of the next batch: ``(pk, key)`` of up to ``size`` rows past the last."""
+        page = self.queryset
+        if self.after is not None:
+            page = page.filter(TupleGreaterThan(self.key, self.after))
+        return page.values_list("pk", "_walk_key")[:size]
+
+    def next_batch(self, size: int) -> list[Any]:
+        """The pks of the next ``size`` rows (fewer at the end); the walk moves past them."""
+        rows = list(self.page(size))
+        if rows:
+            self.after = (rows[-1][1], rows[-1][0])
+        return [pk for pk, _ in rows]
+
+
 # The columns whose values rotate_generation prepares with rotated_at's field.
 SAME_PREPARATION_FIELDS = ("rotated_at", "last_used_at", "refresh_expires_at",
                            "absolute_expires_at")
 
 
+# When a session ends unless it is revoked first: the earlier of its two expiries (the row's
+# ``expires_at``), the key of the index that finds expired rows.
+EXPIRES_AT = Least("refresh_expires_at", "absolute_expires_at")
+
+
 def _expired_by(moment: datetime) -> Q:
-    return Q(revoked_at__isnull=True) & (
-        Q(refresh_expires_at__lte=moment) | Q(absolute_expires_at__lte=moment)
-    )
+    return Q(revoked_at__isnull=True) & Q(LessThanOrEqual(EXPIRES_AT, moment))
 
 
 _ROTATION_SQL: dict[tuple[str, str], str] = {}
@@ -145,11 +191,20 @@ class DeviceSession(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="doubletoken_user_created"),
+            # Purging expired rows (purge_walks) and the admin's "expired" filter.
             models.Index(
-                fields=["refresh_expires_at"],
+                EXPIRES_AT, F("id"),
                 condition=Q(revoked_at__isnull=True),
-                name="doubletoken_active",
+                name="doubletoken_expiry",
             ),
+            # Purging revoked rows and the admin's "revoked" filter.
+            models.Index(
+                fields=["revoked_at", "id"],
+                condition=Q(revoked_at__isnull=False),
+                name="doubletoken_revoked",
+            ),
+            # The admin changelist: newest first (created_at, then id to break ties).
+            models.Index(fields=["-created_at", "-id"], name="doubletoken_created"),
         ]
 
     def __str__(self) -> str:

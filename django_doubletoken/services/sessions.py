@@ -133,16 +133,21 @@ def purge_sessions(
     """Delete the sessions ``DeviceSession.objects.purgeable()`` names, ``batch_size`` rows per
     transaction, yielding each batch's count so a caller can report and pause in between.
 
+    The expired rows, then the revoked ones, each walked in its index's order from where the
+    last batch stopped (``DeviceSession.objects.purge_walks``): every batch costs about the
+    same, however many rows went before. Rows that become purgeable behind the walk while it
+    runs are left for the next purge.
+
     Their cached state needs no cleanup: a revoked or expired session's entries expire by
     themselves, and a deleted row reads through as revoked.
     """
-    purgeable = DeviceSession.objects.purgeable(
+    for walk in DeviceSession.objects.purge_walks(
         expired_before=expired_before, revoked_before=revoked_before
-    )
-    while True:
-        with transaction.atomic():
-            batch = list(purgeable.order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not batch:
-                return
-            deleted, _ = DeviceSession.objects.filter(pk__in=batch).delete()
-        yield deleted
+    ):
+        while True:
+            with transaction.atomic():
+                batch = walk.next_batch(batch_size)
+                if not batch:
+                    break
+                deleted, _ = DeviceSession.objects.filter(pk__in=batch).delete()
+            yield deleted
