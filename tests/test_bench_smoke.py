@@ -75,7 +75,7 @@ def test_asgi_bench_runs_every_variant(tmp_path):
     async-native ones read the revocation state as the docs say."""
     result = run_bench("asgi_path.py", tmp_path / "asgi.json", timeout=180)
     variants = result["variants"]
-    assert len(variants) == 10
+    assert len(variants) == 13
     for label, summary in variants.items():
         assert summary["rps"] > 0 and summary["non_2xx"] == 0, (label, summary)
         assert summary["cpu_us_per_request"]["app"] > 0, (label, summary)
