@@ -56,7 +56,7 @@ def micro(
     from rest_framework_simplejwt.settings import api_settings as simplejwt_settings
 
     from django_doubletoken.authentication import DoubleTokenAuthentication
-    from django_doubletoken.conf import api_settings
+    from django_doubletoken.conf import doubletoken_settings
 
     repeat, min_seconds = (3, 0.02) if quick else (7, 0.2)
 
@@ -88,12 +88,12 @@ def micro(
     }
     results = {name: time_call(fn, repeat=repeat, min_seconds=min_seconds)
                for name, fn in cases.items()}
-    stateless = {**api_settings.user_settings, "REVOCATION_CHECK": False}
+    stateless = {**doubletoken_settings.user_settings, "REVOCATION_CHECK": False}
     with override_settings(DOUBLETOKEN=stateless):
         results["ours_authenticate_stateless"] = time_call(
             ours_stateless, repeat=repeat, min_seconds=min_seconds
         )
-    cached = {**api_settings.user_settings, "CLIENT_SIDE_CACHE": True}
+    cached = {**doubletoken_settings.user_settings, "CLIENT_SIDE_CACHE": True}
     with override_settings(DOUBLETOKEN=cached):
         results["ours_authenticate_client_side_cache"] = time_call(
             lambda: ours_auth.authenticate(ours_request), repeat=repeat, min_seconds=min_seconds
@@ -317,12 +317,12 @@ def last_used_writes(access_token: str, seconds: float) -> dict[str, Any]:
     from django.core.cache import cache
 
     from django_doubletoken import services, store, tokens
-    from django_doubletoken.conf import api_settings
+    from django_doubletoken.conf import doubletoken_settings
 
     # The login set this session's marker for the default interval: start without one.
     cache.delete(store.used_key(tokens.decode_access(access_token).sid))
     interval = timedelta(seconds=1)
-    settings = {**api_settings.user_settings, "LAST_USED_UPDATE_INTERVAL": interval}
+    settings = {**doubletoken_settings.user_settings, "LAST_USED_UPDATE_INTERVAL": interval}
     requests_made = 0
     with override_settings(DOUBLETOKEN=settings), CaptureQueriesContext(connection) as captured:
         deadline = time.monotonic() + seconds

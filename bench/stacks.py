@@ -48,9 +48,9 @@ def sliding_tokens(pairs: list, count: int, remaining_seconds: int) -> list[str]
     token that ``services.login`` issued ``lifetime - remaining`` seconds ago.
     """
     from django_doubletoken import tokens
-    from django_doubletoken.conf import api_settings
+    from django_doubletoken.conf import doubletoken_settings
 
-    lifetime = int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    lifetime = int(doubletoken_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
     now = int(time.time())
     exp = now + remaining_seconds
     claims = [tokens.decode_access(pair.access) for pair in pairs]

@@ -1,53 +1,60 @@
-"""The error contract over HTTP: the one place a domain error code becomes a response.
+"""The error contract over HTTP, rendered from ``errors.ERROR_CODES``.
 
-Status, body ``{"detail": "...", "code": "..."}`` and, for a refused token, the RFC 6750
-``WWW-Authenticate`` challenge. The challenge's scheme and realm come from the caller (the
-authentication class' ``authenticate_header``), so they are written in one place only.
-A WebSocket (``django_doubletoken.channels``) closes with ``CLOSE_CODES[code]`` instead, the
-code itself as the close reason.
+Every face renders an error through these: ``error_body()`` (``{"detail", "code"}``),
+``error_status()`` and ``challenge()`` (the ``WWW-Authenticate`` value of a 401, RFC 6750).
+``APIError`` carries them through DRF's exception handling, ``error_response()`` is the same
+answer for plain Django views, and the Ninja face feeds them to its renderer. The challenge's
+scheme and realm come from the caller (the authentication class' ``authenticate_header``),
+so they are written in one place only. A WebSocket (``django_doubletoken.channels``) closes
+with the table's ``close_code`` instead, the code itself as the close reason.
 """
 
 from __future__ import annotations
 
-from rest_framework import status
+from typing import Any
+
+from django.http import JsonResponse
 from rest_framework.exceptions import APIException, ErrorDetail
 
-from .errors import (
-    CACHE_UNAVAILABLE,
-    DATABASE_UNAVAILABLE,
-    INVALID_CREDENTIALS,
-    REFRESH_REUSED,
-    SESSION_EXPIRED,
-    SESSION_REVOKED,
-    TOKEN_EXPIRED,
-    TOKEN_INVALID,
-    TOKEN_REVOKED,
-    DoubleTokenError,
-)
+from .errors import ERROR_CODES, TOKEN_INVALID, DoubleTokenError, ErrorCode
 
-# DRF's code for a request without credentials; the Ninja and WebSocket faces use it too.
-NOT_AUTHENTICATED = "not_authenticated"
 
-# Every other code is a credential the client must replace: 401.
-STATUS_CODES = {
-    CACHE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
-    DATABASE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
-}
+def _entry(code: str) -> ErrorCode:
+    # A code missing from the table is a bug, but must not turn an answer into a 500: it is
+    # rendered as a refused token.
+    return ERROR_CODES.get(code) or ERROR_CODES[TOKEN_INVALID]
 
-# WebSocket close codes: 4000-4999 are the application's (RFC 6455 §7.4.2), 1013 is "try
-# again later". The client's rule is the HTTP one: 4002/4003 → refresh (or send the newer
-# token) and reconnect, 4001/4004-4006 → log in again, 1013 → retry later.
-CLOSE_CODES = {
-    NOT_AUTHENTICATED: 4000,
-    TOKEN_INVALID: 4001,
-    TOKEN_EXPIRED: 4002,
-    TOKEN_REVOKED: 4003,
-    SESSION_REVOKED: 4004,
-    SESSION_EXPIRED: 4005,
-    REFRESH_REUSED: 4006,
-    CACHE_UNAVAILABLE: 1013,
-    DATABASE_UNAVAILABLE: 1013,
-}
+
+def error_status(code: str) -> int:
+    return _entry(code).status
+
+
+def error_body(code: str, message: Any = None) -> dict[str, Any]:
+    """The body of an error answer; ``message`` (say, the error's own) overrides the table's."""
+    return {"detail": str(message if message is not None else _entry(code).message),
+            "code": code}
+
+
+def challenge(code: str, scheme: str) -> str | None:
+    """The ``WWW-Authenticate`` value for ``code``, ``scheme`` being the authentication class'
+    bare challenge (``Bearer realm="api"``): that alone for a 401 without an RFC 6750 error
+    (no credentials, wrong credentials), with ``error`` and ``error_description`` for a
+    refused token; None when the status is not 401."""
+    entry = _entry(code)
+    if entry.status != 401:
+        return None
+    if entry.challenge is None:
+        return scheme
+    return f'{scheme}, error="{entry.challenge}", error_description="{code}"'
+
+
+def error_response(code: str, scheme: str, message: Any = None) -> JsonResponse:
+    """The error contract's answer for a view outside DRF and Ninja."""
+    response = JsonResponse(error_body(code, message), status=error_status(code))
+    header = challenge(code, scheme)
+    if header is not None:
+        response["WWW-Authenticate"] = header
+    return response
 
 
 class APIError(APIException):
@@ -55,18 +62,16 @@ class APIError(APIException):
     installing a custom exception handler. Not being an ``AuthenticationFailed``, it is never
     turned into a 403 by views without an authenticator."""
 
-    def __init__(self, error: DoubleTokenError, challenge: str) -> None:
+    def __init__(self, error: DoubleTokenError, scheme: str) -> None:
         self.code = error.code
-        self.status_code = STATUS_CODES.get(error.code, status.HTTP_401_UNAUTHORIZED)
-        detail = ErrorDetail(str(error.message), error.code)
+        self.status_code = error_status(error.code)
+        body = error_body(error.code, error.message)
+        detail = ErrorDetail(body["detail"], error.code)
         super().__init__(detail={"detail": detail, "code": error.code}, code=error.code)
-        if self.status_code == status.HTTP_401_UNAUTHORIZED:
+        header = challenge(error.code, scheme)
+        if header is not None:
             # DRF's exception handler copies this into the WWW-Authenticate header.
-            self.auth_header = (
-                challenge
-                if error.code == INVALID_CREDENTIALS
-                else f'{challenge}, error="invalid_token", error_description="{error.code}"'
-            )
+            self.auth_header = header
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail['detail']}"

@@ -15,8 +15,8 @@ honest for as long as it stays open:
   the same session over it first (the same ``doubletoken.authenticate`` message; the answer is
   ``{"type": "doubletoken.authenticated", "expires_at": <unix time>}``).
 
-Failures close the socket with the error code as the reason and its close code from
-``api_errors.CLOSE_CODES`` (4000 ``not_authenticated``: no token in the handshake, and the first
+Failures close the socket with the error code as the reason and its ``close_code`` from
+``errors.ERROR_CODES`` (4000 ``not_authenticated``: no token in the handshake, and the first
 message was not one). Messages of type ``doubletoken.*`` are the middleware's; the consumer never
 sees them.
 """
@@ -44,12 +44,13 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from . import services
-from .api_errors import CLOSE_CODES, NOT_AUTHENTICATED
 from .authentication import TokenUser
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .errors import (
     CACHE_UNAVAILABLE,
     DATABASE_UNAVAILABLE,
+    ERROR_CODES,
+    NOT_AUTHENTICATED,
     SESSION_REVOKED,
     TOKEN_EXPIRED,
     TOKEN_INVALID,
@@ -72,8 +73,18 @@ AUTHENTICATE = "doubletoken.authenticate"
 AUTHENTICATED = "doubletoken.authenticated"
 
 
+# The close code of each code that closes a socket, read from the one table.
+CLOSE_CODES = {code: entry.close_code for code, entry in ERROR_CODES.items()
+               if entry.close_code is not None}
+
+
 def close_code(error_code: str) -> int:
     return CLOSE_CODES.get(error_code, CLOSE_CODES[TOKEN_INVALID])
+
+
+class _NoToken(Exception):
+    """The handshake brought no token and the first message was not one: the face's
+    ``not_authenticated``, not a refused token (the core's errors are for those)."""
 
 
 # --- the middleware ----------------------------------------------------------------------
@@ -83,7 +94,7 @@ def _checked_token(value: Any) -> str:
     if (
         not isinstance(value, str)
         or not value
-        or len(value) > api_settings.MAX_TOKEN_LENGTH
+        or len(value) > doubletoken_settings.MAX_TOKEN_LENGTH
         or not value.isascii()
         or not value.isprintable()
         or " " in value
@@ -98,7 +109,7 @@ def _authenticate_message(message: Message) -> Any:
     # Cheap test first: the consumer's own frames are never parsed here.
     if not isinstance(text, str) or AUTHENTICATE not in text:
         return None
-    if len(text) > api_settings.MAX_TOKEN_LENGTH + 200:
+    if len(text) > doubletoken_settings.MAX_TOKEN_LENGTH + 200:
         return ""
     try:
         data = json.loads(text)
@@ -189,6 +200,9 @@ class _Connection:
         except DoubleTokenError as exc:
             await self._close(exc.code)
             return False
+        except _NoToken:
+            await self._close(NOT_AUTHENTICATED)
+            return False
         except CACHE_ERRORS:
             logger.warning("channel layer unavailable", exc_info=True)
             await self._close(CACHE_UNAVAILABLE)
@@ -217,13 +231,13 @@ class _Connection:
             message = await asyncio.wait_for(
                 self.receive(), self.middleware.first_message_timeout)
         except asyncio.TimeoutError:
-            raise TokenError(NOT_AUTHENTICATED) from None
+            raise _NoToken from None
         if message["type"] == "websocket.disconnect":
             self.closed = True
             return None
         token = _authenticate_message(message)
         if token is None:
-            raise TokenError(NOT_AUTHENTICATED)
+            raise _NoToken
         return _checked_token(token)
 
     def _admit(self, grant: AccessGrant) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .conf import api_settings, derived_from_settings
+from .conf import derived_from_settings, doubletoken_settings
 
 # Claims the app sets itself (RFC 7519 registered ones, the JOSE header's names, and ours).
 RESERVED_CLAIMS = frozenset({
@@ -35,7 +35,7 @@ class ClaimsError(ImproperlyConfigured):
 
 @derived_from_settings
 def claims_function() -> Callable[[Any, Any], Mapping[str, Any]] | None:
-    path = api_settings.ACCESS_TOKEN_CLAIMS
+    path = doubletoken_settings.ACCESS_TOKEN_CLAIMS
     return import_string(path) if path else None
 
 
@@ -50,7 +50,7 @@ def custom_claims(session: Any, user: Any = None) -> dict[str, Any]:
 
 def checked_claims(claims: Any) -> dict[str, Any]:
     """``claims`` as a plain dict, or ``ClaimsError`` saying which claim is wrong and why."""
-    source = api_settings.ACCESS_TOKEN_CLAIMS or "custom claims"
+    source = doubletoken_settings.ACCESS_TOKEN_CLAIMS or "custom claims"
     if not isinstance(claims, Mapping):
         raise ClaimsError(f"{source} must return a dict of claims, not {type(claims).__name__}.")
     checked: dict[str, Any] = {}
@@ -84,11 +84,11 @@ def _is_json(value: Any) -> bool:
 
 def check_length(token: str) -> str:
     """An issued token must be accepted back: never longer than MAX_TOKEN_LENGTH."""
-    limit = api_settings.MAX_TOKEN_LENGTH
+    limit = doubletoken_settings.MAX_TOKEN_LENGTH
     if len(token) > limit:
         raise ClaimsError(
             f"The access token would be {len(token)} characters long, over MAX_TOKEN_LENGTH "
-            f"({limit}); the claims from {api_settings.ACCESS_TOKEN_CLAIMS} are too large. "
+            f"({limit}); the claims from {doubletoken_settings.ACCESS_TOKEN_CLAIMS} are too large. "
             "Put less into the token (an id rather than a list), or raise MAX_TOKEN_LENGTH "
             "(and your proxies' header size limits)."
         )

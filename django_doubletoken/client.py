@@ -13,7 +13,8 @@ included) clear the tokens and call ``on_logout``. Nothing is ever retried twice
 ``sessions()`` and ``revoke_session(id)`` (and ``a``-prefixed coroutines with httpx).
 
 Neither requests nor httpx is a dependency of the app: ``RequestsAuth`` exists when requests is
-installed, ``HttpxAuth`` when httpx is. This module imports nothing from Django.
+installed, ``HttpxAuth`` when httpx is. Of the app it imports only the error table (no settings,
+no models), whose actions decide what a 401 code makes it do.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from .errors import ERROR_CODES, LOGIN, RENEW_ACTIONS
 
 try:
     import requests
@@ -44,10 +47,12 @@ __all__ = [
 ]
 
 DEFAULT_NEW_TOKEN_HEADER = "NEW_HTTP_AUTHORIZATION"
-# What a 401 means, by its code (the JS client has the same two sets): a refresh cures it...
-RENEW_CODES = frozenset({"token_expired", "token_revoked"})
+# What a 401 means, by its code's action in the server's table: a refresh cures it...
+RENEW_CODES = frozenset(code for code, entry in ERROR_CODES.items()
+                        if entry.status == 401 and entry.action in RENEW_ACTIONS)
 # ...or the session is over and only a new login helps. Any other 401 is returned as it is.
-LOGOUT_CODES = frozenset({"token_invalid", "session_revoked", "session_expired", "refresh_reused"})
+LOGOUT_CODES = frozenset(code for code, entry in ERROR_CODES.items()
+                         if entry.status == 401 and entry.action == LOGIN)
 
 # Sends ``{"refresh": ...}`` to the refresh URL; returns the status and the decoded JSON body
 # (None when there is none). Transport errors are raised, not returned.

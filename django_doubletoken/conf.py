@@ -1,4 +1,5 @@
-"""Settings: one ``DOUBLETOKEN`` dict in the project's settings, read through ``api_settings``.
+"""Settings: one ``DOUBLETOKEN`` dict in the project's settings, read through
+``doubletoken_settings``.
 
 Every key has a default here. A wrong value is reported by the system checks in
 ``django_doubletoken.checks`` at startup, not deep inside a request.
@@ -7,6 +8,7 @@ Every key has a default here. A wrong value is reported by the system checks in
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,96 +17,135 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 
-DEFAULTS: dict[str, Any] = {
-    # Lifetimes used by every client profile that does not override them.
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
-    # Hard end of a device session, however often it is refreshed.
-    "SESSION_LIFETIME": timedelta(days=30),
-    # Client profiles chosen at login ("client" in the login body). Each may override
-    # ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, SESSION_LIFETIME and MAX_SESSIONS.
-    "CLIENT_PROFILES": {
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of ``DOUBLETOKEN``: its default, the type it takes and what it does (Markdown).
+
+    The settings reference of the documentation is generated from ``SETTINGS``, so a key
+    cannot exist without its entry there."""
+
+    name: str
+    default: Any
+    type: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ACCESS_TOKEN_LIFETIME", timedelta(minutes=15), "timedelta",
+            "Lifetime of an access token, for every client profile that does not override it."),
+    Setting("REFRESH_TOKEN_LIFETIME", timedelta(days=1), "timedelta",
+            "Lifetime of a refresh token, renewed by each rotation (profiles may override it)."),
+    Setting("SESSION_LIFETIME", timedelta(days=30), "timedelta",
+            "Absolute end of a device session, however often it is refreshed (profiles may "
+            "override it)."),
+    Setting("CLIENT_PROFILES", {
         "web": {},
         "mobile": {
             "ACCESS_TOKEN_LIFETIME": timedelta(minutes=30),
             "REFRESH_TOKEN_LIFETIME": timedelta(days=60),
             "SESSION_LIFETIME": timedelta(days=365),
         },
-    },
-    "DEFAULT_CLIENT": "web",
-    # The sliding middleware re-issues an access token whose remaining lifetime is at or
-    # below this.
-    "SLIDING_THRESHOLD": timedelta(minutes=5),
-    # How long a replaced token (slid access token, rotated refresh token) still works, so
-    # that concurrent requests and tabs carrying it are not logged out.
-    "GRACE_PERIOD": timedelta(seconds=30),
-    "NEW_TOKEN_HEADER": "NEW_HTTP_AUTHORIZATION",
-    "CACHE_ALIAS": "default",
-    # The cache the middleware's async path (ASGI) reads and writes, e.g. django-valkey's
-    # AsyncValkeyCache on the same server as CACHE_ALIAS. None: CACHE_ALIAS.
-    "ASYNC_CACHE_ALIAS": None,
-    "CACHE_KEY_PREFIX": "doubletoken",
-    # HMAC secret, or private key (PEM) for RS*/PS*/ES*/EdDSA. None: a secret derived from
-    # SECRET_KEY (HMAC only). Set a dedicated one in production.
-    "SIGNING_KEY": None,
-    # Public key (PEM) of SIGNING_KEY; None derives it from the private key.
-    "VERIFYING_KEY": None,
-    # Keys (older secrets, or older public keys in PEM) whose tokens are still accepted after
-    # a rotation; tokens say which key signed them in their "kid" header.
-    "PREVIOUS_VERIFYING_KEYS": [],
-    "ALGORITHM": "HS256",
-    "ISSUER": None,
-    "AUDIENCE": None,
-    # Clock skew tolerated on exp / nbf / iat.
-    "LEEWAY": timedelta(seconds=10),
-    # The session's last_used_at is written at most once per interval.
-    "LAST_USED_UPDATE_INTERVAL": timedelta(minutes=5),
-    # Changing a user's password (or making it unusable) logs them out of every device.
-    "REVOKE_ON_PASSWORD_CHANGE": True,
-    # Dotted path of a callable (user, session) -> dict of the project's own claims for the
-    # access token (e.g. {"roles": [...]}), computed at login and at each refresh and carried
-    # unchanged by slides; read in views as request.auth.claims["roles"]. None: no claims.
-    "ACCESS_TOKEN_CLAIMS": None,
-    # The serializer of the login endpoint (dotted path). It validates the request body and
-    # puts the authenticated "user" (and "device", "client" if it takes them) into
-    # validated_data; the default takes the user model's USERNAME_FIELD and "password" and
-    # checks them with django.contrib.auth.authenticate().
-    "LOGIN_SERIALIZER": "django_doubletoken.serializers.LoginSerializer",
-    # DRF throttle rate for the login endpoint, per client IP ("10/min"); None disables it.
-    "LOGIN_THROTTLE_RATE": "10/min",
-    # False: access tokens are checked by signature and expiry only (no cache round trip),
-    # so revocation takes effect only when they expire. A benchmark floor, not advised.
-    "REVOCATION_CHECK": True,
-    # Keep each session's request state in process memory until Redis reports a change
-    # (server-assisted client-side caching, CLIENT TRACKING, Redis >= 6), so a steady-state
-    # request makes no cache round trip. Needs django-redis' DefaultClient on one Redis server;
-    # other backends keep one round trip per request. Trade-off: see docs/client-side-cache.md.
-    "CLIENT_SIDE_CACHE": False,
-    # At most this many keys per process (three per active session), least recently used
-    # evicted first; about 0.3 KB each.
-    "CLIENT_SIDE_CACHE_MAX_ENTRIES": 10_000,
-    # An entry is read from Redis again after this long even without an invalidation: the
-    # bound on staleness should the invalidation link fail silently.
-    "CLIENT_SIDE_CACHE_MAX_AGE": timedelta(seconds=5),
-    # Longer Authorization headers or token fields are refused before any decoding.
-    "MAX_TOKEN_LENGTH": 4096,
-    # Cookie transport (opt-in): the refresh token travels in an HttpOnly cookie, never seen
-    # by scripts, for the profiles in REFRESH_COOKIE_CLIENTS; others keep it in the body.
-    "REFRESH_COOKIE_NAME": None,
-    "REFRESH_COOKIE_CLIENTS": ("web",),
-    # None: the refresh endpoint's own URL, so the cookie is sent nowhere else.
-    "REFRESH_COOKIE_PATH": None,
-    "REFRESH_COOKIE_DOMAIN": None,
-    "REFRESH_COOKIE_SECURE": True,
-    "REFRESH_COOKIE_SAMESITE": "Strict",
-    # With Redis replicas (Sentinel): how many must acknowledge a revocation (Redis WAIT)
-    # before logout answers, so that a failover cannot lose it. 0: do not wait.
-    "REVOCATION_REPLICA_ACKS": 0,
-    "REVOCATION_REPLICA_TIMEOUT": timedelta(seconds=1),
-    # WSGI META key holding the client IP behind a trusted proxy, e.g.
-    # "HTTP_X_FORWARDED_FOR" (its last address, added by that proxy, is used). None: REMOTE_ADDR.
-    "CLIENT_IP_HEADER": None,
-}
+    }, "dict[str, dict]",
+            "Client profiles, chosen by `client` in the login body. Each may override "
+            "`ACCESS_TOKEN_LIFETIME`, `REFRESH_TOKEN_LIFETIME` and `SESSION_LIFETIME`, and set "
+            "`MAX_SESSIONS` (the oldest active session of that profile is revoked, reason "
+            "`session_limit`, when a login would exceed it; off by default)."),
+    Setting("DEFAULT_CLIENT", "web", "str",
+            "The profile of a login that names none; a key of `CLIENT_PROFILES`."),
+    Setting("SLIDING_THRESHOLD", timedelta(minutes=5), "timedelta",
+            "The sliding middleware re-issues an access token whose remaining lifetime is at "
+            "or below this (in the `NEW_TOKEN_HEADER` response header)."),
+    Setting("GRACE_PERIOD", timedelta(seconds=30), "timedelta",
+            "How long a replaced token still works, so that concurrent requests and tabs "
+            "carrying it are not logged out: a slid access token, and the previous refresh "
+            "token (which then returns the same pair). Shorter than every access lifetime."),
+    Setting("NEW_TOKEN_HEADER", "NEW_HTTP_AUTHORIZATION", "str",
+            "The response header carrying a slid access token (exposed to CORS clients)."),
+    Setting("CACHE_ALIAS", "default", "str",
+            "The cache (a key of `CACHES`) holding session state, the denylist and successors; "
+            "shared by every worker."),
+    Setting("ASYNC_CACHE_ALIAS", None, "str | None",
+            "The cache the middleware's async (ASGI) path reads and writes, e.g. "
+            "django-valkey's `AsyncValkeyCache` on the same server and keys as `CACHE_ALIAS`. "
+            "`None`: `CACHE_ALIAS`."),
+    Setting("CACHE_KEY_PREFIX", "doubletoken", "str", "Prefix of the app's cache keys."),
+    Setting("SIGNING_KEY", None, "str | None",
+            "HMAC secret (at least 32 characters), or private key (PEM) for "
+            "`RS*`/`PS*`/`ES*`/`EdDSA`. `None`: a secret derived from `SECRET_KEY` (HMAC only; "
+            "`check --deploy` warns when that key is weak). Set a dedicated one in production."),
+    Setting("VERIFYING_KEY", None, "str | None",
+            "Public key (PEM) of `SIGNING_KEY`; `None` derives it from the private key."),
+    Setting("PREVIOUS_VERIFYING_KEYS", [], "list[str]",
+            "Keys retired by a rotation (older secrets, or older public keys in PEM) whose "
+            "tokens are still accepted; tokens name their key in the `kid` header, and the "
+            "JWKS lists them."),
+    Setting("ALGORITHM", "HS256", "str",
+            "The JWS algorithm (`HS256`/`384`/`512`, `RS*`, `PS*`, `ES*`, `EdDSA`); `none` is "
+            "refused."),
+    Setting("ISSUER", None, "str | None", "Set and check the `iss` claim."),
+    Setting("AUDIENCE", None, "str | None", "Set and check the `aud` claim."),
+    Setting("LEEWAY", timedelta(seconds=10), "timedelta",
+            "Clock skew tolerated on `exp`, `nbf` and `iat`."),
+    Setting("LAST_USED_UPDATE_INTERVAL", timedelta(minutes=5), "timedelta",
+            "A session's `last_used_at` is written at most once per interval."),
+    Setting("REVOKE_ON_PASSWORD_CHANGE", True, "bool",
+            "Changing a user's password (or making it unusable) logs them out of every device."),
+    Setting("ACCESS_TOKEN_CLAIMS", None, "str | None",
+            "Dotted path of a function `(user, session) -> dict` whose claims go into every "
+            "access token issued at login and refresh, carried unchanged by slides; read in "
+            "views as `request.auth.claims`. `None`: no claims of the project's own."),
+    Setting("LOGIN_SERIALIZER", "django_doubletoken.serializers.LoginSerializer", "str",
+            "Dotted path of the login endpoint's serializer. It validates the body and puts "
+            "the authenticated `user` (and `device`, `client` if it takes them) into "
+            "`validated_data`; the default takes the user model's `USERNAME_FIELD` and "
+            "`password` and checks them with `django.contrib.auth.authenticate()`."),
+    Setting("LOGIN_THROTTLE_RATE", "10/min", "str | None",
+            "DRF throttle rate of the login endpoint, per client address (see "
+            "`CLIENT_IP_HEADER`); `None` disables it."),
+    Setting("REVOCATION_CHECK", True, "bool",
+            "`False`: access tokens are checked by signature and expiry only (no cache round "
+            "trip), so revocation takes effect only when they expire. A benchmark floor, not "
+            "advised."),
+    Setting("CLIENT_SIDE_CACHE", False, "bool",
+            "Keep each session's request state in process memory until Redis reports a change "
+            "(`CLIENT TRACKING`, Redis ≥ 6), so a steady-state request makes no cache round "
+            "trip. Needs django-redis' `DefaultClient` on one Redis server; other backends keep "
+            "one round trip. Trade-off: [Client-side cache](../how-to/client-side-cache.md)."),
+    Setting("CLIENT_SIDE_CACHE_MAX_ENTRIES", 10_000, "int",
+            "Keys held per process (three per active session, about 0.3 KB each), least "
+            "recently used evicted first."),
+    Setting("CLIENT_SIDE_CACHE_MAX_AGE", timedelta(seconds=5), "timedelta",
+            "An entry is read from Redis again after this long even without an invalidation: "
+            "the bound on staleness should the invalidation link fail silently."),
+    Setting("MAX_TOKEN_LENGTH", 4096, "int",
+            "Longer `Authorization` headers or token fields are refused before any decoding; "
+            "an access token whose custom claims would exceed it is refused at issue time."),
+    Setting("REFRESH_COOKIE_NAME", None, "str | None",
+            "Turns on cookie transport: the refresh token travels in an HttpOnly cookie of "
+            "this name, never seen by scripts, for the profiles in `REFRESH_COOKIE_CLIENTS`."),
+    Setting("REFRESH_COOKIE_CLIENTS", ("web",), "tuple[str, ...]",
+            "The profiles that use the refresh cookie; the others keep the token in the body."),
+    Setting("REFRESH_COOKIE_PATH", None, "str | None",
+            "The cookie's `Path`. `None`: the refresh endpoint's own URL, so the cookie is sent "
+            "nowhere else."),
+    Setting("REFRESH_COOKIE_DOMAIN", None, "str | None", "The cookie's `Domain`."),
+    Setting("REFRESH_COOKIE_SECURE", True, "bool", "The cookie's `Secure` flag."),
+    Setting("REFRESH_COOKIE_SAMESITE", "Strict", "str",
+            "The cookie's `SameSite` (`Strict`, `Lax`, or `None` across sites)."),
+    Setting("REVOCATION_REPLICA_ACKS", 0, "int",
+            "Redis replicas that must acknowledge a revocation (`WAIT`, on the primary that "
+            "took it) before logout answers, so that a failover cannot lose it; 1 with "
+            "Sentinel, replicas or Redis Cluster. 0: do not wait."),
+    Setting("REVOCATION_REPLICA_TIMEOUT", timedelta(seconds=1), "timedelta",
+            "How long that `WAIT` may take (keep it below the cache's socket timeout)."),
+    Setting("CLIENT_IP_HEADER", None, "str | None",
+            "WSGI `META` key holding the client address behind one trusted proxy, e.g. "
+            "`\"HTTP_X_FORWARDED_FOR\"`: its last address (the one that proxy added) is "
+            "recorded and keys the login throttle. `None`: `REMOTE_ADDR`."),
+)
+
+DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 
 PROFILE_KEYS = (
     "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME", "MAX_SESSIONS"
@@ -150,14 +191,15 @@ class DoubleTokenSettings:
         return [client_profile(name) for name in self.CLIENT_PROFILES]
 
 
-api_settings = DoubleTokenSettings()
+doubletoken_settings = DoubleTokenSettings()
 
 _derived_values: list[Any] = []
 
 
 def derived_from_settings(build: Callable[..., Any]) -> Callable[..., Any]:
     """Cache a value computed from the settings until they change (``setting_changed``
-    reloads ``api_settings``, which clears it), as Django caches its own derived settings."""
+    reloads ``doubletoken_settings``, which clears it), as Django caches its own derived
+    settings."""
     cached = functools.lru_cache(maxsize=None)(build)
     _derived_values.append(cached)
     return cached
@@ -165,21 +207,36 @@ def derived_from_settings(build: Callable[..., Any]) -> Callable[..., Any]:
 
 @derived_from_settings
 def client_profile(name: str) -> ClientProfile:
-    overrides = api_settings.CLIENT_PROFILES[name]
+    overrides = doubletoken_settings.CLIENT_PROFILES[name]
     return ClientProfile(
         name=name,
-        access_lifetime=overrides.get("ACCESS_TOKEN_LIFETIME", api_settings.ACCESS_TOKEN_LIFETIME),
-        refresh_lifetime=overrides.get(
-            "REFRESH_TOKEN_LIFETIME", api_settings.REFRESH_TOKEN_LIFETIME
+        access_lifetime=overrides.get(
+            "ACCESS_TOKEN_LIFETIME", doubletoken_settings.ACCESS_TOKEN_LIFETIME
         ),
-        session_lifetime=overrides.get("SESSION_LIFETIME", api_settings.SESSION_LIFETIME),
+        refresh_lifetime=overrides.get(
+            "REFRESH_TOKEN_LIFETIME", doubletoken_settings.REFRESH_TOKEN_LIFETIME
+        ),
+        session_lifetime=overrides.get("SESSION_LIFETIME", doubletoken_settings.SESSION_LIFETIME),
         max_sessions=overrides.get("MAX_SESSIONS"),
     )
 
 
+def __getattr__(name: str) -> Any:
+    # The settings object was called ``api_settings`` until 0.2, the name of DRF's own, which
+    # a project module importing both would shadow; the old name keeps working for a while.
+    if name == "api_settings":
+        warnings.warn(
+            "django_doubletoken.conf.api_settings is now doubletoken_settings.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return doubletoken_settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting in ("DOUBLETOKEN", "SECRET_KEY"):
-        api_settings.reload()
+        doubletoken_settings.reload()
 
 
 setting_changed.connect(_reload)

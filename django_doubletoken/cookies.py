@@ -22,18 +22,17 @@ from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType
 
-from .conf import api_settings
-
-CSRF_FAILED = "csrf_failed"
+from .conf import doubletoken_settings
+from .errors import CSRF_FAILED
 
 
 def enabled_for(client: str) -> bool:
-    name = api_settings.REFRESH_COOKIE_NAME
-    return bool(name) and client in api_settings.REFRESH_COOKIE_CLIENTS
+    name = doubletoken_settings.REFRESH_COOKIE_NAME
+    return bool(name) and client in doubletoken_settings.REFRESH_COOKIE_CLIENTS
 
 
 def _path() -> str:
-    return api_settings.REFRESH_COOKIE_PATH or reverse("django_doubletoken:refresh")
+    return doubletoken_settings.REFRESH_COOKIE_PATH or reverse("django_doubletoken:refresh")
 
 
 def set_refresh_cookie(
@@ -41,24 +40,24 @@ def set_refresh_cookie(
 ) -> None:
     """``path``: the refresh endpoint's URL when it is not the DRF one (the Ninja router)."""
     response.set_cookie(
-        api_settings.REFRESH_COOKIE_NAME,
+        doubletoken_settings.REFRESH_COOKIE_NAME,
         token,
         max_age=max(0, max_age),
-        path=api_settings.REFRESH_COOKIE_PATH or path or _path(),
-        domain=api_settings.REFRESH_COOKIE_DOMAIN,
-        secure=api_settings.REFRESH_COOKIE_SECURE,
+        path=doubletoken_settings.REFRESH_COOKIE_PATH or path or _path(),
+        domain=doubletoken_settings.REFRESH_COOKIE_DOMAIN,
+        secure=doubletoken_settings.REFRESH_COOKIE_SECURE,
         httponly=True,
-        samesite=api_settings.REFRESH_COOKIE_SAMESITE,
+        samesite=doubletoken_settings.REFRESH_COOKIE_SAMESITE,
     )
 
 
 def delete_refresh_cookie(response: HttpResponseBase, path: str | None = None) -> None:
-    if api_settings.REFRESH_COOKIE_NAME:
+    if doubletoken_settings.REFRESH_COOKIE_NAME:
         response.delete_cookie(
-            api_settings.REFRESH_COOKIE_NAME,
-            path=api_settings.REFRESH_COOKIE_PATH or path or _path(),
-            domain=api_settings.REFRESH_COOKIE_DOMAIN,
-            samesite=api_settings.REFRESH_COOKIE_SAMESITE,
+            doubletoken_settings.REFRESH_COOKIE_NAME,
+            path=doubletoken_settings.REFRESH_COOKIE_PATH or path or _path(),
+            domain=doubletoken_settings.REFRESH_COOKIE_DOMAIN,
+            samesite=doubletoken_settings.REFRESH_COOKIE_SAMESITE,
         )
 
 
@@ -69,7 +68,7 @@ def _csrf_middleware() -> CsrfViewMiddleware:
 
 def refresh_token_from_cookie(request: HttpRequest) -> str | None:
     """The refresh cookie's token after a passing CSRF check; None when there is no cookie."""
-    name = api_settings.REFRESH_COOKIE_NAME
+    name = doubletoken_settings.REFRESH_COOKIE_NAME
     token = request.COOKIES.get(name) if name else None
     if not token:
         return None

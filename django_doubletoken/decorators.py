@@ -14,16 +14,15 @@ from typing import Any, TypeVar, overload
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.exceptions import NotAuthenticated
 
-from .api_errors import APIError
+from .api_errors import error_response
 from .authentication import (
     DoubleTokenAuthentication,
     TokenUser,
     aauthenticate_bearer,
     authenticate_bearer,
 )
-from .errors import DoubleTokenError
+from .errors import NOT_AUTHENTICATED, DoubleTokenError
 from .services import AccessGrant
 from .sliding import sliding_exempt
 
@@ -107,14 +106,7 @@ def _accept(request: HttpRequest, result: tuple[TokenUser, AccessGrant] | None,
 def refusal_response(request: HttpRequest, error: DoubleTokenError | None) -> JsonResponse:
     """The error contract's response for views outside DRF: ``error``'s, or with None the
     401 ``not_authenticated`` of a request without a token."""
-    challenge = DoubleTokenAuthentication().authenticate_header(request)
+    scheme = DoubleTokenAuthentication().authenticate_header(request)
     if error is None:
-        body = {"detail": str(NotAuthenticated.default_detail),
-                "code": NotAuthenticated.default_code}
-        return JsonResponse(body, status=401, headers={"WWW-Authenticate": challenge})
-    rendered = APIError(error, challenge)
-    response = JsonResponse({"detail": str(rendered.detail["detail"]), "code": rendered.code},
-                            status=rendered.status_code)
-    if getattr(rendered, "auth_header", None):
-        response["WWW-Authenticate"] = rendered.auth_header
-    return response
+        return error_response(NOT_AUTHENTICATED, scheme)
+    return error_response(error.code, scheme, error.message)

@@ -6,7 +6,7 @@ import ipaddress
 
 from django.http import HttpRequest
 
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .errors import TOKEN_INVALID, TokenError
 
 # Stored on the Django request by whoever verified its bearer token first, so that the
@@ -32,7 +32,7 @@ def bearer_token(request: HttpRequest) -> str | None:
     if (
         not token
         or " " in token
-        or len(token) > api_settings.MAX_TOKEN_LENGTH
+        or len(token) > doubletoken_settings.MAX_TOKEN_LENGTH
         or not token.isascii()
         or not token.isprintable()
     ):
@@ -44,7 +44,7 @@ def client_ip(request: HttpRequest) -> str | None:
     """The client's IP, for the device list and the login throttle: the connection's peer, or
     behind a proxy the last address of the configured header, the one the nearest (trusted)
     proxy added; earlier ones are the client's to forge. None when it is not an address."""
-    header = api_settings.CLIENT_IP_HEADER
+    header = doubletoken_settings.CLIENT_IP_HEADER
     raw = request.META.get(header, "") if header else ""
     raw = raw.split(",")[-1].strip() or request.META.get("REMOTE_ADDR", "")
     try:

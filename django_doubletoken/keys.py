@@ -18,7 +18,7 @@ from typing import Any
 import jwt
 from django.utils.crypto import salted_hmac
 
-from .conf import api_settings, derived_from_settings
+from .conf import derived_from_settings, doubletoken_settings
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 # RFC 7638 §3.2: the members that make up each key type's thumbprint.
@@ -72,25 +72,25 @@ def _public(algorithm: Any, pem: str | bytes, what: str) -> Any:
 
 
 def build_key_ring() -> KeyRing:
-    name = api_settings.ALGORITHM
+    name = doubletoken_settings.ALGORITHM
     algorithm = jwt.get_algorithm_by_name(name)
-    previous = list(api_settings.PREVIOUS_VERIFYING_KEYS or ())
+    previous = list(doubletoken_settings.PREVIOUS_VERIFYING_KEYS or ())
     if name in HMAC_ALGORITHMS:
-        secret = api_settings.SIGNING_KEY or _default_secret()
+        secret = doubletoken_settings.SIGNING_KEY or _default_secret()
         verifying = {_hmac_kid(s): algorithm.prepare_key(s) for s in [secret, *previous]}
         return KeyRing(name, _hmac_kid(secret), algorithm.prepare_key(secret), verifying)
 
-    if not api_settings.SIGNING_KEY:
+    if not doubletoken_settings.SIGNING_KEY:
         raise KeyConfigurationError(f"{name} needs SIGNING_KEY (a private key in PEM).")
     try:
-        private = algorithm.prepare_key(api_settings.SIGNING_KEY)
+        private = algorithm.prepare_key(doubletoken_settings.SIGNING_KEY)
     except Exception as exc:
         raise KeyConfigurationError(f"SIGNING_KEY is not a usable {name} key: {exc}") from exc
     if not hasattr(private, "private_bytes"):
         raise KeyConfigurationError("SIGNING_KEY must be a private key for " + name + ".")
     current = (
-        _public(algorithm, api_settings.VERIFYING_KEY, "VERIFYING_KEY")
-        if api_settings.VERIFYING_KEY
+        _public(algorithm, doubletoken_settings.VERIFYING_KEY, "VERIFYING_KEY")
+        if doubletoken_settings.VERIFYING_KEY
         else private.public_key()
     )
     publics = [current] + [

@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from . import services, tokens
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .errors import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
@@ -60,7 +60,7 @@ def _should_consider(request: HttpRequest, response: HttpResponseBase) -> bool:
 
 
 def attach_token(response: HttpResponseBase, token: str) -> None:
-    header = api_settings.NEW_TOKEN_HEADER
+    header = doubletoken_settings.NEW_TOKEN_HEADER
     response[header] = f"Bearer {token}"
     exposed = [h.strip() for h in response.get(EXPOSE_HEADERS, "").split(",") if h.strip()]
     if header.lower() not in (h.lower() for h in exposed):

@@ -25,8 +25,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from .conf import api_settings
-from .errors import MESSAGES
+from .conf import doubletoken_settings
+from .errors import ERROR_CODES
 from .serializers import (
     DeviceSessionSerializer,
     RefreshSerializer,
@@ -47,14 +47,16 @@ class DoubleTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": (
                 "Access token from login/ or refresh/. Near expiry, responses carry a "
-                f"replacement in the {api_settings.NEW_TOKEN_HEADER} header."
+                f"replacement in the {doubletoken_settings.NEW_TOKEN_HEADER} header."
             ),
         }
 
 
 class ErrorResponse(serializers.Serializer):
     detail = serializers.CharField()
-    code = serializers.ChoiceField(choices=sorted([*MESSAGES, "not_authenticated"]))
+    # The codes of the 401 and 503 answers this shape documents.
+    code = serializers.ChoiceField(choices=sorted(
+        code for code, entry in ERROR_CODES.items() if entry.status in (401, 503)))
 
 
 class JWKSResponse(serializers.Serializer):
@@ -81,7 +83,7 @@ def new_token_header(status_codes: Iterable[int] = (200,)) -> OpenApiParameter:
     operations authenticated by an access token: on the given success statuses (error answers
     never carry it)."""
     return OpenApiParameter(
-        name=api_settings.NEW_TOKEN_HEADER,
+        name=doubletoken_settings.NEW_TOKEN_HEADER,
         type=OpenApiTypes.STR,
         location=OpenApiParameter.HEADER,
         response=list(status_codes),

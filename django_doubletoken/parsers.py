@@ -28,11 +28,13 @@ from rest_framework.exceptions import APIException, ParseError
 from rest_framework.settings import api_settings as drf_settings
 from rest_framework.utils import json as drf_json
 
+from .errors import REQUEST_TOO_LARGE
+
 
 class RequestTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = _("The request body is larger than this server accepts.")
-    default_code = "request_too_large"
+    default_code = REQUEST_TOO_LARGE
 
 
 def as_api_error(exc: Exception) -> APIException | None:

@@ -20,7 +20,7 @@ from django.contrib.auth.hashers import get_hasher, identify_hasher, is_password
 from django.db.models.signals import post_init, post_save, pre_delete
 
 from . import services
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .models import RevokeReason
 from .services.last_login import take_over_django_receiver
 
@@ -71,7 +71,7 @@ def revoke_on_credential_change(sender, instance, created, raw=False, **kwargs) 
     if active is False and old_active is not False:
         services.revoke_user_sessions(instance.pk, RevokeReason.USER_DEACTIVATED)
     elif (
-        api_settings.REVOKE_ON_PASSWORD_CHANGE
+        doubletoken_settings.REVOKE_ON_PASSWORD_CHANGE
         and old_password is not None
         and password is not None
         and password != old_password

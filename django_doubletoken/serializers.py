@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .errors import INVALID_CREDENTIALS, TokenError
 from .models import DeviceSession
 from .services import TokenPair
@@ -40,7 +40,7 @@ class TokenField(serializers.CharField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if len(value) > api_settings.MAX_TOKEN_LENGTH:
+        if len(value) > doubletoken_settings.MAX_TOKEN_LENGTH:
             raise serializers.ValidationError(_("The token is too long."), code="max_length")
         return value
 
@@ -89,8 +89,8 @@ class LoginSerializer(serializers.Serializer):
         return user.is_active
 
     def validate_client(self, value: str) -> str:
-        if value not in api_settings.CLIENT_PROFILES:
-            names = ", ".join(sorted(api_settings.CLIENT_PROFILES))
+        if value not in doubletoken_settings.CLIENT_PROFILES:
+            names = ", ".join(sorted(doubletoken_settings.CLIENT_PROFILES))
             raise serializers.ValidationError(
                 _("Unknown client profile; expected one of: %(names)s.") % {"names": names},
                 code="invalid_choice",
@@ -137,7 +137,7 @@ class TokenPairResponseSerializer(serializers.Serializer):
 
 def login_serializer_class() -> type[serializers.Serializer]:
     """The serializer named by ``DOUBLETOKEN["LOGIN_SERIALIZER"]``."""
-    return import_string(api_settings.LOGIN_SERIALIZER)
+    return import_string(doubletoken_settings.LOGIN_SERIALIZER)
 
 
 def token_pair_body(pair: TokenPair) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import cookies, services
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .http import client_ip, user_agent
 from .serializers import token_pair_body
 
@@ -35,8 +35,8 @@ def login(
     label shown in the device list. ``ValueError`` for an unknown profile, an unsaved or an
     inactive user; ``request`` may be Django's or DRF's.
     """
-    if client is not None and client not in api_settings.CLIENT_PROFILES:
-        names = ", ".join(sorted(api_settings.CLIENT_PROFILES))
+    if client is not None and client not in doubletoken_settings.CLIENT_PROFILES:
+        names = ", ".join(sorted(doubletoken_settings.CLIENT_PROFILES))
         raise ValueError(f"Unknown client profile {client!r}; CLIENT_PROFILES has: {names}.")
     if getattr(user, "pk", None) is None:
         raise ValueError("Save the user before signing it in: it has no primary key yet.")
@@ -64,7 +64,7 @@ def login_response(
     any session is opened (415 for a body other than JSON, 403 ``csrf_failed`` for a foreign
     ``Origin``); a plain Django view has Django's CSRF middleware for that.
     """
-    use_cookie = cookies.enabled_for(client or api_settings.DEFAULT_CLIENT)
+    use_cookie = cookies.enabled_for(client or doubletoken_settings.DEFAULT_CLIENT)
     if use_cookie and isinstance(request, Request):
         cookies.refuse_cross_site_login(request._request)
     pair = login(request, user, client=client, device=device)

@@ -27,8 +27,8 @@ from typing import Any, NamedTuple
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.cache import BaseCache, caches
 
-from . import tracking
-from .conf import api_settings
+from . import client_side_cache
+from .conf import doubletoken_settings
 from .errors import CACHE_UNAVAILABLE, ServiceUnavailable
 
 try:
@@ -82,32 +82,32 @@ class RequestState(NamedTuple):
 
 
 def cache() -> BaseCache:
-    return caches[api_settings.CACHE_ALIAS]
+    return caches[doubletoken_settings.CACHE_ALIAS]
 
 
 def async_cache() -> BaseCache:
     """The same data as ``cache()``, through a backend with native async methods if one is
     configured (a sync backend runs each async call in a thread)."""
-    alias = api_settings.ASYNC_CACHE_ALIAS
+    alias = doubletoken_settings.ASYNC_CACHE_ALIAS
     return caches[alias] if alias else cache()
 
 
 # Every key of a session carries its id as a {hash tag}, so sharded clients and Redis Cluster
 # keep a session's keys together on one node.
 def session_key(sid: str) -> str:
-    return f"{api_settings.CACHE_KEY_PREFIX}:s:{{{sid}}}"
+    return f"{doubletoken_settings.CACHE_KEY_PREFIX}:s:{{{sid}}}"
 
 
 def successor_key(sid: str, jti: str) -> str:
-    return f"{api_settings.CACHE_KEY_PREFIX}:j:{{{sid}}}:{jti}"
+    return f"{doubletoken_settings.CACHE_KEY_PREFIX}:j:{{{sid}}}:{jti}"
 
 
 def used_key(sid: str) -> str:
-    return f"{api_settings.CACHE_KEY_PREFIX}:u:{{{sid}}}"
+    return f"{doubletoken_settings.CACHE_KEY_PREFIX}:u:{{{sid}}}"
 
 
 def throttle_key(scope: str, ident: str) -> str:
-    return f"{api_settings.CACHE_KEY_PREFIX}:throttle:{scope}:{ident}"
+    return f"{doubletoken_settings.CACHE_KEY_PREFIX}:throttle:{scope}:{ident}"
 
 
 @contextmanager
@@ -140,7 +140,7 @@ def read_request_state(sid: str, jti: str) -> RequestState:
     keys = _request_keys(sid, jti)
     with available():
         backend = cache()
-        tracked = tracking.tracker(backend)
+        tracked = client_side_cache.tracker(backend)
         found = backend.get_many(keys) if tracked is None else tracked.get_many(keys)
         return _request_state(sid, jti, found)
 
@@ -149,7 +149,7 @@ async def aread_request_state(sid: str, jti: str) -> RequestState:
     keys = _request_keys(sid, jti)
     with available():
         backend = cache()
-        tracked = tracking.tracker(backend)
+        tracked = client_side_cache.tracker(backend)
         if tracked is None:
             found = await _acall("get_many", keys)
         else:
@@ -179,7 +179,7 @@ async def _acall(method: str, *args: Any) -> Any:
 
 def _forget(keys: list[str]) -> None:
     """This process wrote ``keys``: its tracked copies are stale now, not when Redis says."""
-    tracked = tracking.tracker(cache())
+    tracked = client_side_cache.tracker(cache())
     if tracked is not None:
         tracked.forget(keys)
 
@@ -195,8 +195,8 @@ def open_session(sid: str, state: SessionState, ttl: float) -> None:
     """A new session's state and its last-used marker (the row was just written with
     ``last_used_at`` = now), each with its own expiry, in one round trip where the backend
     exposes its client (django-redis, django-valkey, Django's RedisCache), else in two."""
-    entries = [(session_key(sid), tuple(state), _ttl(ttl)),
-               (used_key(sid), 1, _ttl(api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()))]
+    interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
+    entries = [(session_key(sid), tuple(state), _ttl(ttl)), (used_key(sid), 1, _ttl(interval))]
     backend = cache()
     with available():
         writer = _pipeline(backend)
@@ -258,10 +258,10 @@ def _wait_for_replicas(keys: list[str]) -> None:
     replica that never saw it, and django-redis' replication clients read from replicas.
     WAIT until REVOCATION_REPLICA_ACKS replicas have it. Advisory: the write itself is done,
     so a replica that is slow or gone is logged, not an error."""
-    wanted = api_settings.REVOCATION_REPLICA_ACKS
+    wanted = doubletoken_settings.REVOCATION_REPLICA_ACKS
     if not wanted or not keys:
         return
-    timeout_ms = int(api_settings.REVOCATION_REPLICA_TIMEOUT.total_seconds() * 1000)
+    timeout_ms = int(doubletoken_settings.REVOCATION_REPLICA_TIMEOUT.total_seconds() * 1000)
     try:
         acknowledged = min(primary.wait(wanted, timeout_ms)
                            for primary in _primaries_holding(keys))
@@ -303,7 +303,7 @@ async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -
         _forget([key])
         if added:
             return successor
-        if api_settings.ASYNC_CACHE_ALIAS:
+        if doubletoken_settings.ASYNC_CACHE_ALIAS:
             stored = await _acall("get", key)
         else:
             stored = await sync_to_async(_read_from_primary)(key)
@@ -312,7 +312,7 @@ async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -
 
 def claim_last_used_write(sid: str) -> bool:
     """True for the one request per interval that should write ``last_used_at``."""
-    interval = api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
+    interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     with available():
         claimed = cache().add(used_key(sid), 1, _ttl(interval))
         _forget([used_key(sid)])
@@ -320,7 +320,7 @@ def claim_last_used_write(sid: str) -> bool:
 
 
 def mark_used(sid: str) -> None:
-    interval = api_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
+    interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     with available():
         cache().set(used_key(sid), 1, _ttl(interval))
         _forget([used_key(sid)])

@@ -16,7 +16,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from . import store
 from .api_errors import APIError
 from .authentication import DoubleTokenAuthentication
-from .conf import api_settings
+from .conf import doubletoken_settings
 from .errors import DoubleTokenError
 from .http import client_ip
 
@@ -43,7 +43,7 @@ class LoginRateThrottle(SimpleRateThrottle):
     scope = "doubletoken_login"
 
     def get_rate(self) -> str | None:
-        return api_settings.LOGIN_THROTTLE_RATE
+        return doubletoken_settings.LOGIN_THROTTLE_RATE
 
     def get_ident(self, request) -> str:
         return client_ident(request)

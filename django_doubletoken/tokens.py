@@ -33,7 +33,7 @@ from typing import Any
 import jwt
 
 from .claims import RESERVED_CLAIMS, check_length
-from .conf import api_settings, derived_from_settings
+from .conf import derived_from_settings, doubletoken_settings
 from .errors import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
 from .keys import key_ring
 
@@ -134,10 +134,10 @@ def derived_jti(sid: str, generation: int, kind: str) -> str:
 
 def _registered_claims() -> dict[str, Any]:
     claims: dict[str, Any] = {}
-    if api_settings.ISSUER:
-        claims["iss"] = api_settings.ISSUER
-    if api_settings.AUDIENCE:
-        claims["aud"] = api_settings.AUDIENCE
+    if doubletoken_settings.ISSUER:
+        claims["iss"] = doubletoken_settings.ISSUER
+    if doubletoken_settings.AUDIENCE:
+        claims["aud"] = doubletoken_settings.AUDIENCE
     return claims
 
 
@@ -248,7 +248,7 @@ def _verify(raw: str, typ: str) -> dict[str, Any]:
 
 @derived_from_settings
 def _leeway_seconds() -> float:
-    return api_settings.LEEWAY.total_seconds()
+    return doubletoken_settings.LEEWAY.total_seconds()
 
 
 def _check_registered_claims(payload: dict[str, Any], expired_code: str) -> None:
@@ -262,11 +262,11 @@ def _check_registered_claims(payload: dict[str, Any], expired_code: str) -> None
         # RFC 7519 NumericDate as we issue it: an integer (a boolean is no timestamp).
         if not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > now + leeway:
             raise ValueError("nbf not an integer, or not yet valid")
-    issuer = api_settings.ISSUER
+    issuer = doubletoken_settings.ISSUER
     if issuer and not (payload.get("iss") == issuer if isinstance(issuer, str)
                        else payload.get("iss") in issuer):
         raise ValueError("wrong issuer")
-    audience = api_settings.AUDIENCE
+    audience = doubletoken_settings.AUDIENCE
     if audience:
         claimed = payload.get("aud")
         claimed = [claimed] if isinstance(claimed, str) else claimed
@@ -280,7 +280,7 @@ def _check_registered_claims(payload: dict[str, Any], expired_code: str) -> None
 
 def _decode(raw: str, typ: str, types: dict[str, type], expired_code: str) -> dict[str, Any]:
     """A verified payload with every claim in ``types`` present and of that type."""
-    if not isinstance(raw, str) or not raw or len(raw) > api_settings.MAX_TOKEN_LENGTH:
+    if not isinstance(raw, str) or not raw or len(raw) > doubletoken_settings.MAX_TOKEN_LENGTH:
         raise TokenError(TOKEN_INVALID)
     try:
         payload = _verify(raw, typ)
@@ -304,8 +304,8 @@ def _require_types(payload: dict[str, Any], types: dict[str, type]) -> None:
 @derived_from_settings
 def longest_access_seconds() -> float:
     """The longest any access token can be accepted: the longest profile lifetime + LEEWAY."""
-    longest = max(p.access_lifetime for p in api_settings.profiles())
-    return (longest + api_settings.LEEWAY).total_seconds()
+    longest = max(p.access_lifetime for p in doubletoken_settings.profiles())
+    return (longest + doubletoken_settings.LEEWAY).total_seconds()
 
 
 _ACCESS_CLAIMS = {"sub": str, "sid": str, "jti": str, "client": str, "iat": int, "exp": int,

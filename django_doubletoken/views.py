@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from . import cookies, services
 from .authentication import DoubleTokenAuthentication
-from .exceptions import exception_handler
+from .exception_handler import exception_handler
 from .keys import key_ring
 from .models import DeviceSession, RevokeReason
 from .parsers import PARSER_CLASSES

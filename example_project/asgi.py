@@ -1,7 +1,7 @@
 """ASGI entry point: Django for HTTP, Channels for the demo's WebSocket.
 
 ``DoubleTokenAuthMiddleware`` authenticates each WebSocket with an access token and closes it
-when its session is revoked or its token expires (docs/websockets.md).
+when its session is revoked or its token expires (docs/how-to/websockets.md).
 """
 
 import os

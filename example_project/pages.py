@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from django_doubletoken import cookies
-from django_doubletoken.conf import api_settings
+from django_doubletoken.conf import doubletoken_settings
 
 
 @require_safe
@@ -19,6 +19,6 @@ def demo(request):
         "auth_url": reverse("django_doubletoken:login").removesuffix("login/"),
         "me_url": reverse("me"),
         "socket_url": "/ws/notifications/",
-        "cookie_mode": cookies.enabled_for(api_settings.DEFAULT_CLIENT),
+        "cookie_mode": cookies.enabled_for(doubletoken_settings.DEFAULT_CLIENT),
         "demo_username": settings.DEMO_USERNAME,
     })

@@ -142,7 +142,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "EXCEPTION_HANDLER": "django_doubletoken.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "django_doubletoken.exception_handler.exception_handler",
     # DRF's parsers, bounded: a deeply nested or oversized body is a 4xx JSON error, not a 500
     # or Django's HTML 400 page.
     "DEFAULT_PARSER_CLASSES": [

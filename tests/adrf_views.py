@@ -1,5 +1,5 @@
 """An adrf async view authenticated by the stock (sync) DoubleTokenAuthentication, as
-docs/deployment.md recommends for adrf (tests/test_adrf.py)."""
+docs/how-to/deployment.md recommends for adrf (tests/test_adrf.py)."""
 
 from adrf.views import APIView
 from rest_framework.permissions import IsAuthenticated

@@ -3,7 +3,7 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from django_doubletoken import store, tracking
+from django_doubletoken import client_side_cache, store
 
 from .servers import RedisServer, cache_config
 
@@ -64,13 +64,13 @@ def counting_cache(monkeypatch):
     CLIENT_SIDE_CACHE on, commands on the tracked connection (as "tracked mget")."""
     counter = CountingCache(store.cache())
     monkeypatch.setattr(store, "cache", lambda: counter)
-    command = tracking.Tracker._command
+    command = client_side_cache.Tracker._command
 
     def counted_command(tracker, *args):
         counter.calls.append(f"tracked {args[0].lower()}")
         return command(tracker, *args)
 
-    monkeypatch.setattr(tracking.Tracker, "_command", counted_command)
+    monkeypatch.setattr(client_side_cache.Tracker, "_command", counted_command)
     return counter
 
 

@@ -99,7 +99,7 @@ def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until(lambda: requests.get(f"{base}/api/auth/jwks/", timeout=2).status_code,
-                    timeout=30, what=f"{kind} on port {port}", process=process)
+                    timeout=90, what=f"{kind} on port {port}", process=process)
         yield base
     finally:
         _stop(process)

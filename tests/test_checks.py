@@ -1,12 +1,19 @@
+import re
+import string
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.checks import ERROR, WARNING
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+import django_doubletoken.checks
 from django_doubletoken.checks import (
+    CHECKS,
+    PREFIX,
     check_cache_backend,
     check_deploy,
     check_settings,
@@ -35,25 +42,29 @@ def test_the_test_settings_are_clean(settings):
         ({"REFRESH_TOKEN_LIFETIME": timedelta(0)}, "E003"),
         ({"GRACE_PERIOD": timedelta(seconds=-1)}, "E004"),
         ({"LEEWAY": "10s"}, "E004"),
-        ({"CLIENT_PROFILES": {}}, "E005"),
+        ({"CLIENT_PROFILES": {}}, "E024"),
+        ({"CLIENT_PROFILES": {"web": []}}, "E025"),
         ({"CLIENT_PROFILES": {"web": {"ACCESS_LIFETIME": timedelta(1)}}}, "E005"),
         ({"DEFAULT_CLIENT": "tv"}, "E006"),
         ({"CLIENT_PROFILES": {"web": {"MAX_SESSIONS": 0}}}, "E007"),
         ({"SLIDING_THRESHOLD": timedelta(minutes=20)}, "E008"),
-        ({"ACCESS_TOKEN_LIFETIME": timedelta(days=2)}, "E008"),
-        ({"SESSION_LIFETIME": timedelta(hours=1)}, "E008"),
+        ({"ACCESS_TOKEN_LIFETIME": timedelta(days=2)}, "E026"),
+        ({"SESSION_LIFETIME": timedelta(hours=1)}, "E027"),
+        ({"CLIENT_PROFILES": {"web": {"SESSION_LIFETIME": timedelta(0)}}}, "E003"),
         ({"ALGORITHM": "none"}, "E010"),
         ({"ALGORITHM": "HS999"}, "E010"),
         ({"SIGNING_KEY": "short"}, "E011"),
         ({"ALGORITHM": "RS256", "SIGNING_KEY": None}, "E012"),
+        ({"PREVIOUS_VERIFYING_KEYS": "old"}, "E028"),
         ({"NEW_TOKEN_HEADER": "New Token"}, "E013"),
         ({"CACHE_ALIAS": "nope"}, "E014"),
         ({"MAX_TOKEN_LENGTH": 10}, "E015"),
         ({"LOGIN_THROTTLE_RATE": "lots"}, "E016"),
         ({"ISSUER": 42}, "E017"),
+        ({"REVOCATION_REPLICA_ACKS": -1}, "E029"),
         ({"CLIENT_SIDE_CACHE": "yes"}, "E030"),
-        ({"CLIENT_SIDE_CACHE_MAX_ENTRIES": 0}, "E030"),
-        ({"CLIENT_SIDE_CACHE_MAX_AGE": 5}, "E030"),
+        ({"CLIENT_SIDE_CACHE_MAX_ENTRIES": 0}, "E031"),
+        ({"CLIENT_SIDE_CACHE_MAX_AGE": 5}, "E032"),
     ],
 )
 def test_bad_settings_are_reported_with_a_hint(settings, override, expected):
@@ -183,3 +194,139 @@ def test_async_cache_alias_must_reach_the_same_keys(settings):
 def test_replica_acks_need_a_backend_that_can_send_wait(settings, cache, ok):
     settings.CACHES = {"default": cache}
     assert (_ids(settings, REVOCATION_REPLICA_ACKS=1) == []) is ok
+
+
+# --- the registry: one id, one problem, each emitted by a scenario below -----------------
+
+def _doubletoken(**changes):
+    def apply(settings):
+        settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **changes}
+        return check_settings
+    return apply
+
+
+def _cache(cache, **changes):
+    def apply(settings):
+        settings.CACHES = {"default": cache}
+        settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **changes}
+        return check_cache_backend
+    return apply
+
+
+def _middleware(*middleware):
+    def apply(settings):
+        settings.MIDDLEWARE = list(middleware)
+        return check_setup
+    return apply
+
+
+def _unshared_cache(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return check_setup
+
+
+def _plain_user_admin(settings, monkeypatch):
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()
+    monkeypatch.setitem(admin.site._registry, user, admin.ModelAdmin(user, admin.site))
+    return check_setup
+
+
+def _weak_secret_key(settings):
+    settings.SECRET_KEY = "short"
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "SIGNING_KEY": None}
+    return check_deploy
+
+
+def _not_a_dict(settings):
+    settings.DOUBLETOKEN = "HS256"
+    return check_settings
+
+
+def _replica_acks_without_wait(settings):
+    _cache({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://a"},
+           REVOCATION_REPLICA_ACKS=1)(settings)
+    return check_settings
+
+
+def _async_cache_elsewhere(settings):
+    sync = {"BACKEND": "django_valkey.cache.ValkeyCache", "LOCATION": "valkey://127.0.0.1/1"}
+    settings.CACHES = {"default": sync, "async": {
+        **sync, "BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache",
+        "KEY_PREFIX": "other"}}
+    _doubletoken(ASYNC_CACHE_ALIAS="async")(settings)
+    return check_cache_backend
+
+
+SCENARIOS = {
+    "E001": _not_a_dict,
+    "E002": _doubletoken(ACCES_TOKEN_LIFETIME=timedelta(minutes=5)),
+    "E003": _doubletoken(ACCESS_TOKEN_LIFETIME=900),
+    "E004": _doubletoken(LEEWAY="10s"),
+    "E005": _doubletoken(CLIENT_PROFILES={"web": {"ACCESS_LIFETIME": timedelta(1)}}),
+    "E006": _doubletoken(DEFAULT_CLIENT="tv"),
+    "E007": _doubletoken(CLIENT_PROFILES={"web": {"MAX_SESSIONS": 0}}),
+    "E008": _doubletoken(SLIDING_THRESHOLD=timedelta(minutes=20)),
+    "E010": _doubletoken(ALGORITHM="HS999"),
+    "E011": _doubletoken(SIGNING_KEY="short"),
+    "E012": _doubletoken(ALGORITHM="RS256", SIGNING_KEY="not a pem"),
+    "E013": _doubletoken(NEW_TOKEN_HEADER="New Token"),
+    "E014": _doubletoken(CACHE_ALIAS="nope"),
+    "E015": _doubletoken(MAX_TOKEN_LENGTH=10),
+    "E016": _doubletoken(LOGIN_THROTTLE_RATE="lots"),
+    "E017": _doubletoken(AUDIENCE=["a", "b"]),
+    "E018": _replica_acks_without_wait,
+    "E019": _doubletoken(GRACE_PERIOD=timedelta(hours=1)),
+    "E020": _cache({"BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache",
+                    "LOCATION": "valkey://a"}),
+    "E021": _async_cache_elsewhere,
+    "E022": _doubletoken(LOGIN_SERIALIZER="tests.nowhere.Serializer"),
+    "E023": _doubletoken(ACCESS_TOKEN_CLAIMS="tests.claims_functions"),
+    "E024": _doubletoken(CLIENT_PROFILES=[]),
+    "E025": _doubletoken(CLIENT_PROFILES={"web": None}),
+    "E026": _doubletoken(REFRESH_TOKEN_LIFETIME=timedelta(minutes=10)),
+    "E027": _doubletoken(SESSION_LIFETIME=timedelta(hours=1)),
+    "E028": _doubletoken(PREVIOUS_VERIFYING_KEYS="old"),
+    "E029": _doubletoken(REVOCATION_REPLICA_ACKS="2"),
+    "E030": _doubletoken(CLIENT_SIDE_CACHE=1),
+    "E031": _doubletoken(CLIENT_SIDE_CACHE_MAX_ENTRIES=True),
+    "E032": _doubletoken(CLIENT_SIDE_CACHE_MAX_AGE=timedelta(0)),
+    "W001": _middleware(),
+    "W002": _middleware("corsheaders.middleware.CorsMiddleware",
+                        "django_doubletoken.middleware.SlidingTokenMiddleware"),
+    "W003": _unshared_cache,
+    "W004": _plain_user_admin,
+    "W005": _weak_secret_key,
+    "W006": _cache({"BACKEND": "tests.test_checks.KeyByKeyCache"}),
+}
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_every_registered_check_is_emitted_as_registered(settings, monkeypatch, check_id):
+    spec = CHECKS[check_id]
+    scenario = SCENARIOS[check_id.removeprefix(PREFIX)]
+    arguments = (settings, monkeypatch)[:scenario.__code__.co_argcount]
+    found = [m for m in scenario(*arguments)() if m.id == check_id]
+    assert found, f"the scenario of {check_id} does not emit it"
+    for message in found:
+        assert message.level == (ERROR if spec.level == "error" else WARNING)
+        assert spec.subject in ("settings", "keys", "cache", "deployment")
+        assert message.hint and message.msg
+        # Built from the registry's templates: the fixed text of each is there.
+        for template, text in ((spec.message, message.msg), (spec.hint, message.hint)):
+            literals = [part for part, *_ in string.Formatter().parse(template) if part]
+            assert all(part in text for part in literals), (template, text)
+
+
+def test_every_id_the_checks_emit_is_registered():
+    """Checks build their messages with ``problem("E0xx", ...)`` from the registry only: no
+    other id, no message made by hand."""
+    package = Path(django_doubletoken.checks.__file__).parent
+    source = "\n".join(path.read_text() for path in package.glob("*.py")
+                       if path.name != "__init__.py")
+    used = set(re.findall(r"problem\(\"([EW]\d{3})\"", source))
+    assert {PREFIX + short_id for short_id in used} == set(CHECKS)
+    assert not re.search(r"\b(?:Error|Warning)\(|\bid=", source)
+    assert len({spec.id for spec in CHECKS.values()}) == len(CHECKS)

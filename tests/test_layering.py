@@ -30,7 +30,7 @@ settings.configure(
         "DEFAULT_AUTHENTICATION_CLASSES": [
             "django_doubletoken.authentication.DoubleTokenAuthentication"
         ],
-        "EXCEPTION_HANDLER": "django_doubletoken.exceptions.exception_handler",
+        "EXCEPTION_HANDLER": "django_doubletoken.exception_handler.exception_handler",
     },
 )
 import django
@@ -67,8 +67,8 @@ def test_the_face_still_imports_it():
 
 
 @pytest.mark.parametrize("first, then", [
-    ("django_doubletoken.exceptions", "rest_framework.views"),
-    ("rest_framework.views", "django_doubletoken.exceptions"),
+    ("django_doubletoken.exception_handler", "rest_framework.views"),
+    ("rest_framework.views", "django_doubletoken.exception_handler"),
     ("django_doubletoken.authentication", "django_doubletoken.views"),
     ("django_doubletoken.views", "django_doubletoken.authentication"),
 ])
@@ -80,6 +80,6 @@ import importlib
 importlib.import_module({first!r})
 importlib.import_module({then!r})
 from rest_framework.views import APIView
-from django_doubletoken.exceptions import exception_handler
+from django_doubletoken.exception_handler import exception_handler
 print(APIView.authentication_classes[0].__name__, exception_handler.__name__)
 """) == "DoubleTokenAuthentication exception_handler"

@@ -1,8 +1,10 @@
-"""The README's quickstart, pasted into a fresh `django-admin startproject` as a reader would.
+"""The README's quickstart and the docs' tutorial, pasted into a fresh `django-admin
+startproject` as a reader would.
 
-Its code blocks are taken from README.md in order and run unchanged except for the Redis URL
-(the test's own) and the port (a free one); with both cache examples: django-redis and Django's
-own RedisCache. So the quickstart cannot drift from what works.
+Their code blocks are taken from README.md and docs/tutorial/index.md in order and run unchanged
+except for the Redis URL (the test's own) and the port (a free one): the quickstart with both
+cache examples (django-redis and Django's own RedisCache) and curl, the tutorial's page in
+headless chromium. So neither can drift from what works.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from .browser import browser  # noqa: F401  (fixture)
 from .servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +32,12 @@ def quickstart_blocks() -> list[tuple[str, str]]:
     section = readme[readme.index("\n## Quickstart\n"):]
     section = section[:section.index("\n## ", 5)]
     return re.findall(r"```(\w+)\n(.*?)```", section, re.S)
+
+
+def tutorial_blocks() -> list[tuple[str, str, str]]:
+    """(language, title, code) of every block of the tutorial, in order."""
+    text = (ROOT / "docs" / "tutorial" / "index.md").read_text()
+    return re.findall(r'```(\w+)(?: title="([^"]+)")?\n(.*?)```', text, re.S)
 
 
 def _with_django_cache_backend(settings_block: str) -> str:
@@ -62,8 +71,8 @@ def test_the_quickstart_works_when_pasted_into_a_new_project(fresh_project, back
     project, env = fresh_project
     blocks = quickstart_blocks()
     languages = [language for language, _ in blocks]
-    assert languages == ["sh", "python", "python", "python", "sh", "sh"], languages
-    (_, install), (_, settings_block), (_, view), (_, urls), (_, serve), (_, calls) = blocks
+    assert languages == ["sh", "python", "python", "sh", "sh"], languages
+    (_, install), (_, settings_block), (_, urls), (_, serve), (_, calls) = blocks
     assert install.strip() == "pip install django-doubletoken"  # done: we run from this tree
 
     if backend == "django":
@@ -73,7 +82,6 @@ def test_the_quickstart_works_when_pasted_into_a_new_project(fresh_project, back
     package = project / PROJECT
     with open(package / "settings.py", "a") as file:
         file.write("\n" + settings_block)
-    (package / "views.py").write_text(view)
     (package / "urls.py").write_text(urls)
 
     port = str(free_port())
@@ -95,7 +103,7 @@ def test_the_quickstart_works_when_pasted_into_a_new_project(fresh_project, back
         os.killpg(server.pid, signal.SIGTERM)  # runserver, left running by `&`
 
     outputs = result.stdout
-    assert '"token_type":"Bearer"' in outputs, outputs
+    assert '"token_type":"Bearer"' in result.stderr, result.stderr  # the login answer, tee'd
     assert '{"id":1,"username":"alice"}' in outputs, outputs
     assert '{"detail":"This session has been logged out.","code":"session_revoked"}' in outputs
 
@@ -106,3 +114,83 @@ def test_the_quickstart_works_when_pasted_into_a_new_project(fresh_project, back
     # derived from it, and the deploy check says so.
     assert "django_doubletoken.W005" in deploy.stdout + deploy.stderr
 
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
+    import requests
+
+    while True:
+        assert server.poll() is None, log.read_text()
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.ConnectionError:
+            subprocess.run(["sleep", "0.3"], check=True)
+
+
+def test_the_tutorial_signs_in_slides_and_lists_devices(fresh_project, browser):  # noqa: F811
+    import requests
+
+    project, env = fresh_project
+    blocks = tutorial_blocks()
+    files = {title: code for _, title, code in blocks if title}
+    assert set(files) == {"mysite/settings.py", "mysite/views.py", "mysite/urls.py",
+                          "templates/index.html"}, set(files)
+    setup, run = [code for language, _, code in blocks if language == "sh"]
+    assert "django-admin startproject mysite" in setup  # the fixture did that
+    assert "pip install django-doubletoken" in setup  # done: we run from this tree
+
+    settings_block = files["mysite/settings.py"].replace("redis://127.0.0.1:6379/0",
+                                                         settings.REDIS_URL)
+    with open(project / PROJECT / "settings.py", "a") as file:
+        file.write("\n" + settings_block)
+    for name in ("mysite/views.py", "mysite/urls.py", "templates/index.html"):
+        (project / name).parent.mkdir(exist_ok=True)
+        (project / name).write_text(files[name])
+
+    port = free_port()
+    assert run.rstrip().endswith("python manage.py runserver")
+    run = run.rstrip() + f" {port}"
+    log = project / "serve.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen(["bash", "-euo", "pipefail", "-c", run], cwd=project, env=env,
+                                  stdout=output, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url + "/api/auth/jwks/", server, log)
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "wrong")
+        page.click("text=Sign in")
+        page.wait_for_selector("text=Wrong username or password.")
+        page.fill("input[name=password]", "correct-horse-battery")
+        page.click("text=Sign in")
+        page.wait_for_selector("#me:text('alice')")
+        devices = page.locator("#devices li").all_inner_texts()
+        assert devices == ["Browser from 127.0.0.1 (this one)"], devices
+
+        # Sliding: the one-minute token slides once 50 s or less are left.
+        page.wait_for_function(  # the countdown shows 0 until the first tick after login
+            "(left => left > 0 && left < 49)(Number(document.getElementById('left').textContent))")
+        page.click("#call")
+        page.wait_for_function("document.getElementById('slides').textContent === '1'")
+
+        # A second device, logged out from the page: refused on its next request.
+        other = requests.post(url + "/api/auth/login/", json={
+            "username": "alice", "password": "correct-horse-battery", "device": "curl"},
+            timeout=10).json()["access"]
+        bearer = {"Authorization": f"Bearer {other}"}
+        assert requests.get(url + "/api/whoami/", headers=bearer, timeout=10).status_code == 200
+        page.click("#call")
+        page.wait_for_selector("#devices li:has-text('curl')")
+        page.click("#devices li:has-text('curl') button")
+        page.wait_for_function("document.querySelectorAll('#devices li').length === 1")
+        refused = requests.get(url + "/api/whoami/", headers=bearer, timeout=10)
+        assert refused.status_code == 401 and refused.json()["code"] == "session_revoked"
+
+        page.click("#logout")
+        page.wait_for_selector("#login", state="visible")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)

@@ -16,17 +16,19 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
 from .. import services
-from ..api_errors import NOT_AUTHENTICATED, APIError
+from ..api_errors import challenge, error_body, error_status
 from ..authentication import DoubleTokenAuthentication, TokenUser
-from ..errors import DATABASE_UNAVAILABLE, DoubleTokenError, ServiceUnavailable
+from ..errors import (
+    DATABASE_UNAVAILABLE,
+    NOT_AUTHENTICATED,
+    DoubleTokenError,
+    ServiceUnavailable,
+)
 from ..http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from ..services import AccessGrant
 
-# What DRF sends (with the app's exception handler) when no credentials came at all.
-NOT_AUTHENTICATED_MESSAGE = "Authentication credentials were not provided."
 
-
-def _challenge(request: HttpRequest) -> str:
+def _scheme(request: HttpRequest) -> str:
     # The DRF class writes the challenge; the request plays no part in it.
     return DoubleTokenAuthentication().authenticate_header(request)
 
@@ -41,18 +43,19 @@ class NinjaTokenError(HttpError):
 
     def __init__(self, error: DoubleTokenError) -> None:
         self.error = error
-        status = APIError(error, "").status_code
-        super().__init__(status, str(error.message))
+        super().__init__(error_status(error.code), str(error.message))
 
 
 def error_response(api: Any, request: HttpRequest, error: DoubleTokenError) -> HttpResponse:
     """The error contract's response: status, body and challenge as ``api_errors`` maps them."""
-    mapped = APIError(error, _challenge(request))
-    body = {"detail": str(error.message), "code": error.code}
-    response = api.create_response(request, body, status=mapped.status_code)
-    challenge = getattr(mapped, "auth_header", None)
-    if challenge:
-        response["WWW-Authenticate"] = challenge
+    return _rendered(api, request, error.code, error.message)
+
+
+def _rendered(api: Any, request: HttpRequest, code: str, message: Any = None) -> HttpResponse:
+    response = api.create_response(request, error_body(code, message), status=error_status(code))
+    header = challenge(code, _scheme(request))
+    if header is not None:
+        response["WWW-Authenticate"] = header
     return response
 
 
@@ -71,10 +74,7 @@ def register_error_handlers(api: Any) -> Any:
         return error_response(api, request, exc)
 
     def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        body = {"detail": NOT_AUTHENTICATED_MESSAGE, "code": NOT_AUTHENTICATED}
-        response = api.create_response(request, body, status=exc.status_code)
-        response["WWW-Authenticate"] = _challenge(request)
-        return response
+        return _rendered(api, request, NOT_AUTHENTICATED)
 
     def database_error(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(api, request, ServiceUnavailable(DATABASE_UNAVAILABLE))

@@ -21,7 +21,7 @@ from rest_framework.exceptions import APIException
 
 from .. import cookies, services
 from ..api_errors import APIError
-from ..conf import api_settings
+from ..conf import doubletoken_settings
 from ..errors import INVALID_CREDENTIALS, DoubleTokenError, ServiceUnavailable, TokenError
 from ..http import client_ip, user_agent
 from ..models import DeviceSession, RevokeReason
@@ -47,7 +47,7 @@ def _bounded_token(value: str | None) -> str | None:
     value = value.strip()
     if not value:
         raise ValueError("This field may not be blank.")
-    if len(value) > api_settings.MAX_TOKEN_LENGTH:
+    if len(value) > doubletoken_settings.MAX_TOKEN_LENGTH:
         raise ValueError("The token is too long.")
     return value
 
@@ -61,8 +61,8 @@ class LoginIn(Schema):
     @field_validator("client")
     @classmethod
     def known_client(cls, value: str | None) -> str | None:
-        if value is not None and value not in api_settings.CLIENT_PROFILES:
-            names = ", ".join(sorted(api_settings.CLIENT_PROFILES))
+        if value is not None and value not in doubletoken_settings.CLIENT_PROFILES:
+            names = ", ".join(sorted(doubletoken_settings.CLIENT_PROFILES))
             raise ValueError(f"Unknown client profile; expected one of: {names}.")
         return value
 
@@ -173,7 +173,7 @@ def auth_router(*, auth: Any = None, tags: list[str] | None = None) -> Router:
     def login(request: HttpRequest, response: HttpResponse, payload: LoginIn):
         if not _call(LoginRateThrottle().allow_request, request, None):
             raise HttpError(429, "Request was throttled.")
-        client = payload.client or api_settings.DEFAULT_CLIENT
+        client = payload.client or doubletoken_settings.DEFAULT_CLIENT
         use_cookie = cookies.enabled_for(client)
         if use_cookie:  # login CSRF, as the DRF endpoint refuses it
             _call(cookies.refuse_cross_site_login, request)

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from .. import signals, store, tokens
-from ..conf import api_settings
+from ..conf import doubletoken_settings
 from ..errors import SESSION_REVOKED, TOKEN_INVALID, TOKEN_REVOKED, TokenError
 from ..models import DeviceSession
 from ..store import SessionState, Successor
@@ -75,7 +75,7 @@ def _check_session(claims: AccessClaims, session: SessionState, successor: Succe
 
 
 def _grace_seconds() -> float:
-    return api_settings.GRACE_PERIOD.total_seconds()
+    return doubletoken_settings.GRACE_PERIOD.total_seconds()
 
 
 def _record_use(sid: str) -> None:
@@ -92,7 +92,7 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessG
     refresh ``last_used_at`` once per ``LAST_USED_UPDATE_INTERVAL``.
     """
     claims = claims or tokens.decode_access(raw)
-    if not api_settings.REVOCATION_CHECK:
+    if not doubletoken_settings.REVOCATION_CHECK:
         return AccessGrant(raw, claims)
     state = store.read_request_state(claims.sid, claims.jti)
     session = state.session or _load_session_state(claims.sid)
@@ -104,7 +104,7 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessG
 
 async def aauthenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
     claims = claims or tokens.decode_access(raw)
-    if not api_settings.REVOCATION_CHECK:
+    if not doubletoken_settings.REVOCATION_CHECK:
         return AccessGrant(raw, claims)
     state = await store.aread_request_state(claims.sid, claims.jti)
     session = state.session or await sync_to_async(_load_session_state)(claims.sid)
@@ -119,7 +119,7 @@ async def aauthenticate_access(raw: str, claims: AccessClaims | None = None) -> 
 
 def needs_slide(claims: AccessClaims, now: float | None = None) -> bool:
     remaining = claims.exp - (time.time() if now is None else now)
-    return remaining <= api_settings.SLIDING_THRESHOLD.total_seconds()
+    return remaining <= doubletoken_settings.SLIDING_THRESHOLD.total_seconds()
 
 
 class _Replacement(NamedTuple):
@@ -136,7 +136,7 @@ def _new_replacement(claims: AccessClaims, now: int) -> _Replacement | None:
     """
     lifetime = int(profile_for(claims.client).access_lifetime.total_seconds())
     exp = now + lifetime
-    if exp > claims.session_expires - api_settings.SLIDING_THRESHOLD.total_seconds():
+    if exp > claims.session_expires - doubletoken_settings.SLIDING_THRESHOLD.total_seconds():
         return None
     jti = secrets.token_urlsafe(16)
     token = tokens.encode_access(
@@ -162,7 +162,7 @@ def _plan_slide(grant: AccessGrant, now: int) -> str | _Replacement | None:
 
 
 def _successor_ttl(claims: AccessClaims, now: int) -> float:
-    return claims.exp - now + api_settings.LEEWAY.total_seconds()
+    return claims.exp - now + doubletoken_settings.LEEWAY.total_seconds()
 
 
 def _slid_arguments(grant: AccessGrant, ours: _Replacement) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
 
 from .. import tokens
-from ..conf import ClientProfile, api_settings
+from ..conf import ClientProfile, doubletoken_settings
 from ..errors import DATABASE_UNAVAILABLE, TOKEN_INVALID, ServiceUnavailable, TokenError
 
 logger = logging.getLogger("django_doubletoken")
@@ -42,9 +42,9 @@ def from_unix(seconds: int) -> datetime:
 def profile_for(name: str) -> ClientProfile:
     """The session's profile; the default one if the project has since removed it."""
     try:
-        return api_settings.profile(name)
+        return doubletoken_settings.profile(name)
     except KeyError:
-        return api_settings.profile(api_settings.DEFAULT_CLIENT)
+        return doubletoken_settings.profile(doubletoken_settings.DEFAULT_CLIENT)
 
 
 def user_pk(sub: str) -> Any:
@@ -64,10 +64,10 @@ def session_uuid(sid: str) -> uuid.UUID:
 
 def revoked_state_ttl() -> float:
     """How long a revoked state must stay cached: until no access token of it can be valid."""
-    return tokens.longest_access_seconds() + api_settings.GRACE_PERIOD.total_seconds()
+    return tokens.longest_access_seconds() + doubletoken_settings.GRACE_PERIOD.total_seconds()
 
 
 def active_state_ttl(refresh_expires_at: datetime, now: datetime) -> float:
     # No access token outlives the refresh expiry it was issued under; after a rotation the
     # entry expires early and is read through again, once.
-    return (refresh_expires_at - now + api_settings.LEEWAY).total_seconds()
+    return (refresh_expires_at - now + doubletoken_settings.LEEWAY).total_seconds()

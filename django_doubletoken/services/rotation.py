@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import signals, store, tokens
 from ..claims import claims_function, custom_claims
-from ..conf import api_settings
+from ..conf import doubletoken_settings
 from ..errors import REFRESH_REUSED, SESSION_EXPIRED, SESSION_REVOKED, TOKEN_INVALID, TokenError
 from ..models import DeviceSession, RevokeReason
 from .common import database_available, from_unix, profile_for, session_uuid, user_pk
@@ -59,7 +59,7 @@ def _rotate_current(
     row, and the later ones no longer match ``refresh_generation`` and fall through.
     """
     try:
-        profile = api_settings.profile(claims.client)
+        profile = doubletoken_settings.profile(claims.client)
         owner = user_pk(claims.sub)
     except (KeyError, TokenError):
         return None
@@ -141,4 +141,4 @@ def _refresh_locked(
 
 
 def _within_grace(rotated_at: datetime | None, now: datetime) -> bool:
-    return rotated_at is not None and now - rotated_at <= api_settings.GRACE_PERIOD
+    return rotated_at is not None and now - rotated_at <= doubletoken_settings.GRACE_PERIOD

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .. import signals, store
 from ..claims import claims_function, custom_claims
-from ..conf import ClientProfile, api_settings
+from ..conf import ClientProfile, doubletoken_settings
 from ..models import DeviceSession, RevokeReason
 from ..store import SessionState
 from . import last_login
@@ -40,7 +40,7 @@ def login(
     profile, nobody listening to the row's model signals) that is one cache round trip and
     one SQL statement, ``last_login`` included (``last_login``).
     """
-    profile = api_settings.profile(client or api_settings.DEFAULT_CLIENT)
+    profile = doubletoken_settings.profile(client or doubletoken_settings.DEFAULT_CLIENT)
     now = timezone.now()
     absolute = now + profile.session_lifetime
     session = DeviceSession(

@@ -180,6 +180,16 @@ export interface SocketOptions {
 export function openSocket(client: DoubleTokenClient, url: string | URL,
                            options?: SocketOptions): WebSocket;
 
+/** What a client does about an error code (django_doubletoken.errors.ACTIONS). */
+export type ErrorAction = "refresh" | "use_newer_token" | "login" | "retry" | "fix_request";
+
+/** Every error code the server answers with: what the client does, and the WebSocket close
+ * code of those that close a socket (null: never). */
+export const ERROR_CODES: Readonly<Record<string, Readonly<{
+  action: ErrorAction;
+  closeCode: number | null;
+}>>>;
+
 /** django_doubletoken.channels close codes; the close reason is the error code. */
 export const SOCKET_CLOSE_CODES: Readonly<{
   not_authenticated: 4000;
@@ -189,6 +199,8 @@ export const SOCKET_CLOSE_CODES: Readonly<{
   session_revoked: 4004;
   session_expired: 4005;
   refresh_reused: 4006;
+  cache_unavailable: 1013;
+  database_unavailable: 1013;
 }>;
 
 /** A refresh could not be done now (network, 5xx, 429): the tokens are kept. */

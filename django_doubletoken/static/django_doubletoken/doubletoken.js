@@ -14,17 +14,41 @@
  * - `openSocket()`: a WebSocket authenticated for django_doubletoken.channels, kept alive past
  *   access-token expiry by sending each new token over it.
  *
- * Types: doubletoken.d.ts. Usage: docs/js-client.md in django-doubletoken.
+ * Types: doubletoken.d.ts. Usage: docs/how-to/js-client.md in django-doubletoken.
  */
 
+/**
+ * What the client does for each error code, and the WebSocket close code of those that close
+ * a socket: the server's one table (django_doubletoken.errors.ERROR_CODES), which the test
+ * suite checks this copy against. Actions: "refresh" and "use_newer_token" (renew the access
+ * token, then replay once), "login" (the session is over), "retry", "fix_request".
+ */
+export const ERROR_CODES = Object.freeze({
+  token_expired: Object.freeze({ action: "refresh", closeCode: 4002 }),
+  token_revoked: Object.freeze({ action: "use_newer_token", closeCode: 4003 }),
+  token_invalid: Object.freeze({ action: "login", closeCode: 4001 }),
+  session_revoked: Object.freeze({ action: "login", closeCode: 4004 }),
+  session_expired: Object.freeze({ action: "login", closeCode: 4005 }),
+  refresh_reused: Object.freeze({ action: "login", closeCode: 4006 }),
+  invalid_credentials: Object.freeze({ action: "fix_request", closeCode: null }),
+  not_authenticated: Object.freeze({ action: "fix_request", closeCode: 4000 }),
+  authentication_failed: Object.freeze({ action: "fix_request", closeCode: null }),
+  cache_unavailable: Object.freeze({ action: "retry", closeCode: 1013 }),
+  database_unavailable: Object.freeze({ action: "retry", closeCode: 1013 }),
+  throttled: Object.freeze({ action: "retry", closeCode: null }),
+  permission_denied: Object.freeze({ action: "fix_request", closeCode: null }),
+  csrf_failed: Object.freeze({ action: "fix_request", closeCode: null }),
+  not_found: Object.freeze({ action: "fix_request", closeCode: null }),
+  method_not_allowed: Object.freeze({ action: "fix_request", closeCode: null }),
+  parse_error: Object.freeze({ action: "fix_request", closeCode: null }),
+  request_too_large: Object.freeze({ action: "fix_request", closeCode: null }),
+  unsupported_media_type: Object.freeze({ action: "fix_request", closeCode: null }),
+});
+const codesWhere = (test) =>
+  new Set(Object.keys(ERROR_CODES).filter((code) => test(ERROR_CODES[code])));
 // 401 codes that a refresh cures, and those that mean "log in again".
-const REFRESH_CODES = new Set(["token_expired", "token_revoked"]);
-const LOGOUT_CODES = new Set([
-  "token_invalid",
-  "session_revoked",
-  "session_expired",
-  "refresh_reused",
-]);
+const REFRESH_CODES = codesWhere(({ action }) => ["refresh", "use_newer_token"].includes(action));
+const LOGOUT_CODES = codesWhere(({ action }) => action === "login");
 // The refresh endpoint's answers that mean the session cannot go on (no retry will help).
 const REFRESH_REFUSED = new Set([400, 401, 403]);
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
@@ -650,15 +674,13 @@ export class DoubleTokenClient extends EventTarget {
 // --- WebSockets (django_doubletoken.channels) ---------------------------------------------
 
 /** The server's close codes; the close reason is the error code itself. */
-export const SOCKET_CLOSE_CODES = Object.freeze({
-  not_authenticated: 4000,
-  token_invalid: 4001,
-  token_expired: 4002,
-  token_revoked: 4003,
-  session_revoked: 4004,
-  session_expired: 4005,
-  refresh_reused: 4006,
-});
+export const SOCKET_CLOSE_CODES = Object.freeze(
+  Object.fromEntries(
+    Object.entries(ERROR_CODES)
+      .filter(([, { closeCode }]) => closeCode !== null)
+      .map(([code, { closeCode }]) => [code, closeCode]),
+  ),
+);
 const SOCKET_PROTOCOL = "doubletoken";
 const OPEN = 1;
 

@@ -78,7 +78,7 @@ def _slow_link_caches(url):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("client_side_cache", [False, True], ids=["round-trip", "tracked"])
 def test_a_slow_link_to_one_host_is_where_the_cache_stops(user, own_redis, client_side_cache):
-    """Why CLIENT_SIDE_CACHE is not the default (docs/client-side-cache.md, "Across hosts"):
+    """Why CLIENT_SIDE_CACHE is not the default (docs/how-to/client-side-cache.md, "Across hosts"):
     host B hears from Redis a second late (a slow or lossy link: a TCP retransmission), while
     the client reaches B at once. With the default round trip B's next request still reads
     Redis after the revocation and refuses it, late but right. With the cache, B answers from

@@ -42,7 +42,7 @@ from typing import Any
 from django.core.cache import BaseCache
 from django.core.signals import setting_changed
 
-from .conf import api_settings
+from .conf import doubletoken_settings
 
 logger = logging.getLogger("django_doubletoken")
 
@@ -283,14 +283,14 @@ _registry_lock = threading.Lock()
 def tracker(backend: BaseCache) -> Tracker | None:
     """This process's tracker for ``backend`` when ``CLIENT_SIDE_CACHE`` is on and the backend
     can track; None otherwise (the caller does a plain round trip)."""
-    if not api_settings.CLIENT_SIDE_CACHE:
+    if not doubletoken_settings.CLIENT_SIDE_CACHE:
         return None
     known = _by_backend.get(id(backend))
     if known is not None and known[0] is backend and (
             known[1] is None or known[1].pid == os.getpid()):
         return known[1]
-    max_entries = api_settings.CLIENT_SIDE_CACHE_MAX_ENTRIES
-    max_age = api_settings.CLIENT_SIDE_CACHE_MAX_AGE.total_seconds()
+    max_entries = doubletoken_settings.CLIENT_SIDE_CACHE_MAX_ENTRIES
+    max_age = doubletoken_settings.CLIENT_SIDE_CACHE_MAX_AGE.total_seconds()
     key = (os.getpid(), repr(getattr(backend, "_server", None)), type(backend).__name__,
            max_entries, max_age)
     with _registry_lock:

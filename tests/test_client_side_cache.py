@@ -1,5 +1,6 @@
 """CLIENT_SIDE_CACHE: request state held in process memory, invalidated by Redis
-(CLIENT TRACKING). Counts round trips; the cross-process proof is in test_tracking_live.py."""
+(CLIENT TRACKING). Counts round trips; the cross-process proof is in
+test_client_side_cache_live.py."""
 
 import pickle
 from datetime import timedelta
@@ -7,7 +8,7 @@ from datetime import timedelta
 import pytest
 import redis
 
-from django_doubletoken import services, store, tokens, tracking
+from django_doubletoken import client_side_cache, services, store, tokens
 
 from .helpers import bearer
 from .servers import RedisServer, cache_config
@@ -36,11 +37,11 @@ def tracked(settings, private_redis):
     settings.CACHES = cache_config(private_redis.url)
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CLIENT_SIDE_CACHE": True}
     yield
-    tracking.reset()
+    client_side_cache.reset()
 
 
 def _tracker():
-    found = tracking.tracker(store.cache())
+    found = client_side_cache.tracker(store.cache())
     assert found is not None
     return found
 
@@ -182,7 +183,7 @@ def _assert_untracked_one_round_trip(api, login, request):
     ``get_many``. (``counting_cache`` is requested here, after the test changed CACHES.)"""
     counting_cache = request.getfixturevalue("counting_cache")
     pair = login()
-    assert tracking.tracker(store.cache()) is None
+    assert client_side_cache.tracker(store.cache()) is None
     counting_cache.calls.clear()
     assert _me(api, pair) == (200, None)
     assert counting_cache.calls == ["get_many"]

@@ -1,0 +1,1 @@
+"""Build-time generation of the documentation's reference pages (mkdocs.yml's hooks)."""

@@ -1,0 +1,115 @@
+"""The documentation site builds strictly (broken links, missing pages, a snippet whose file is
+gone, a reference entry missing from the code), and its generated reference covers the code:
+every setting, error code, system check and signal (docs_hooks/render.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from django_doubletoken import conf
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+                             "--site-dir", str(out)], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def page(site: Path, path: str) -> str:
+    return (site / path / "index.html").read_text()
+
+
+def test_the_site_builds_strictly_with_every_page_of_the_nav(site):
+    for path in ("tutorial", "how-to/extending", "how-to/email-login", "how-to/js-client",
+                 "reference/python-api", "explanation/security", "explanation/changelog"):
+        assert (site / path / "index.html").exists(), path
+
+
+def test_every_setting_is_in_the_settings_reference(site):
+    html = page(site, "reference/settings")
+    for setting in conf.SETTINGS:
+        assert f'id="{setting.name.lower()}"' in html, setting.name
+    assert "timedelta(minutes=15)" in html  # defaults as a reader writes them
+
+
+def test_every_error_code_and_check_is_in_the_reference(site):
+    from docs_hooks import render
+
+    errors = page(site, "reference/errors")
+    for code in render.error_codes():
+        assert f"<code>{code.code}</code>" in errors, code.code
+    assert "4004" in errors and 'error_description="session_revoked"' in errors
+    checks = page(site, "reference/checks")
+    for identifier in render.check_ids_in_source():
+        assert identifier in checks, identifier
+
+
+def test_the_http_api_reference_is_rendered_from_the_schema(site):
+    html = page(site, "reference/http-api")
+    for path in ("/api/auth/login/", "/api/auth/refresh/", "/api/auth/sessions/{session_id}/"):
+        assert path in html, path
+    assert "openapi:" in (site / "reference" / "openapi.yaml").read_text()
+
+
+def test_the_python_api_reference_has_the_docstrings(site):
+    html = page(site, "reference/python-api")
+    assert "django_doubletoken.shortcuts.login_response" in html
+    assert "TokenStore" in html and "bearer_auth" in html
+
+
+def test_a_setting_without_help_fails_the_build(monkeypatch):
+    from docs_hooks import render
+
+    undocumented = replace(conf.SETTINGS[0], help=" ")
+    monkeypatch.setattr(conf, "SETTINGS", (undocumented, *conf.SETTINGS[1:]))
+    with pytest.raises(render.ReferenceError, match=undocumented.name):
+        render.settings_page()
+
+
+def test_an_error_code_without_an_action_fails_the_build(monkeypatch):
+    from docs_hooks import render
+
+    codes = render.error_codes()
+    monkeypatch.setattr(render, "error_codes", lambda: [*codes[1:], replace_action(codes[0])])
+    with pytest.raises(render.ReferenceError, match=codes[0].code):
+        render.errors_page()
+
+
+def replace_action(code):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**{**vars(code), "action": ""}) if not hasattr(
+        code, "__dataclass_fields__") else replace(code, action="")
+
+
+def test_a_check_missing_from_the_table_fails_the_build(monkeypatch):
+    from docs_hooks import render
+
+    specs = render.check_specs()
+    monkeypatch.setattr(render, "check_specs", lambda: specs[1:])
+    with pytest.raises(render.ReferenceError, match=specs[0].id):
+        render.checks_page()
+
+
+def test_a_signal_without_a_description_fails_the_build(monkeypatch):
+    from django.dispatch import Signal
+
+    from django_doubletoken import signals
+    from docs_hooks import render
+
+    monkeypatch.setattr(signals, "session_undocumented", Signal(), raising=False)
+    with pytest.raises(render.ReferenceError, match="session_undocumented"):
+        render.signals_page()
