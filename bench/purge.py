@@ -151,6 +151,9 @@ def purge(login_load: Callable[[], dict], batch_size: int = 1000) -> dict[str, A
         "last_10_batches_ms": round(statistics.mean(last) * 1000, 1) if last else 0,
         "last_over_first": round(statistics.mean(last) / statistics.mean(first), 2)
         if first else 0,
+        "first_10_batches_median_ms": round(statistics.median(first) * 1000, 1) if first else 0,
+        "last_10_batches_median_ms": round(statistics.median(last) * 1000, 1) if last else 0,
+        "batch_ms": [round(s * 1000, 1) for _, s in batches],
         "batch_ms_every_tenth": [round(s * 1000, 1) for _, s in batches[:: max(1, len(batches)
                                                                               // 10)]],
         "login_while_purging_whole_round": login_ended <= total,
