@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -274,24 +275,28 @@ class Benchmark:
                 path = "/ours/auth/refresh/"
             requests.post(f"{server.base_url}{path}", json={"refresh": token}, timeout=10)
 
-    def scenarios(self) -> list[dict[str, Any]]:
+    def _scenario(self, results: list[dict[str, Any]], name: str, title: str, a: tuple,
+                  b: tuple, runs=None) -> dict[str, Any]:
+        """Runs (unless given) and summarises one scenario into ``results``."""
         from report import TARGETS, compare
 
-        results = []
+        if runs is None:
+            log(f"scenario {name}: {title}")
+            runs = self.alternate(a, b)
+        summary = compare(name, title, a[0], b[0], runs)
+        if name in TARGETS:
+            text, check = TARGETS[name]
+            summary["target"] = {"text": text, "met": check(summary)}
+        results.append(summary)
+        return summary
 
-        def scenario(name: str, title: str, a: tuple, b: tuple, runs=None) -> dict[str, Any]:
-            if runs is None:
-                log(f"scenario {name}: {title}")
-                runs = self.alternate(a, b)
-            summary = compare(name, title, a[0], b[0], runs)
-            if name in TARGETS:
-                text, check = TARGETS[name]
-                summary["target"] = {"text": text, "met": check(summary)}
-            results.append(summary)
-            return summary
+    def _wanted(self, name: str) -> bool:
+        return not self.args.only or name in self.args.only
 
-        def wanted(name: str) -> bool:
-            return not self.args.only or name in self.args.only
+    def scenarios(self) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        scenario = functools.partial(self._scenario, results)
+        wanted = self._wanted
 
         if wanted("get") or wanted("sliding"):  # 4 sizes its token lists on 1's rate
             first = scenario(
@@ -492,6 +497,7 @@ def environment(args: argparse.Namespace, wrk: str, redis_version: str) -> dict[
         import sqlite3
 
         database = f"SQLite {sqlite3.sqlite_version}"
+
     def git(*command: str) -> str:
         done = subprocess.run(["git", *command], cwd=BENCH_DIR, capture_output=True, text=True)
         return done.stdout.strip()

@@ -55,10 +55,10 @@ def authenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] |
     database query. Its user and grant; None when there is no Bearer header; a
     ``DoubleTokenError`` when the token is refused. Either outcome is remembered on the
     request, so the sliding middleware reuses it instead of verifying again."""
+    raw = _bearer(request)
+    if raw is None:
+        return None
     try:
-        raw = bearer_token(request)
-        if raw is None:
-            return None
         return _authenticated(request, services.authenticate_access(raw))
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
@@ -67,11 +67,19 @@ def authenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] |
 
 async def aauthenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] | None:
     """``authenticate_bearer`` for async views: the cache is read with its async API."""
+    raw = _bearer(request)
+    if raw is None:
+        return None
     try:
-        raw = bearer_token(request)
-        if raw is None:
-            return None
         return _authenticated(request, await services.aauthenticate_access(raw))
+    except DoubleTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        raise
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    try:
+        return bearer_token(request)
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise

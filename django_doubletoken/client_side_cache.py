@@ -136,7 +136,7 @@ class Tracker:
         finally:
             self._lock.release()
 
-    def forget(self, keys: list[str]) -> None:
+    def invalidate(self, keys: list[str]) -> None:
         """Drop keys this process has just written, without waiting for Redis to say so."""
         with self._lock:
             for key in keys:

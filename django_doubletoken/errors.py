@@ -27,6 +27,9 @@ REFRESH_REUSED = "refresh_reused"
 INVALID_CREDENTIALS = "invalid_credentials"
 CACHE_UNAVAILABLE = "cache_unavailable"
 DATABASE_UNAVAILABLE = "database_unavailable"
+CORE_CODES = frozenset({TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, SESSION_REVOKED,
+                        SESSION_EXPIRED, REFRESH_REUSED, INVALID_CREDENTIALS, CACHE_UNAVAILABLE,
+                        DATABASE_UNAVAILABLE})
 
 # --- codes only a face answers with (DRF's own codes, and the app's body and CSRF guards) ---
 NOT_AUTHENTICATED = "not_authenticated"

@@ -1,4 +1,7 @@
-"""Reading what the client sent: the bearer token, its IP, its user agent."""
+"""Reading what the request brings: the bearer token, the remote address, the user agent.
+
+(The remote address is the peer's IP, never called "client": that word is the client profile.)
+"""
 
 from __future__ import annotations
 
@@ -40,10 +43,10 @@ def bearer_token(request: HttpRequest) -> str | None:
     return token
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's IP, for the device list and the login throttle: the connection's peer, or
-    behind a proxy the last address of the configured header, the one the nearest (trusted)
-    proxy added; earlier ones are the client's to forge. None when it is not an address."""
+def remote_ip(request: HttpRequest) -> str | None:
+    """The remote IP, for the device list and the login throttle: the connection's peer, or
+    behind a proxy the last address of ``CLIENT_IP_HEADER``, the one the nearest (trusted)
+    proxy added; earlier ones are the sender's to forge. None when it is not an address."""
     header = doubletoken_settings.CLIENT_IP_HEADER
     raw = request.META.get(header, "") if header else ""
     raw = raw.split(",")[-1].strip() or request.META.get("REMOTE_ADDR", "")

@@ -39,9 +39,6 @@ def session_group(session_id: Any) -> str:
     return f"doubletoken.session.{session_id}"
 
 
-
-
-
 class _Relay:
     """An event loop thread of this process's own for channel-layer sends from sync code.
 
@@ -66,7 +63,8 @@ class _Relay:
 
 
 _relay = _Relay()
-# How long a revoking request waits for the layer to take the message (usually ~1 ms).
+# How long a revoking request waits at most for the layer to take the message (one round
+# trip to its Redis when all is well).
 RELAY_TIMEOUT = 2.0
 
 

@@ -87,33 +87,45 @@ class SlidingTokenMiddleware:
         if self.is_async:
             return self.__acall__(request)
         response = self.get_response(request)
-        if not _should_consider(request, response):
+        work = _slide_work(request, response)
+        if work is None:
             return response
+        grant, candidate = work
         try:
-            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-            if grant is None:
-                candidate = _unverified_candidate(request)
-                grant = candidate and services.authenticate_access(*candidate)
-            token = grant and services.slide(grant)
+            token = services.slide(grant or services.authenticate_access(*candidate))
         except DoubleTokenError:
-            # The response is already made; a failed re-issue only means none is sent.
-            return response
-        if token:
-            attach_token(response, token)
-        return response
+            return response  # the response is made; a failed re-issue only means none is sent
+        return _with_successor(response, token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = await self.get_response(request)
-        if not _should_consider(request, response):
+        work = _slide_work(request, response)
+        if work is None:
             return response
+        grant, candidate = work
         try:
-            grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
-            if grant is None:
-                candidate = _unverified_candidate(request)
-                grant = candidate and await services.aauthenticate_access(*candidate)
-            token = grant and await services.aslide(grant)
+            token = await services.aslide(
+                grant or await services.aauthenticate_access(*candidate))
         except DoubleTokenError:
             return response
-        if token:
-            attach_token(response, token)
-        return response
+        return _with_successor(response, token)
+
+
+def _slide_work(request: HttpRequest, response: HttpResponseBase
+                ) -> tuple[AccessGrant | None, tuple[str, AccessClaims] | None] | None:
+    """What the middleware has to do for ``response`` (the decisions of both paths): nothing
+    (None), slide the grant authentication left, or first verify the candidate token (the
+    token and its claims, for views that did not authenticate it)."""
+    if not _should_consider(request, response):
+        return None
+    grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+    if grant is not None:
+        return grant, None
+    candidate = _unverified_candidate(request)
+    return None if candidate is None else (None, candidate)
+
+
+def _with_successor(response: HttpResponseBase, token: str | None) -> HttpResponseBase:
+    if token:
+        attach_token(response, token)
+    return response

@@ -77,7 +77,6 @@ NO_CONTENT = {204: OpenApiResponse(description="Done")}
 NOT_FOUND = {404: OpenApiResponse(description="Not one of your sessions")}
 
 
-
 def new_token_header(status_codes: Iterable[int] = (200,)) -> OpenApiParameter:
     """The response header carrying a replacement access token (``NEW_TOKEN_HEADER``), for
     operations authenticated by an access token: on the given success statuses (error answers

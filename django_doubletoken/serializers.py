@@ -21,9 +21,9 @@ from .services import TokenPair
 
 
 class AsciiFirstSurrogateValidator(ProhibitSurrogateCharactersValidator):
-    """DRF's check, which walks the string character by character in Python (about 11 µs
-    for a refresh token). An ASCII string, which every genuine token is, holds no surrogate:
-    only other strings get the full walk and its error."""
+    """DRF's check, which walks the string character by character in Python (its cost per
+    refresh: docs/performance.md). An ASCII string, which every genuine token is, holds no
+    surrogate: only other strings get the full walk and its error."""
 
     def __call__(self, value: Any) -> None:
         if not str(value).isascii():

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from . import cookies, services
 from .conf import doubletoken_settings
-from .http import client_ip, user_agent
+from .http import remote_ip, user_agent
 from .serializers import token_pair_body
 
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
@@ -47,7 +47,7 @@ def login(
         user,
         client=client,
         device=device,
-        ip=client_ip(django_request),
+        ip=remote_ip(django_request),
         user_agent=user_agent(django_request),
         request=django_request,
     )

@@ -30,6 +30,7 @@ from django.core.cache import BaseCache, caches
 from . import client_side_cache
 from .conf import doubletoken_settings
 from .errors import CACHE_UNAVAILABLE, ServiceUnavailable
+from .flow import Call, Flow, arun, run
 
 try:
     from redis.exceptions import RedisError
@@ -177,18 +178,18 @@ async def _acall(method: str, *args: Any) -> Any:
     return await sync_to_async(plain)(*args)
 
 
-def _forget(keys: list[str]) -> None:
+def _invalidate_local(keys: list[str]) -> None:
     """This process wrote ``keys``: its tracked copies are stale now, not when Redis says."""
     tracked = client_side_cache.tracker(cache())
     if tracked is not None:
-        tracked.forget(keys)
+        tracked.invalidate(keys)
 
 
 def remember_session(sid: str, state: SessionState, ttl: float) -> None:
     """Cache a state read from the database unless something (a revocation) got there first."""
     with available():
         cache().add(session_key(sid), tuple(state), _ttl(ttl))
-        _forget([session_key(sid)])
+        _invalidate_local([session_key(sid)])
 
 
 def open_session(sid: str, state: SessionState, ttl: float) -> None:
@@ -234,7 +235,7 @@ def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
                 backend.set(key, value, _ttl(ttl))
         else:
             backend.set_many(values, _ttl(ttl))
-        _forget(list(values))
+        _invalidate_local(list(values))
         _wait_for_replicas(list(values))
 
 
@@ -285,29 +286,34 @@ def _read_from_primary(key: str) -> Any:
 
 def add_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
     """Store ``successor`` for ``jti`` unless one is there; return whichever is stored."""
+    return run(_add_successor_flow(sid, jti, successor, ttl))
+
+
+async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
+    return await arun(_add_successor_flow(sid, jti, successor, ttl))
+
+
+def _add_successor_flow(sid: str, jti: str, successor: Successor, ttl: float
+                        ) -> Flow[Call, Successor]:
     key = successor_key(sid, jti)
     with available():
-        added = cache().add(key, tuple(successor), _ttl(ttl))
-        _forget([key])
+        added = yield Call(cache().add, _aadd, (key, tuple(successor), _ttl(ttl)))
+        _invalidate_local([key])
         if added:
             return successor
-        stored = _read_from_primary(key)
+        stored = yield Call(_read_from_primary, _aread_from_primary, (key,))
     # The winner's entry can only be gone if it expired in between: then ours stands.
     return Successor(*stored) if stored else successor
 
 
-async def aadd_successor(sid: str, jti: str, successor: Successor, ttl: float) -> Successor:
-    key = successor_key(sid, jti)
-    with available():
-        added = await _acall("add", key, tuple(successor), _ttl(ttl))
-        _forget([key])
-        if added:
-            return successor
-        if doubletoken_settings.ASYNC_CACHE_ALIAS:
-            stored = await _acall("get", key)
-        else:
-            stored = await sync_to_async(_read_from_primary)(key)
-    return Successor(*stored) if stored else successor
+async def _aadd(key: str, value: Any, timeout: int) -> bool:
+    return await _acall("add", key, value, timeout)
+
+
+async def _aread_from_primary(key: str) -> Any:
+    if doubletoken_settings.ASYNC_CACHE_ALIAS:
+        return await _acall("get", key)
+    return await sync_to_async(_read_from_primary)(key)
 
 
 def claim_last_used_write(sid: str) -> bool:
@@ -315,7 +321,7 @@ def claim_last_used_write(sid: str) -> bool:
     interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     with available():
         claimed = cache().add(used_key(sid), 1, _ttl(interval))
-        _forget([used_key(sid)])
+        _invalidate_local([used_key(sid)])
         return claimed
 
 
@@ -323,4 +329,4 @@ def mark_used(sid: str) -> None:
     interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     with available():
         cache().set(used_key(sid), 1, _ttl(interval))
-        _forget([used_key(sid)])
+        _invalidate_local([used_key(sid)])

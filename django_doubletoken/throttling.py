@@ -1,9 +1,9 @@
 """Login throttling on top of DRF's, with its rate from DOUBLETOKEN and its counts in our cache.
 
-The throttle counts per client address as ``http.client_ip`` finds it, the address the device
+The throttle counts per remote address as ``http.remote_ip`` finds it, the address the device
 list records: the connection's peer, or the last entry of ``CLIENT_IP_HEADER`` when the project
 says a proxy sets that header. DRF's own ``get_ident`` would believe any ``X-Forwarded-For``
-the client sends (unless ``NUM_PROXIES`` is set), so a new value per request escaped the limit
+a caller sends (unless ``NUM_PROXIES`` is set), so a new value per request escaped the limit
 and someone else's address locked them out of login.
 """
 
@@ -18,16 +18,16 @@ from .api_errors import APIError
 from .authentication import DoubleTokenAuthentication
 from .conf import doubletoken_settings
 from .errors import DoubleTokenError
-from .http import client_ip
+from .http import remote_ip
 
 # An IPv6 client is usually handed a whole /64: counting single addresses would give it
 # 2**64 fresh identities.
 IPV6_PREFIX = 64
 
 
-def client_ident(request) -> str:
-    """The throttle's key for the request's client: its IPv4 address or its IPv6 /64."""
-    ip = client_ip(request)
+def remote_ident(request) -> str:
+    """The throttle's key for the request's remote address: the IPv4 address or the IPv6 /64."""
+    ip = remote_ip(request)
     if ip is None:
         return "unknown"
     address = ipaddress.ip_address(ip)
@@ -46,7 +46,7 @@ class LoginRateThrottle(SimpleRateThrottle):
         return doubletoken_settings.LOGIN_THROTTLE_RATE
 
     def get_ident(self, request) -> str:
-        return client_ident(request)
+        return remote_ident(request)
 
     def get_cache_key(self, request, view) -> str:
         return store.throttle_key(self.scope, self.get_ident(request))

@@ -1,4 +1,9 @@
-"""Encoding and verifying the two JWTs with PyJWT.
+"""Encoding and verifying the two JWTs.
+
+The compact serialisation and every check (header, pinned algorithm, ``kid``, canonical
+base64, claims and their types) are this module's own, each step done once; PyJWT's algorithm
+objects do the cryptography (signing and verifying the signature), and the tokens are byte
+for byte what ``jwt.encode`` would write.
 
 Both carry the ``kid`` of their signing key (see ``keys``).
 
@@ -39,6 +44,7 @@ from .keys import key_ring
 
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
+
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """RFC 7519 §4: claim names must be unique. Refuse duplicates instead of keeping the

@@ -6,10 +6,10 @@ entry, so a new setting, error code, check or signal cannot ship undocumented.
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 REALM_CHALLENGE = 'Bearer realm="api"'
@@ -121,49 +121,36 @@ def settings_page() -> str:
 def error_codes() -> list[Any]:
     from django_doubletoken import errors
 
-    if hasattr(errors, "ERROR_CODES"):
-        return list(errors.ERROR_CODES.values())
-    return _error_codes_from_tables()
+    return list(errors.ERROR_CODES.values())
 
 
-ACTIONS = {  # the client rule (tests/error_codes.json) and DESIGN.md's error contract
-    "token_expired": "refresh (or use the newer access token already stored)",
-    "token_revoked": "use the newer access token, else refresh",
-    "token_invalid": "log in again",
-    "session_revoked": "log in again",
-    "session_expired": "log in again",
-    "refresh_reused": "log in again",
-    "invalid_credentials": "ask for the credentials again",
-    "not_authenticated": "send the access token (log in)",
-    "cache_unavailable": "retry later; nothing was changed",
-    "database_unavailable": "retry later; nothing was changed",
-}
+def action_texts() -> dict[str, str]:
+    """What a client does, for each ``ErrorCode.action`` (errors.ACTIONS)."""
+    from django_doubletoken import errors
 
-
-def _error_codes_from_tables() -> list[Any]:
-    """Until errors.ERROR_CODES exists: the codes from errors.MESSAGES and api_errors' tables."""
-    from types import SimpleNamespace
-
-    from django_doubletoken import api_errors, errors
-
-    messages = {**errors.MESSAGES, api_errors.NOT_AUTHENTICATED:
-                "Authentication credentials were not provided."}
-    rows = []
-    for code, message in messages.items():
-        status = api_errors.STATUS_CODES.get(code, 401)
-        no_token = code in (errors.INVALID_CREDENTIALS, api_errors.NOT_AUTHENTICATED)
-        rows.append(SimpleNamespace(
-            code=code, message=message, status=status,
-            challenge=None if (status != 401 or no_token) else "invalid_token",
-            close_code=api_errors.CLOSE_CODES.get(code), action=ACTIONS.get(code, "")))
-    return rows
+    texts = {
+        errors.REFRESH: "refresh once (one refresh for every request in flight), then send the "
+                        "request again",
+        errors.USE_NEWER_TOKEN: "send the request again with the newer access token already "
+                                "received; refresh when there is none",
+        errors.LOGIN: "drop the tokens and log in again",
+        errors.RETRY: "keep the tokens and try again later: nothing was changed",
+        errors.FIX_REQUEST: "change the request (credentials, body, method); the tokens are "
+                            "not the problem",
+    }
+    missing = set(errors.ACTIONS) - set(texts)
+    if missing:
+        raise ReferenceError(f"client actions without a description: {sorted(missing)}")
+    return texts
 
 
 def errors_page() -> str:
     codes = error_codes()
-    undocumented = [c.code for c in codes if not (str(c.message).strip() and c.action.strip())]
+    actions = action_texts()
+    undocumented = [c.code for c in codes
+                    if not (str(c.message).strip() and c.action in actions)]
     if undocumented:
-        raise ReferenceError(f"error codes without a message or action: {undocumented}")
+        raise ReferenceError(f"error codes without a message or a known action: {undocumented}")
     lines = [
         "# Error codes",
         "",
@@ -182,7 +169,7 @@ def errors_page() -> str:
         header = _challenge_header(c)
         close = str(c.close_code) if c.close_code is not None else "—"
         lines.append(f"| `{c.code}` | {c.status} | {header} | {close} | {_cell(c.message)} | "
-                     f"{_cell(c.action)} |")
+                     f"{_cell(actions[c.action])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -200,70 +187,26 @@ def _challenge_header(code: Any) -> str:
 def check_specs() -> list[Any]:
     from django_doubletoken import checks
 
-    if hasattr(checks, "CHECKS"):
-        return list(checks.CHECKS.values())
-    return _check_specs_from_source()
-
-
-def _check_calls() -> list[tuple[str, str, str, str]]:
-    """(id, level, message, hint) of every Error/Warning the checks module builds, read from
-    its source; f-string fields shown as {name}."""
-    from django_doubletoken import checks
-
-    found = []
-    for node in ast.walk(ast.parse(inspect.getsource(checks))):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-            continue
-        keywords = {k.arg: k.value for k in node.keywords}
-        if node.func.id == "_error" and len(node.args) == 3:
-            message, hint, number = node.args
-            if isinstance(number, ast.Constant):
-                found.append((f"django_doubletoken.E{number.value:03d}", "error",
-                              _text(message), _text(hint)))
-        elif node.func.id in ("Error", "Warning") and "id" in keywords:
-            identifier = keywords["id"]
-            if isinstance(identifier, ast.Constant):
-                found.append((identifier.value, node.func.id.lower(), _text(node.args[0]),
-                              _text(keywords.get("hint"))))
-    return found
-
-
-def _text(node: Any) -> str:
-    if node is None:
-        return ""
-    if isinstance(node, ast.Constant):
-        return str(node.value)
-    if isinstance(node, ast.JoinedStr):
-        return "".join(_text(part) if isinstance(part, ast.Constant)
-                       else "{" + ast.unparse(part.value) + "}" for part in node.values)
-    if isinstance(node, ast.Name):
-        return "(see the message)"
-    return ast.unparse(node)
-
-
-def _check_specs_from_source() -> list[Any]:
-    from types import SimpleNamespace
-
-    specs: dict[str, Any] = {}
-    for identifier, level, message, hint in _check_calls():
-        spec = specs.setdefault(identifier, SimpleNamespace(
-            id=identifier, level=level, subject="", message=message, hint=hint))
-        if message not in spec.message:
-            spec.message += " / " + message
-        if hint and hint not in spec.hint:
-            spec.hint = f"{spec.hint} / {hint}" if spec.hint else hint
-    for spec in specs.values():
-        spec.hint = spec.hint or "—"  # the source has none (E017); CHECKS will
-    return list(specs.values())
+    return list(checks.CHECKS.values())
 
 
 def check_ids_in_source() -> set[str]:
-    """Every check id the checks module can emit, read from its source."""
+    """Every check id the checks package emits, read from its source: ``problem("E001")``
+    calls and full ids written out."""
     from django_doubletoken import checks
 
-    source = inspect.getsource(checks)
-    return set(re.findall(r"django_doubletoken\.[EW]\d{3}", source)) | {
-        identifier for identifier, *_ in _check_calls()}
+    found: set[str] = set()
+    for module in Path(checks.__file__).parent.glob("*.py"):
+        source = module.read_text()
+        found |= {f"{checks.PREFIX}{short}"
+                  for short in re.findall(r"problem\(\s*[\"']([EW]\d{3})[\"']", source)}
+        found |= set(re.findall(r"django_doubletoken\.[EW]\d{3}", source))
+    return found
+
+
+def _template(text: str) -> str:
+    """A check's ``str.format`` template as the reader sees it: braces unescaped."""
+    return text.replace("{{", "{").replace("}}", "}")
 
 
 def checks_page() -> str:
@@ -281,14 +224,15 @@ def checks_page() -> str:
         "Run by `manage.py check` and at startup; the `deploy` ones by `manage.py check --deploy`.",
         "Errors stop the project; a warning can be silenced with `SILENCED_SYSTEM_CHECKS` when",
         "it does not apply (say `django_doubletoken.W003` for a single `runserver` process).",
-        "Generated from `django_doubletoken.checks.CHECKS`.",
+        "Generated from `django_doubletoken.checks.CHECKS`; `{name}` stands for what the check",
+        "found.",
         "",
         "| id | level | about | message | hint |",
         "|---|---|---|---|---|",
     ]
     for spec in sorted(specs, key=lambda s: s.id):
         lines.append(f"| `{spec.id}` | {spec.level} | {_cell(spec.subject)} | "
-                     f"{_cell(spec.message)} | {_cell(spec.hint)} |")
+                     f"{_cell(_template(spec.message))} | {_cell(_template(spec.hint))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -371,28 +315,44 @@ def http_api_page() -> str:
     ]
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            lines += ["", f"## `{method.upper()} {path}`", "",
-                      f"**{operation.get('summary', '')}**", "",
-                      operation.get("description", "").strip(), ""]
-            security = [name for entry in operation.get("security", []) for name in entry]
-            lines.append("Authentication: " + (
-                "`Authorization: Bearer <access token>`" if "doubleTokenBearer" in security
-                else "none"))
-            body = operation.get("requestBody", {}).get("content", {})
-            for media, content in body.items():
-                if media == "application/json":
-                    lines += ["", "Request body (JSON):", "",
-                              *_fields(_resolve(content.get("schema", {}), components))]
-            lines += ["", "| status | meaning | body |", "|---|---|---|"]
-            for status, response in operation.get("responses", {}).items():
-                content = response.get("content", {})
-                shape = next(iter(content.values()), {}).get("schema") if content else None
-                lines.append(f"| {status} | {_cell(response.get('description', ''))} | "
-                             f"{_cell(_shape_name(shape))} |")
-                headers = response.get("headers", {})
-                for header, spec in headers.items():
-                    lines.append(f"| | header `{header}` | {_cell(spec.get('description', ''))} |")
+            lines += _operation_lines(path, method, operation, components)
+    lines += ["", "## Schemas", "", "The bodies named above."]
+    for name, component in sorted(components.items()):
+        lines += _schema_lines(name, component)
     return "\n".join(lines) + "\n"
+
+
+def _operation_lines(path: str, method: str, operation: dict, components: dict) -> list[str]:
+    lines = ["", f"## `{method.upper()} {path}`", "",
+             f"**{operation.get('summary', '')}**", "",
+             operation.get("description", "").strip(), ""]
+    security = [name for entry in operation.get("security", []) for name in entry]
+    lines.append("Authentication: " + (
+        "`Authorization: Bearer <access token>`" if "doubleTokenBearer" in security else "none"))
+    body = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in body:
+        lines += ["", "Request body (JSON):", "",
+                  *_fields(_resolve(body["application/json"].get("schema", {}), components))]
+    lines += ["", "| status | meaning | body |", "|---|---|---|"]
+    for status, response in sorted(operation.get("responses", {}).items()):
+        content = response.get("content", {})
+        shape = next(iter(content.values()), {}).get("schema") if content else None
+        lines.append(f"| {status} | {_cell(response.get('description', ''))} | "
+                     f"{_cell(_shape_name(shape))} |")
+        for header, spec in response.get("headers", {}).items():
+            lines.append(f"| | header `{header}` | {_cell(spec.get('description', ''))} |")
+    return lines
+
+
+def _schema_lines(name: str, component: dict) -> list[str]:
+    lines = ["", f"### `{name}`", ""]
+    if component.get("description"):
+        lines += [component["description"].strip(), ""]
+    if "properties" in component:
+        lines += _fields(component)
+    elif "enum" in component:
+        lines.append("One of " + ", ".join(f"`{value}`" for value in component["enum"]) + ".")
+    return lines
 
 
 def _resolve(schema: dict, components: dict) -> dict:
@@ -407,6 +367,8 @@ def _shape_name(schema: dict | None) -> str:
         return "`" + schema["$ref"].rsplit("/", 1)[-1] + "`"
     if schema.get("type") == "array" and "$ref" in schema.get("items", {}):
         return "list of `" + schema["items"]["$ref"].rsplit("/", 1)[-1] + "`"
+    if "allOf" in schema or "oneOf" in schema:
+        return " or ".join(_shape_name(part) for part in schema.get("allOf", schema.get("oneOf")))
     return "`" + str(schema.get("type", "object")) + "`"
 
 
@@ -414,8 +376,11 @@ def _fields(schema: dict) -> list[str]:
     required = set(schema.get("required", ()))
     rows = ["| field | type | required | description |", "|---|---|---|---|"]
     for name, spec in schema.get("properties", {}).items():
-        kind = spec.get("type") or ("one of " + ", ".join(map(str, spec.get("enum", [])))
-                                    if "enum" in spec else "object")
+        kind = spec.get("type") or _shape_name(spec)
+        if spec.get("format"):
+            kind += f" ({spec['format']})"
+        if spec.get("type") == "array":
+            kind = "list of " + _shape_name(spec.get("items"))
         rows.append(f"| `{name}` | {_cell(kind)} | {'yes' if name in required else 'no'} | "
                     f"{_cell(spec.get('description', ''))} |")
     return rows

@@ -107,7 +107,6 @@ def login(api, password):
     return _login
 
 
-
 @pytest.fixture
 def own_redis(settings):
     """A redis-server of this test's own, the app's cache pointed at it: no other test's

@@ -174,12 +174,12 @@ def test_behind_a_declared_proxy_the_throttle_keys_on_the_address_the_proxy_adde
 ])
 def test_the_client_address_read_from_a_declared_proxy_header(settings, rf, header, value,
                                                               address):
-    from django_doubletoken.http import client_ip
+    from django_doubletoken.http import remote_ip
 
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CLIENT_IP_HEADER": header}
-    assert client_ip(rf.get("/", **{header: value, "REMOTE_ADDR": "10.0.0.1"})) == address
+    assert remote_ip(rf.get("/", **{header: value, "REMOTE_ADDR": "10.0.0.1"})) == address
     # Without the header (a request that did not come through the proxy): the peer.
-    assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.1")) == "10.0.0.1"
+    assert remote_ip(rf.get("/", REMOTE_ADDR="10.0.0.1")) == "10.0.0.1"
 
 
 def test_an_ipv6_client_is_throttled_per_64(throttled, api, user):

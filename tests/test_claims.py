@@ -125,8 +125,8 @@ def test_checked_claims_reads_json_exactly():
 
 def test_a_resource_server_reads_roles_with_plain_pyjwt(settings, live_server, user, password,
                                                         transactional_db):
-    """The README recipe: another service verifies our access token with the JWKS endpoint
-    and reads the roles, with nothing of this app installed."""
+    """The recipe of docs/how-to/extending.md: another service verifies our access token with
+    the JWKS endpoint and reads the roles, with nothing of this app installed."""
     private, _ = _pem_pair("ES256")
     _use(settings, EXAMPLE, ALGORITHM="ES256", SIGNING_KEY=private)
     user.groups.add(Group.objects.create(name="editors"))

@@ -30,11 +30,10 @@ from django_doubletoken.client import (
     LoginFailed,
     RequestFailed,
     RequestsAuth,
-    TokenPair,
+    StoredTokens,
     TokenStore,
-    _bearer,
-    _code,
 )
+from django_doubletoken.client.exchange import bearer_of, code_of
 from django_doubletoken.errors import (
     CACHE_UNAVAILABLE,
     TOKEN_EXPIRED,
@@ -67,8 +66,8 @@ def _json(response):
 
 
 def _outcome(response) -> Outcome:
-    return Outcome(response.status_code, _code(_json(response)), bool(response.history),
-                   _bearer(response.request.headers))
+    return Outcome(response.status_code, code_of(_json(response)), bool(response.history),
+                   bearer_of(response.request.headers))
 
 
 def _in_threads(call, n):
@@ -168,7 +167,7 @@ class Recorder:
     """on_tokens and on_logout, recorded."""
 
     def __init__(self):
-        self.tokens: list[TokenPair] = []
+        self.tokens: list[StoredTokens] = []
         self.logouts: list[str | None] = []
 
     def hooks(self):
@@ -224,7 +223,7 @@ def test_slid_token_is_picked_up_and_used_next(kind, base, pair, recorder, refre
     assert first.status == 200 and first.sent == near_expiry
     slid = store.access
     assert slid != near_expiry
-    assert recorder.tokens == [TokenPair(slid, pair["refresh"])]
+    assert recorder.tokens == [StoredTokens(slid, pair["refresh"])]
 
     second, = send(kind, store, base)
     assert second.status == 200 and second.sent == slid
@@ -243,7 +242,7 @@ def test_new_token_header_name_is_configurable(base, pair, settings, recorder):
                        new_token_header="X-New-Token", **recorder.hooks())
     send("requests", store, base)
     assert store.access != near_expiry
-    assert recorder.tokens == [TokenPair(store.access, pair["refresh"])]
+    assert recorder.tokens == [StoredTokens(store.access, pair["refresh"])]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -341,7 +340,7 @@ def test_a_streamed_body_is_not_replayed(kind, base, expired_store, refreshes, h
 def test_login_and_restoring_persisted_tokens(base, user, password):
     saved = {}
 
-    def persist(pair: TokenPair):
+    def persist(pair: StoredTokens):
         saved.update(access=pair.access, refresh=pair.refresh)
 
     store = TokenStore.login(base, "alice", password, device="cli", on_tokens=persist)
@@ -434,7 +433,7 @@ def test_a_token_replaced_meanwhile_is_used_whatever_the_code(code, pair, record
     assert store.recover("an older token", code, post) == pair["access"]
     assert store.recover("an older token", code, post, replayed=True) is None
     assert asyncio.run(store.arecover("an older token", code, post)) == pair["access"]
-    assert store.tokens == TokenPair(pair["access"], pair["refresh"])
+    assert store.tokens == StoredTokens(pair["access"], pair["refresh"])
     assert recorder.logouts == []
 
 

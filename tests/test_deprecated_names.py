@@ -28,3 +28,11 @@ def test_an_unknown_conf_attribute_is_still_an_attribute_error():
 
     with pytest.raises(AttributeError):
         conf.no_such_name  # noqa: B018
+
+
+def test_the_python_clients_token_pair_under_its_old_name():
+    from django_doubletoken import client
+
+    with pytest.warns(DeprecationWarning, match="StoredTokens"):
+        old = client.TokenPair
+    assert old is client.StoredTokens

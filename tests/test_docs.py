@@ -79,20 +79,23 @@ def test_a_setting_without_help_fails_the_build(monkeypatch):
         render.settings_page()
 
 
-def test_an_error_code_without_an_action_fails_the_build(monkeypatch):
+def test_an_error_code_without_a_known_action_fails_the_build(monkeypatch):
     from docs_hooks import render
 
     codes = render.error_codes()
-    monkeypatch.setattr(render, "error_codes", lambda: [*codes[1:], replace_action(codes[0])])
+    unexplained = replace(codes[0], action="shrug")
+    monkeypatch.setattr(render, "error_codes", lambda: [unexplained, *codes[1:]])
     with pytest.raises(render.ReferenceError, match=codes[0].code):
         render.errors_page()
 
 
-def replace_action(code):
-    from types import SimpleNamespace
+def test_a_client_action_without_a_description_fails_the_build(monkeypatch):
+    from django_doubletoken import errors
+    from docs_hooks import render
 
-    return SimpleNamespace(**{**vars(code), "action": ""}) if not hasattr(
-        code, "__dataclass_fields__") else replace(code, action="")
+    monkeypatch.setattr(errors, "ACTIONS", (*errors.ACTIONS, "pray"))
+    with pytest.raises(render.ReferenceError, match="pray"):
+        render.errors_page()
 
 
 def test_a_check_missing_from_the_table_fails_the_build(monkeypatch):

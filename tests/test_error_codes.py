@@ -132,8 +132,31 @@ def test_every_code_the_package_raises_is_in_the_table():
     assert raised - set(ERROR_CODES) == set()
 
 
+def test_domain_errors_carry_core_codes_only():
+    """A face's own code (``not_authenticated``, say) is never raised as a core error."""
+    raised = re.findall(r"\b(?:TokenError|ServiceUnavailable|DoubleTokenError)\(\s*([A-Z_]+)\b",
+                        _source())
+    assert raised and {_constant(name) for name in raised} <= errors.CORE_CODES
+    core, table = errors.CORE_CODES, set(ERROR_CODES)
+    assert core <= table
+
+
 def test_every_code_constant_is_in_the_table():
     constants = {value for name, value in vars(errors).items()
                  if name.isupper() and isinstance(value, str)
                  and value not in (*errors.ACTIONS, errors.INVALID_TOKEN_CHALLENGE)}
     assert constants == set(ERROR_CODES)
+
+
+def test_drf_renders_its_own_codes_with_the_tables_status():
+    """DRF (with the app's exception handler) renders its exceptions itself: their statuses
+    must be the table's."""
+    from django_doubletoken.parsers import RequestTooLarge
+
+    classes = [c for c in vars(drf_exceptions).values() if isinstance(c, type)
+               and issubclass(c, drf_exceptions.APIException) and c.default_code in ERROR_CODES]
+    classes.append(RequestTooLarge)
+    assert {c.default_code for c in classes} >= {"not_authenticated", "throttled", "parse_error",
+                                                 "request_too_large", "permission_denied"}
+    for drf_class in classes:
+        assert drf_class.status_code == ERROR_CODES[drf_class.default_code].status, drf_class

@@ -113,7 +113,7 @@ ENDPOINTS = [
     ("GET", "/api/auth/sessions/", True),
     ("DELETE", "/api/auth/sessions/{sid}/", True),
     ("GET", "/api/me/", True),
-    ("POST", "/echo/", False),  # a project's own view, with the README's parser settings
+    ("POST", "/echo/", False),  # a project view, parsers as in docs/explanation/security.md
 ]
 FIELDS = {"/api/auth/login/": "username", "/api/auth/refresh/": "refresh",
           "/api/auth/verify/": "token"}

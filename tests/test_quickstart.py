@@ -115,7 +115,6 @@ def test_the_quickstart_works_when_pasted_into_a_new_project(fresh_project, back
     assert "django_doubletoken.W005" in deploy.stdout + deploy.stderr
 
 
-
 def _wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
     import requests
 

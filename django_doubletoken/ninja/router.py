@@ -23,7 +23,7 @@ from .. import cookies, services
 from ..api_errors import APIError
 from ..conf import doubletoken_settings
 from ..errors import INVALID_CREDENTIALS, DoubleTokenError, ServiceUnavailable, TokenError
-from ..http import client_ip, user_agent
+from ..http import remote_ip, user_agent
 from ..models import DeviceSession, RevokeReason
 from ..serializers import token_pair_body
 from ..throttling import LoginRateThrottle
@@ -158,6 +158,33 @@ def _logged_out(request: HttpRequest, response: HttpResponse) -> Any:
     return Status(204, None)
 
 
+def _login(request: HttpRequest, response: HttpResponse, payload: LoginIn) -> dict[str, Any]:
+    if not _call(LoginRateThrottle().allow_request, request, None):
+        raise HttpError(429, "Request was throttled.")
+    client = payload.client or doubletoken_settings.DEFAULT_CLIENT
+    use_cookie = cookies.enabled_for(client)
+    if use_cookie:  # login CSRF, as the DRF endpoint refuses it
+        _call(cookies.refuse_cross_site_login, request)
+    user = authenticate(request, username=payload.username, password=payload.password)
+    if user is None:
+        raise NinjaTokenError(TokenError(INVALID_CREDENTIALS))
+    pair = _call(services.login, user, client=payload.client, device=payload.device,
+                 ip=remote_ip(request), user_agent=user_agent(request), request=request)
+    return _tokens(pair, request, response, use_cookie=use_cookie)
+
+
+def _refresh(request: HttpRequest, response: HttpResponse, payload: RefreshIn
+             ) -> dict[str, Any]:
+    raw, from_cookie = payload.refresh, False
+    if raw is None:
+        raw = _call(cookies.refresh_token_from_cookie, request)
+        from_cookie = raw is not None
+    if raw is None:
+        raise HttpError(400, "The refresh token is required.")
+    pair = _call(services.refresh, raw, request=request)
+    return _tokens(pair, request, response, use_cookie=from_cookie)
+
+
 def auth_router(*, auth: Any = None, tags: list[str] | None = None) -> Router:
     """A router with login, refresh, verify, logout, logout-all and the session endpoints.
 
@@ -171,30 +198,12 @@ def auth_router(*, auth: Any = None, tags: list[str] | None = None) -> Router:
     @router.post("login/", auth=None, response={200: TokenPairOut, 429: ErrorOut, **failures},
                  summary="Log in: open a device session", url_name="login", exclude_none=True)
     def login(request: HttpRequest, response: HttpResponse, payload: LoginIn):
-        if not _call(LoginRateThrottle().allow_request, request, None):
-            raise HttpError(429, "Request was throttled.")
-        client = payload.client or doubletoken_settings.DEFAULT_CLIENT
-        use_cookie = cookies.enabled_for(client)
-        if use_cookie:  # login CSRF, as the DRF endpoint refuses it
-            _call(cookies.refuse_cross_site_login, request)
-        user = authenticate(request, username=payload.username, password=payload.password)
-        if user is None:
-            raise NinjaTokenError(TokenError(INVALID_CREDENTIALS))
-        pair = _call(services.login, user, client=payload.client, device=payload.device,
-                     ip=client_ip(request), user_agent=user_agent(request), request=request)
-        return _tokens(pair, request, response, use_cookie=use_cookie)
+        return _login(request, response, payload)
 
     @router.post("refresh/", auth=None, response={200: TokenPairOut, **failures},
                  summary="Rotate the refresh token", url_name="refresh", exclude_none=True)
     def refresh(request: HttpRequest, response: HttpResponse, payload: RefreshIn):
-        raw, from_cookie = payload.refresh, False
-        if raw is None:
-            raw = _call(cookies.refresh_token_from_cookie, request)
-            from_cookie = raw is not None
-        if raw is None:
-            raise HttpError(400, "The refresh token is required.")
-        pair = _call(services.refresh, raw, request=request)
-        return _tokens(pair, request, response, use_cookie=from_cookie)
+        return _refresh(request, response, payload)
 
     @router.post("verify/", auth=None, response={200: VerifyOut, **failures},
                  summary="Check an access token, revocation included", url_name="verify")

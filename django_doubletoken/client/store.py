@@ -1,21 +1,4 @@
-"""A Python client for django-doubletoken: auth for ``requests`` and ``httpx`` (sync and async).
-
-It behaves like the JS client. Every request carries ``Authorization: Bearer <access>``; a
-token slid in by the server (``NEW_HTTP_AUTHORIZATION``) is swapped in; a 401 is handled by its
-code, by the rule both clients share (README, "Extending"):
-a request whose token has been replaced meanwhile is sent again with the current one;
-``token_expired`` and ``token_revoked`` trigger one refresh, shared by every request in flight,
-and the request is then sent once more with the new token; ``token_invalid``,
-``session_revoked``, ``session_expired`` and ``refresh_reused`` (from any endpoint, the refresh
-included) clear the tokens and call ``on_logout``. Nothing is ever retried twice.
-
-``TokenStore`` also has the account calls of the JS client: ``logout()``, ``logout_all()``,
-``sessions()`` and ``revoke_session(id)`` (and ``a``-prefixed coroutines with httpx).
-
-Neither requests nor httpx is a dependency of the app: ``RequestsAuth`` exists when requests is
-installed, ``HttpxAuth`` when httpx is. Of the app it imports only the error table (no settings,
-no models), whose actions decide what a 401 code makes it do.
-"""
+"""The tokens of one signed-in device (``TokenStore``), and the account calls made with them."""
 
 from __future__ import annotations
 
@@ -24,27 +7,23 @@ import base64
 import json
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import ERROR_CODES, LOGIN, RENEW_ACTIONS
+from ..errors import ERROR_CODES, LOGIN, RENEW_ACTIONS
+from ..flow import adrive, drive
+from .exchange import code_of
 
 try:
-    import requests
-    import requests.auth
-except ImportError:  # optional: the app itself never needs it
-    requests = None
-
+    from . import requests_auth
+except ImportError:  # requests is optional: the app itself never needs it
+    requests_auth = None
 try:
-    import httpx
+    from . import httpx_auth
 except ImportError:  # optional
-    httpx = None
-
-__all__ = [
-    "HttpxAuth", "LoginFailed", "RequestFailed", "RequestsAuth", "TokenPair", "TokenStore"
-]
+    httpx_auth = None
 
 DEFAULT_NEW_TOKEN_HEADER = "NEW_HTTP_AUTHORIZATION"
 # What a 401 means, by its code's action in the server's table: a refresh cures it...
@@ -58,10 +37,12 @@ LOGOUT_CODES = frozenset(code for code, entry in ERROR_CODES.items()
 # (None when there is none). Transport errors are raised, not returned.
 Post = Callable[[str, dict], tuple[int, Any]]
 AsyncPost = Callable[[str, dict], Awaitable[tuple[int, Any]]]
+# An account call: yields (method, path relative to the auth URL), receives (status, body).
+AccountFlow = Generator[tuple[str, str], tuple[int, Any], Any]
 
 
 @dataclass(frozen=True)
-class TokenPair:
+class StoredTokens:
     """What an app persists between runs (tokens are kept out of ``repr`` so logs stay clean)."""
 
     access: str = field(repr=False)
@@ -91,7 +72,7 @@ class RequestFailed(Exception):
 
     def __init__(self, status_code: int, body: Any) -> None:
         self.status_code = status_code
-        self.code = _code(body)
+        self.code = code_of(body)
         self.body = body
         super().__init__(f"{self.what} failed: HTTP {status_code} {self.code or ''}".strip())
 
@@ -123,13 +104,13 @@ class TokenStore:
         base_url: str | None = None,
         refresh_url: str | None = None,
         new_token_header: str = DEFAULT_NEW_TOKEN_HEADER,
-        on_tokens: Callable[[TokenPair], None] | None = None,
+        on_tokens: Callable[[StoredTokens], None] | None = None,
         on_logout: Callable[[str | None], None] | None = None,
     ) -> None:
         """``base_url`` is the site root (the refresh URL is then ``/api/auth/refresh/`` under
         it); give ``refresh_url`` instead when the app is mounted elsewhere.
 
-        ``on_tokens(pair)`` runs whenever the tokens change (login, refresh, slide), for apps
+        ``on_tokens(tokens)`` runs whenever the tokens change (login, refresh, slide), for apps
         that persist them. ``on_logout(code)`` runs when the server refused a refresh and the
         tokens were dropped; ``code`` says why (``session_revoked``, ``refresh_reused``, ...).
         """
@@ -167,10 +148,10 @@ class TokenStore:
         """Log in and return a store holding the new pair (``on_tokens`` is called with it).
 
         ``url`` is the site root or the login URL itself (``.../login/``); the refresh URL is
-        its sibling. ``client`` picks the server's profile (``web``, ``mobile``); ``device`` is
-        the label shown in the user's device list. ``username_field`` is the server's user
-        model's ``USERNAME_FIELD`` (``"email"``, say). Uses requests if installed, else httpx.
-        Raises ``LoginFailed`` when the server refuses.
+        its sibling. ``client`` picks the server's client profile (``web``, ``mobile``);
+        ``device`` is the label shown in the user's device list. ``username_field`` is the
+        server's user model's ``USERNAME_FIELD`` (``"email"``, say). Uses requests if
+        installed, else httpx. Raises ``LoginFailed`` when the server refuses.
         """
         login_url, refresh_url = _auth_urls(url)
         payload = {username_field: username, "password": password}
@@ -178,7 +159,7 @@ class TokenStore:
             payload["device"] = device
         if client is not None:
             payload["client"] = client
-        status, body = _post_once(login_url, payload, timeout)
+        status, body = _transport("TokenStore.login").post_once(login_url, payload, timeout)
         if status != 200 or not _is_pair(body):
             raise LoginFailed(status, body)
         options.setdefault("refresh_url", refresh_url)
@@ -189,7 +170,7 @@ class TokenStore:
         """A store from a login (or refresh) response body you fetched yourself, e.g. with an
         ``httpx.AsyncClient``; ``options`` as for the constructor. Calls ``on_tokens``."""
         store = cls(data["access"], data["refresh"], **options)
-        store._tokens_changed(TokenPair(data["access"], data["refresh"]))
+        store._tokens_changed(StoredTokens(data["access"], data["refresh"]))
         return store
 
     @property
@@ -201,11 +182,11 @@ class TokenStore:
         return self._refresh
 
     @property
-    def tokens(self) -> TokenPair | None:
+    def tokens(self) -> StoredTokens | None:
         with self._lock:
             if self._access is None:
                 return None
-            return TokenPair(self._access, self._refresh)
+            return StoredTokens(self._access, self._refresh)
 
     @property
     def session_id(self) -> str | None:
@@ -216,10 +197,10 @@ class TokenStore:
         """Replace both tokens (a new login); calls ``on_tokens``."""
         with self._lock:
             self._access, self._refresh = access, refresh
-        self._tokens_changed(TokenPair(access, refresh))
+        self._tokens_changed(StoredTokens(access, refresh))
 
     def clear(self) -> None:
-        """Forget the tokens, e.g. after calling the logout endpoint. ``on_logout`` is not
+        """Drop the tokens, e.g. after calling the logout endpoint. ``on_logout`` is not
         called: it is for logouts the app did not ask for."""
         with self._lock:
             self._access = self._refresh = None
@@ -237,8 +218,8 @@ class TokenStore:
             if self._access != sent or not new:
                 return
             self._access = new
-            pair = TokenPair(new, self._refresh)
-        self._tokens_changed(pair)
+            tokens = StoredTokens(new, self._refresh)
+        self._tokens_changed(tokens)
 
     def recover(self, sent: str, code: str | None, post: Post, *, replayed: bool = False
                 ) -> str | None:
@@ -250,30 +231,26 @@ class TokenStore:
         ``replayed`` (the request was already sent again once) only ever logs out, so that a
         server that keeps answering 401 cannot cause a loop.
         """
-        current = self._replacement(sent)
-        if current is not _UNCHANGED:
-            return None if replayed else current
-        if code in LOGOUT_CODES:
-            self._end_session(sent, code)
-        elif code in RENEW_CODES and not replayed:
-            return self.renew(sent, post)
-        return None
+        decision = self._recovery(sent, code, replayed)
+        return self.renew(sent, post) if decision is _RENEW else decision
 
     async def arecover(self, sent: str, code: str | None, post: AsyncPost, *,
                        replayed: bool = False) -> str | None:
         """``recover`` for asyncio."""
-        current = self._replacement(sent)
-        if current is not _UNCHANGED:
+        decision = self._recovery(sent, code, replayed)
+        return await self.arenew(sent, post) if decision is _RENEW else decision
+
+    def _recovery(self, sent: str, code: str | None, replayed: bool) -> str | None | object:
+        """``recover``'s answer, or ``_RENEW`` when it is for a refresh to give."""
+        with self._lock:
+            current = self._access
+        if current != sent:
             return None if replayed else current
         if code in LOGOUT_CODES:
             self._end_session(sent, code)
         elif code in RENEW_CODES and not replayed:
-            return await self.arenew(sent, post)
+            return _RENEW
         return None
-
-    def _replacement(self, sent: str) -> str | None | object:
-        with self._lock:
-            return _UNCHANGED if self._access == sent else self._access
 
     def _end_session(self, sent: str | None, code: str | None) -> None:
         """The server says the session of ``sent`` is over: drop the tokens, unless newer ones
@@ -326,7 +303,7 @@ class TokenStore:
                 if self._refresh != presented:  # logged in again meanwhile: keep that
                     return None
                 sent = self._access
-            self._end_session(sent, _code(body))
+            self._end_session(sent, code_of(body))
         # Anything else (503 cache_unavailable, 5xx, 429) is the server's trouble, not the
         # session's: keep the tokens so that a later request can refresh.
         return None
@@ -341,90 +318,90 @@ class TokenStore:
                 lock = self._async_refresh_locks[loop] = asyncio.Lock()
             return lock
 
-    def _tokens_changed(self, pair: TokenPair) -> None:
+    def _tokens_changed(self, tokens: StoredTokens) -> None:
         if self.on_tokens is not None:
-            self.on_tokens(pair)
+            self.on_tokens(tokens)
 
     # --- account calls (each one like any other request: slides, refreshes, logouts) ---
+    # Each is one flow (``_logout_flow``, ...), driven by ``_call`` or ``_acall``.
 
     def logout(self, *, timeout: float = 10.0) -> bool:
         """Log this device out (``POST logout/``). The tokens are dropped here in any case,
         even when the server could not be reached (the error is then raised); True when the
         server confirmed."""
-        return self._logout_via("logout/", timeout)
+        return self._run(self._logout_flow("logout/"), timeout)
 
     def logout_all(self, *, timeout: float = 10.0) -> bool:
         """Log every device of the user out (``POST logout-all/``); as ``logout()``."""
-        return self._logout_via("logout-all/", timeout)
+        return self._run(self._logout_flow("logout-all/"), timeout)
 
     def sessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The user's signed-in devices (``GET sessions/``); ``current`` marks this one.
         Raises ``RequestFailed``."""
-        status, body = self._call("GET", "sessions/", timeout)
-        if status != 200 or not isinstance(body, list):
-            raise RequestFailed(status, body)
-        return body
+        return self._run(self._sessions_flow(), timeout)
 
     def revoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
         """Log one of the user's devices out (``DELETE sessions/<id>/``); this one's id works
         like ``logout()``. False when the user has no such session; ``RequestFailed`` for any
         other refusal."""
-        current = self.session_id
-        status, body = self._call("DELETE", f"sessions/{session_id}/", timeout)
-        return self._revoked(session_id, current, status, body)
+        return self._run(self._revoke_flow(session_id), timeout)
 
     async def alogout(self, *, timeout: float = 10.0) -> bool:
-        return await self._alogout_via("logout/", timeout)
+        return await self._arun(self._logout_flow("logout/"), timeout)
 
     async def alogout_all(self, *, timeout: float = 10.0) -> bool:
-        return await self._alogout_via("logout-all/", timeout)
+        return await self._arun(self._logout_flow("logout-all/"), timeout)
 
     async def asessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
-        status, body = await self._acall("GET", "sessions/", timeout)
+        return await self._arun(self._sessions_flow(), timeout)
+
+    async def arevoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
+        return await self._arun(self._revoke_flow(session_id), timeout)
+
+    def _logout_flow(self, path: str) -> AccountFlow:
+        session_id = self.session_id
+        if session_id is None:
+            return False
+        try:
+            status, _ = yield "POST", path
+        finally:
+            self._drop_session(session_id)
+        return status == 204
+
+    def _sessions_flow(self) -> AccountFlow:
+        status, body = yield "GET", "sessions/"
         if status != 200 or not isinstance(body, list):
             raise RequestFailed(status, body)
         return body
 
-    async def arevoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
+    def _revoke_flow(self, session_id: str) -> AccountFlow:
         current = self.session_id
-        status, body = await self._acall("DELETE", f"sessions/{session_id}/", timeout)
-        return self._revoked(session_id, current, status, body)
-
-    def _logout_via(self, path: str, timeout: float) -> bool:
-        session_id = self.session_id
-        if session_id is None:
-            return False
-        try:
-            status, _ = self._call("POST", path, timeout)
-        finally:
-            self._forget(session_id)
-        return status == 204
-
-    async def _alogout_via(self, path: str, timeout: float) -> bool:
-        session_id = self.session_id
-        if session_id is None:
-            return False
-        try:
-            status, _ = await self._acall("POST", path, timeout)
-        finally:
-            self._forget(session_id)
-        return status == 204
-
-    def _revoked(self, session_id: str, current: str | None, status: int, body: Any) -> bool:
+        status, body = yield "DELETE", f"sessions/{session_id}/"
         if status == 404:
             return False
         if status != 204:
             raise RequestFailed(status, body)
         if session_id == current:
-            self._forget(current)
+            self._drop_session(current)
         return True
 
-    def _forget(self, session_id: str) -> None:
+    def _drop_session(self, session_id: str) -> None:
         """Drop the tokens of a session the app logged out (refreshed or slid during the call,
         maybe), but not those of a new login meanwhile."""
         with self._lock:
-            if self._access is not None and TokenPair(self._access, None).session_id == session_id:
+            if (self._access is not None
+                    and StoredTokens(self._access, None).session_id == session_id):
                 self._access = self._refresh = None
+
+    def _run(self, flow: AccountFlow, timeout: float) -> Any:
+        return drive(flow, lambda call: _transport("TokenStore").send(
+            self, call[0], self._url(call[1]), timeout))
+
+    async def _arun(self, flow: AccountFlow, timeout: float) -> Any:
+        if httpx_auth is None:
+            raise ImportError("TokenStore's coroutines need httpx: pip install httpx")
+        return await adrive(
+            flow, lambda call: httpx_auth.asend(self, call[0], self._url(call[1]), timeout))
 
     def _url(self, path: str) -> str:
         if self.auth_url is None:
@@ -432,35 +409,22 @@ class TokenStore:
                              "the other endpoints cannot be found next to it")
         return self.auth_url + path
 
-    def _call(self, method: str, path: str, timeout: float) -> tuple[int, Any]:
-        url = self._url(path)
-        if requests is not None:
-            response = requests.request(method, url, timeout=timeout,
-                                        auth=RequestsAuth(self, timeout=timeout))
-        elif httpx is not None:
-            with httpx.Client(auth=HttpxAuth(self, timeout=timeout), timeout=timeout) as client:
-                response = client.request(method, url)
-        else:
-            raise ImportError("TokenStore needs requests or httpx: pip install requests")
-        return response.status_code, _json(response)
-
-    async def _acall(self, method: str, path: str, timeout: float) -> tuple[int, Any]:
-        url = self._url(path)
-        if httpx is None:
-            raise ImportError("TokenStore's coroutines need httpx: pip install httpx")
-        auth = HttpxAuth(self, timeout=timeout)
-        async with httpx.AsyncClient(auth=auth, timeout=timeout) as client:
-            response = await client.request(method, url)
-        return response.status_code, _json(response)
-
 
 @dataclass(frozen=True)
 class _Presented:
     token: str = field(repr=False)
 
 
-_UNCHANGED = object()
-_ACCEPTED = object()
+_RENEW = object()
+
+
+def _transport(what: str) -> Any:
+    """The HTTP library's module for the store's own calls: requests if installed, else
+    httpx."""
+    transport = requests_auth or httpx_auth
+    if transport is None:
+        raise ImportError(f"{what} needs requests or httpx: pip install requests")
+    return transport
 
 
 def _auth_urls(url: str) -> tuple[str, str]:
@@ -475,23 +439,6 @@ def _is_pair(body: Any) -> bool:
             and isinstance(body.get("refresh"), str))
 
 
-def _code(body: Any) -> str | None:
-    code = body.get("code") if isinstance(body, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def _json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _bearer(headers: Any) -> str | None:
-    value = headers.get("Authorization") or ""
-    return value[len("Bearer "):] if value.startswith("Bearer ") else None
-
-
 def _unverified_claims(token: str) -> dict[str, Any]:
     try:
         payload = token.split(".")[1]
@@ -499,171 +446,3 @@ def _unverified_claims(token: str) -> dict[str, Any]:
     except (AttributeError, IndexError, TypeError, ValueError):
         return {}
     return claims if isinstance(claims, dict) else {}
-
-
-def _post_once(url: str, payload: dict, timeout: float) -> tuple[int, Any]:
-    if requests is not None:
-        response = requests.post(url, json=payload, timeout=timeout)
-    elif httpx is not None:
-        response = httpx.post(url, json=payload, timeout=timeout)
-    else:
-        raise ImportError("TokenStore.login needs requests or httpx")
-    return response.status_code, _json(response)
-
-
-def _no_auth(request: Any) -> Any:
-    """Overrides a session-wide auth for the refresh call (it must not carry the Bearer)."""
-    return request
-
-
-if requests is not None:
-
-    class RequestsAuth(requests.auth.AuthBase):
-        """``requests`` auth: ``session.auth = RequestsAuth(store)``.
-
-        A request whose body is a stream or generator cannot be sent twice: after a refresh its
-        401 is returned as is (the tokens are fresh, so sending it again works).
-        """
-
-        def __init__(
-            self,
-            store: TokenStore,
-            *,
-            session: requests.Session | None = None,
-            timeout: float = 10.0,
-        ) -> None:
-            """``session`` makes the refresh calls (give yours for its proxies or TLS settings);
-            by default a private one."""
-            self.store = store
-            self.session = session if session is not None else requests.Session()
-            self.timeout = timeout
-
-        def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-            token = self.store.access
-            if token is not None:
-                request.headers["Authorization"] = f"Bearer {token}"
-            request.register_hook("response", self._on_response)
-            return request
-
-        def _on_response(self, response: requests.Response, **send_kwargs: Any
-                         ) -> requests.Response:
-            sent = _bearer(response.request.headers)
-            self.store.accept_slid(sent, response.headers.get(self.store.new_token_header))
-            if sent is None or response.status_code != 401:
-                return response
-            token = self.store.recover(sent, _code(_json(response)), self._post)
-            if token is None or not isinstance(response.request.body, (bytes, str, type(None))):
-                return response
-            response.close()  # its body was read above; this frees the connection
-            replay = response.request.copy()
-            replay.headers["Authorization"] = f"Bearer {token}"
-            # Straight to the adapter, as requests' own digest auth does: hooks do not run
-            # again, so a 401 on the replay is returned as it is.
-            retried = response.connection.send(replay, **send_kwargs)
-            retried.history.append(response)
-            retried.request = replay
-            self.store.accept_slid(token, retried.headers.get(self.store.new_token_header))
-            if retried.status_code == 401:
-                self.store.recover(token, _code(_json(retried)), self._post, replayed=True)
-            return retried
-
-        def _post(self, url: str, payload: dict) -> tuple[int, Any]:
-            response = self.session.post(url, json=payload, timeout=self.timeout, auth=_no_auth)
-            return response.status_code, _json(response)
-
-
-if httpx is not None:
-
-    class HttpxAuth(httpx.Auth):
-        """``httpx`` auth for ``httpx.Client`` and ``httpx.AsyncClient``: ``auth=HttpxAuth(store)``.
-
-        Only 401 bodies are read before the response is handed back, so streamed downloads stay
-        streamed. A request with streaming content cannot be sent twice: after a refresh its
-        401 is returned as is (the tokens are fresh, so sending it again works).
-        """
-
-        def __init__(self, store: TokenStore, *, timeout: float = 10.0,
-                     **client_options: Any) -> None:
-            """Refresh calls use a short-lived ``httpx.Client`` / ``AsyncClient`` made with
-            ``client_options`` (``verify``, ``cert``, ``proxy``, ...): one call every access
-            lifetime, and it keeps the refresh out of the app's client and its event hooks."""
-            self.store = store
-            self.timeout = timeout
-            self.client_options = client_options
-
-        def sync_auth_flow(self, request: httpx.Request
-                           ) -> Generator[httpx.Request, httpx.Response, None]:
-            sent = self._authorize(request, self.store.access)
-            response = yield request
-            code = self._rejection(response, sent)
-            if code is _ACCEPTED:
-                return
-            token = self.store.recover(sent, code, self._post)
-            if token is None or not _replayable(request):
-                return
-            self._authorize(request, token)
-            response = yield request
-            code = self._rejection(response, token)
-            if code is not _ACCEPTED:
-                self.store.recover(token, code, self._post, replayed=True)
-
-        async def async_auth_flow(self, request: httpx.Request
-                                  ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-            sent = self._authorize(request, self.store.access)
-            response = yield request
-            if response.status_code == 401:
-                await response.aread()
-            code = self._rejection(response, sent)
-            if code is _ACCEPTED:
-                return
-            token = await self.store.arecover(sent, code, self._apost)
-            if token is None or not _replayable(request):
-                return
-            self._authorize(request, token)
-            response = yield request
-            if response.status_code == 401:
-                await response.aread()
-            code = self._rejection(response, token)
-            if code is not _ACCEPTED:
-                await self.store.arecover(token, code, self._apost, replayed=True)
-
-        @staticmethod
-        def _authorize(request: httpx.Request, token: str | None) -> str | None:
-            if token is not None:
-                request.headers["Authorization"] = f"Bearer {token}"
-            return token
-
-        def _rejection(self, response: httpx.Response, sent: str | None) -> str | None | object:
-            """Picks up a slid token; then the code of a 401 to a request that carried a
-            token, or ``_ACCEPTED`` when there is nothing to recover from."""
-            self.store.accept_slid(sent, response.headers.get(self.store.new_token_header))
-            if sent is None or response.status_code != 401:
-                return _ACCEPTED
-            response.read()  # a no-op once aread() has read it
-            return _code(_json(response))
-
-        def _post(self, url: str, payload: dict) -> tuple[int, Any]:
-            with httpx.Client(timeout=self.timeout, **self.client_options) as client:
-                response = client.post(url, json=payload)
-            return response.status_code, _json(response)
-
-        async def _apost(self, url: str, payload: dict) -> tuple[int, Any]:
-            async with httpx.AsyncClient(timeout=self.timeout, **self.client_options) as client:
-                response = await client.post(url, json=payload)
-            return response.status_code, _json(response)
-
-    def _replayable(request: httpx.Request) -> bool:
-        try:
-            request.content  # noqa: B018 - raises for streaming content, which is sent only once
-        except httpx.RequestNotRead:
-            return False
-        return True
-
-
-def __getattr__(name: str) -> Any:
-    # A clear message instead of a bare ImportError when the HTTP library is missing.
-    library = {"RequestsAuth": "requests", "HttpxAuth": "httpx"}.get(name)
-    if library is not None:
-        raise ImportError(f"django_doubletoken.client.{name} needs {library}: "
-                          f"pip install {library}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,116 @@
+"""The client for ``httpx``, sync and async: ``auth=HttpxAuth(store)`` (needs httpx)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ..flow import Finished, resume
+from .exchange import Replay, json_of, response_flow
+
+if TYPE_CHECKING:
+    from .store import TokenStore
+
+
+class HttpxAuth(httpx.Auth):
+    """``httpx`` auth for ``httpx.Client`` and ``httpx.AsyncClient``: ``auth=HttpxAuth(store)``.
+
+    Only 401 bodies are read before the response is handed back, so streamed downloads stay
+    streamed. A request with streaming content cannot be sent twice: after a refresh its
+    401 is returned as is (the tokens are fresh, so sending it again works).
+    """
+
+    def __init__(self, store: TokenStore, *, timeout: float = 10.0,
+                 **client_options: Any) -> None:
+        """Refresh calls use a short-lived ``httpx.Client`` / ``AsyncClient`` made with
+        ``client_options`` (``verify``, ``cert``, ``proxy``, ...): one call every access
+        lifetime, and it keeps the refresh out of the app's client and its event hooks."""
+        self.store = store
+        self.timeout = timeout
+        self.client_options = client_options
+
+    # The two flows differ only in how they read a 401's body and recover.
+
+    def sync_auth_flow(self, request: httpx.Request
+                       ) -> Generator[httpx.Request, httpx.Response, None]:
+        flow, outcome = self._flow(request), None
+        while not isinstance(step := resume(flow, outcome), Finished):
+            if isinstance(step, httpx.Request):
+                outcome = yield step
+                if outcome.status_code == 401:
+                    outcome.read()
+            else:
+                outcome = self.store.recover(step.sent, step.code, self._post,
+                                             replayed=step.replayed)
+
+    async def async_auth_flow(self, request: httpx.Request
+                              ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow, outcome = self._flow(request), None
+        while not isinstance(step := resume(flow, outcome), Finished):
+            if isinstance(step, httpx.Request):
+                outcome = yield step
+                if outcome.status_code == 401:
+                    await outcome.aread()
+            else:
+                outcome = await self.store.arecover(step.sent, step.code, self._apost,
+                                                    replayed=step.replayed)
+
+    def _flow(self, request: httpx.Request) -> Generator[Any, Any, Any]:
+        """Sends ``request`` (yields it, for the auth flow to hand to httpx), then follows
+        ``response_flow``, a replay being the same request with the new token."""
+        sent = _authorize(request, self.store.access)
+        response = yield request
+        flow = response_flow(self.store, sent, response, _replayable(request))
+        step = resume(flow)
+        while not isinstance(step, Finished):
+            if isinstance(step, Replay):
+                _authorize(request, step.token)
+                step = resume(flow, (yield request))
+            else:
+                step = resume(flow, (yield step))
+
+    def _post(self, url: str, payload: dict) -> tuple[int, Any]:
+        with httpx.Client(timeout=self.timeout, **self.client_options) as http:
+            response = http.post(url, json=payload)
+        return response.status_code, json_of(response)
+
+    async def _apost(self, url: str, payload: dict) -> tuple[int, Any]:
+        async with httpx.AsyncClient(timeout=self.timeout, **self.client_options) as http:
+            response = await http.post(url, json=payload)
+        return response.status_code, json_of(response)
+
+
+def _authorize(request: httpx.Request, token: str | None) -> str | None:
+    if token is not None:
+        request.headers["Authorization"] = f"Bearer {token}"
+    return token
+
+
+def _replayable(request: httpx.Request) -> bool:
+    try:
+        request.content  # noqa: B018 - raises for streaming content, which is sent only once
+    except httpx.RequestNotRead:
+        return False
+    return True
+
+
+def send(store: TokenStore, method: str, url: str, timeout: float) -> tuple[int, Any]:
+    """One of the store's account calls, made like any other request of the app."""
+    with httpx.Client(auth=HttpxAuth(store, timeout=timeout), timeout=timeout) as http:
+        response = http.request(method, url)
+    return response.status_code, json_of(response)
+
+
+async def asend(store: TokenStore, method: str, url: str, timeout: float) -> tuple[int, Any]:
+    auth = HttpxAuth(store, timeout=timeout)
+    async with httpx.AsyncClient(auth=auth, timeout=timeout) as http:
+        response = await http.request(method, url)
+    return response.status_code, json_of(response)
+
+
+def post_once(url: str, payload: dict, timeout: float) -> tuple[int, Any]:
+    """A POST without a token (the login)."""
+    response = httpx.post(url, json=payload, timeout=timeout)
+    return response.status_code, json_of(response)

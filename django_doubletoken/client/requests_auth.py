@@ -1,0 +1,92 @@
+"""The client for ``requests``: ``session.auth = RequestsAuth(store)`` (needs requests)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import requests
+import requests.auth
+
+from ..flow import Finished, resume
+from .exchange import Replay, bearer_of, json_of, response_flow
+
+if TYPE_CHECKING:
+    from .store import TokenStore
+
+
+class RequestsAuth(requests.auth.AuthBase):
+    """``requests`` auth: ``session.auth = RequestsAuth(store)``.
+
+    A request whose body is a stream or generator cannot be sent twice: after a refresh its
+    401 is returned as is (the tokens are fresh, so sending it again works).
+    """
+
+    def __init__(
+        self,
+        store: TokenStore,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        """``session`` makes the refresh calls (give yours for its proxies or TLS settings);
+        by default a private one."""
+        self.store = store
+        self.session = session if session is not None else requests.Session()
+        self.timeout = timeout
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self.store.access
+        if token is not None:
+            request.headers["Authorization"] = f"Bearer {token}"
+        request.register_hook("response", self._on_response)
+        return request
+
+    def _on_response(self, response: requests.Response, **send_kwargs: Any
+                     ) -> requests.Response:
+        replayable = isinstance(response.request.body, (bytes, str, type(None)))
+        flow = response_flow(self.store, bearer_of(response.request.headers), response,
+                             replayable)
+        step = resume(flow)
+        while not isinstance(step, Finished):
+            if isinstance(step, Replay):
+                outcome = self._replay(response, step.token, send_kwargs)
+            else:
+                outcome = self.store.recover(step.sent, step.code, self._post,
+                                             replayed=step.replayed)
+            step = resume(flow, outcome)
+        return step.value
+
+    @staticmethod
+    def _replay(response: requests.Response, token: str, send_kwargs: dict[str, Any]
+                ) -> requests.Response:
+        response.close()  # its body was read; this frees the connection
+        replay = response.request.copy()
+        replay.headers["Authorization"] = f"Bearer {token}"
+        # Straight to the adapter, as requests' own digest auth does: hooks do not run
+        # again, so a 401 on the replay is returned as it is.
+        retried = response.connection.send(replay, **send_kwargs)
+        retried.history.append(response)
+        retried.request = replay
+        return retried
+
+    def _post(self, url: str, payload: dict) -> tuple[int, Any]:
+        response = self.session.post(url, json=payload, timeout=self.timeout, auth=_no_auth)
+        return response.status_code, json_of(response)
+
+
+def _no_auth(request: Any) -> Any:
+    """Overrides a session-wide auth for the refresh call (it must not carry the Bearer)."""
+    return request
+
+
+def send(store: TokenStore, method: str, url: str, timeout: float) -> tuple[int, Any]:
+    """One of the store's account calls, made like any other request of the app."""
+    response = requests.request(method, url, timeout=timeout,
+                                auth=RequestsAuth(store, timeout=timeout))
+    return response.status_code, json_of(response)
+
+
+def post_once(url: str, payload: dict, timeout: float) -> tuple[int, Any]:
+    """A POST without a token (the login)."""
+    response = requests.post(url, json=payload, timeout=timeout)
+    return response.status_code, json_of(response)
