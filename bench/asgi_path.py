@@ -95,11 +95,13 @@ VARIANTS = [
             "/simplejwt/me/"),
     Variant("reference: gunicorn, simplejwt JWTStatelessUserAuthentication", "gunicorn",
             "simplejwt", "/simplejwt/stateless-me/"),
-    # The peer under the same uvicorn setup (uvloop, httptools, 2 workers), DRF view (sync).
+    # The peer under the same uvicorn setup (uvloop, httptools, 2 workers), DRF view (sync);
+    # its user SELECT through Django's connection pool, as Django advises under ASGI (a
+    # persistent connection per request thread runs PostgreSQL out of connections).
     Variant("reference: uvicorn, simplejwt JWTAuthentication", "uvicorn", "simplejwt",
-            "/simplejwt/me/"),
+            "/simplejwt/me/", {"BENCH_DB_POOL": "1"}),
     Variant("reference: uvicorn, simplejwt JWTStatelessUserAuthentication", "uvicorn",
-            "simplejwt", "/simplejwt/stateless-me/"),
+            "simplejwt", "/simplejwt/stateless-me/", {"BENCH_DB_POOL": "1"}),
 ]
 # Each variant next to simplejwt's JWTAuthentication in the same server (WSGI or ASGI).
 PEER = {"gunicorn": "reference: gunicorn, simplejwt JWTAuthentication",
