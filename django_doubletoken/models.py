@@ -96,7 +96,6 @@ class DeviceSessionQuerySet(models.QuerySet):
             cursor.execute(_rotation_sql(self.model, connection), params)
             return cursor.rowcount == 1
 
-
     def insert(self, session: DeviceSession, *, last_login_of: Any = None) -> None:
         """INSERT the unsaved ``session``, its SQL built once per database, the values prepared
         by each field as the ORM would. With ``last_login_of`` (a user whose ``last_login`` is

@@ -209,7 +209,7 @@ def open_session(sid: str, state: SessionState, ttl: float) -> None:
             for key, value, seconds in entries:
                 pipeline.set(backend.make_key(key), encode(value), ex=seconds)
             pipeline.execute()
-        _forget([key for key, _, _ in entries])
+        _invalidate_local([key for key, _, _ in entries])
 
 
 def _pipeline(backend: BaseCache) -> tuple[Any, Any] | None:
