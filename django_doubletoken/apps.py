@@ -8,7 +8,14 @@ class DoubleTokenConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core.signals import request_started
+
         from . import checks, receivers  # noqa: F401  (register checks and receivers)
+        from .database import DISPATCH_UID, warn_if_unmigrated
+
+        # Servers that run no system checks (gunicorn, uvicorn) still warn of unapplied
+        # migrations, once, at their first request: the receiver then disconnects itself.
+        request_started.connect(warn_if_unmigrated, dispatch_uid=DISPATCH_UID)
 
         try:
             import drf_spectacular  # noqa: F401

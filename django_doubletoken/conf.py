@@ -48,7 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
         },
     }, "dict[str, dict]",
             "Client profiles, chosen by `client` in the login body. Each may override "
-            "`ACCESS_TOKEN_LIFETIME`, `REFRESH_TOKEN_LIFETIME` and `SESSION_LIFETIME`, and set "
+            "`ACCESS_TOKEN_LIFETIME`, `REFRESH_TOKEN_LIFETIME`, `SESSION_LIFETIME` and `DPOP`, "
+            "and set "
             "`MAX_SESSIONS` (the oldest active session of that profile is revoked, reason "
             "`session_limit`, when a login would exceed it; off by default)."),
     Setting("DEFAULT_CLIENT", "web", "str",
@@ -143,12 +144,39 @@ SETTINGS: tuple[Setting, ...] = (
             "WSGI `META` key holding the client address behind one trusted proxy, e.g. "
             "`\"HTTP_X_FORWARDED_FOR\"`: its last address (the one that proxy added) is "
             "recorded and keys the login throttle. `None`: `REMOTE_ADDR`."),
+    Setting("DPOP", "off", "str",
+            "DPoP (RFC 9449): tokens bound to a key the client holds "
+            "([DPoP](../explanation/dpop.md)). `\"off\"`; `\"optional\"`: a login with a "
+            "valid `DPoP` proof binds the session to its key; `\"required\"`: login and "
+            "refresh need one. Profiles may override it."),
+    Setting("DPOP_ALGORITHMS", ("ES256", "EdDSA", "RS256", "PS256"), "tuple[str, ...]",
+            "The asymmetric algorithms a proof may be signed with; also `ES384`, `ES512`, "
+            "`RS384`, `RS512`, `PS384`, `PS512` and RFC 9864's `Ed25519`, `Ed448`. Never an "
+            "HMAC or `none`."),
+    Setting("DPOP_PROOF_MAX_AGE", timedelta(seconds=60), "timedelta",
+            "A proof is accepted this long after its `iat` (and `LEEWAY` before it); its `jti` "
+            "is remembered as long, to refuse a replay."),
+    Setting("DPOP_NONCE", False, "bool",
+            "Require a server nonce (`DPoP-Nonce`) in every proof. Stateless, derived from the "
+            "signing key, so any worker on any host accepts it."),
+    Setting("DPOP_NONCE_ROTATION", timedelta(minutes=5), "timedelta",
+            "How often the nonce changes; each is accepted for one to two of these."),
+    Setting("SIMPLEJWT_MIGRATION", None, "dict | None",
+            "Moving from djangorestframework-simplejwt without logging anyone out (opt-in; "
+            "see the simplejwt how-to): `{\"UNTIL\": ...}`, a timezone-aware `datetime` or "
+            "an ISO 8601 string with offset, plus optional `\"CLIENT\"` (profile of the "
+            "sessions opened; default `DEFAULT_CLIENT`) and `\"DEVICE\"` (their label; "
+            "default empty). Until then `refresh/` also takes a simplejwt refresh token, "
+            "verified with the project's `SIMPLE_JWT` settings, and exchanges it once for a "
+            "device session; from then on every simplejwt token is refused with "
+            "`simplejwt_migration_ended`. `None`: off."),
 )
 
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 
 PROFILE_KEYS = (
-    "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME", "MAX_SESSIONS"
+    "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME", "MAX_SESSIONS",
+    "DPOP",
 )
 
 
@@ -159,6 +187,7 @@ class ClientProfile:
     refresh_lifetime: timedelta
     session_lifetime: timedelta
     max_sessions: int | None
+    dpop: str = "off"  # "off", "optional" or "required"
 
 
 class DoubleTokenSettings:
@@ -218,6 +247,7 @@ def client_profile(name: str) -> ClientProfile:
         ),
         session_lifetime=overrides.get("SESSION_LIFETIME", doubletoken_settings.SESSION_LIFETIME),
         max_sessions=overrides.get("MAX_SESSIONS"),
+        dpop=overrides.get("DPOP", doubletoken_settings.DPOP),
     )
 
 

@@ -27,9 +27,15 @@ REFRESH_REUSED = "refresh_reused"
 INVALID_CREDENTIALS = "invalid_credentials"
 CACHE_UNAVAILABLE = "cache_unavailable"
 DATABASE_UNAVAILABLE = "database_unavailable"
+# DPoP (RFC 9449 §7.1, §8-9): the request's proof is missing or wrong; or the server wants
+# its nonce in the proof (sent in DPoP-Nonce).
+INVALID_DPOP_PROOF = "invalid_dpop_proof"
+USE_DPOP_NONCE = "use_dpop_nonce"
+SIMPLEJWT_MIGRATION_ENDED = "simplejwt_migration_ended"
 CORE_CODES = frozenset({TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, SESSION_REVOKED,
                         SESSION_EXPIRED, REFRESH_REUSED, INVALID_CREDENTIALS, CACHE_UNAVAILABLE,
-                        DATABASE_UNAVAILABLE})
+                        DATABASE_UNAVAILABLE, INVALID_DPOP_PROOF, USE_DPOP_NONCE,
+                        SIMPLEJWT_MIGRATION_ENDED})
 
 # --- codes only a face answers with (DRF's own codes, and the app's body and CSRF guards) ---
 NOT_AUTHENTICATED = "not_authenticated"
@@ -64,6 +70,10 @@ RENEW_ACTIONS = frozenset({REFRESH, USE_NEWER_TOKEN})
 
 # RFC 6750 §3.1: the ``error=`` of the challenge of a refused token.
 INVALID_TOKEN_CHALLENGE = "invalid_token"
+# RFC 9449 §7.1 and §9: the ``error=`` of a DPoP challenge, the code itself. At a token
+# endpoint (login, refresh) ``use_dpop_nonce`` is a 400 instead (RFC 9449 §8:
+# ``dpop.TOKEN_ENDPOINT_STATUS``).
+DPOP_CHALLENGES = (INVALID_DPOP_PROOF, USE_DPOP_NONCE)
 
 # WebSocket close codes: 4000-4999 are the application's (RFC 6455 §7.4.2), 1013 is "try
 # again later".
@@ -74,8 +84,9 @@ TRY_AGAIN_LATER = 1013
 class ErrorCode:
     """One code of the error contract.
 
-    ``challenge`` is the RFC 6750 ``error=`` of the 401's ``WWW-Authenticate`` header, or None
-    when the 401 carries the bare challenge (or the status is not 401: no header at all).
+    ``challenge`` is the RFC 6750 (or RFC 9449) ``error=`` of the 401's ``WWW-Authenticate``
+    header, or None when the 401 carries the bare challenge (or the status is not 401: no
+    header at all).
     ``close_code`` is the WebSocket close code (None: never closes a socket). ``action`` is
     one of ``ACTIONS``.
     """
@@ -106,6 +117,16 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
     ErrorCode(REFRESH_REUSED,
               _("This refresh token was already used; the session has been logged out."),
               401, INVALID_TOKEN_CHALLENGE, 4006, LOGIN),
+    # Not a token the client must replace: the proof sent with it. A DPoP client sends a
+    # fresh proof (with the nonce of the DPoP-Nonce header for use_dpop_nonce).
+    ErrorCode(INVALID_DPOP_PROOF, _("The DPoP proof is missing or invalid."),
+              401, INVALID_DPOP_PROOF, 4007, FIX_REQUEST),
+    ErrorCode(USE_DPOP_NONCE, _("The DPoP proof must carry the server's nonce (DPoP-Nonce)."),
+              401, USE_DPOP_NONCE, 4008, FIX_REQUEST),
+    ErrorCode(SIMPLEJWT_MIGRATION_ENDED,
+              _("Tokens issued before the switch of sign-in systems are no longer accepted; "
+                "log in again."),
+              401, INVALID_TOKEN_CHALLENGE, None, LOGIN),
     ErrorCode(INVALID_CREDENTIALS, _("Unable to log in with the provided credentials."),
               401, None, None, FIX_REQUEST),
     ErrorCode(NOT_AUTHENTICATED, _("Authentication credentials were not provided."),

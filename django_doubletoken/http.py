@@ -1,4 +1,5 @@
-"""Reading what the request brings: the bearer token, the remote address, the user agent.
+"""Reading what the request brings: the bearer token, the remote address, the user agent, the
+URL a DPoP proof must name.
 
 (The remote address is the peer's IP, never called "client": that word is the client profile.)
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 
 from django.http import HttpRequest
+from django.utils.encoding import escape_uri_path
 
 from .conf import doubletoken_settings
 from .errors import TOKEN_INVALID, TokenError
@@ -72,3 +74,11 @@ def _address_part(entry: str) -> str:
 
 def user_agent(request: HttpRequest) -> str:
     return request.META.get("HTTP_USER_AGENT", "")[:512]
+
+
+def request_uri(request: HttpRequest) -> str:
+    """The request's URL without query, as the client addressed it: what a DPoP proof's
+    ``htu`` must name. Scheme and host as Django sees them behind a proxy
+    (``SECURE_PROXY_SSL_HEADER``, ``USE_X_FORWARDED_HOST``); the path percent-encoded, so
+    that a ``?`` or ``#`` it holds (sent as ``%3F``, ``%23``) stays part of it."""
+    return f"{request.scheme}://{request.get_host()}{escape_uri_path(request.path)}"

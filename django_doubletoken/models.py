@@ -285,3 +285,29 @@ class DeviceSession(models.Model):
         if self.is_revoked:
             return "revoked"
         return "expired" if self.is_expired() else "active"
+
+
+class SimpleJWTExchange(models.Model):
+    """A djangorestframework-simplejwt refresh token exchanged for a device session
+    (``SIMPLEJWT_MIGRATION``). The unique ``jti`` is what makes the exchange happen once; the
+    row outlives its session (purged sessions leave ``session`` empty) so that the token
+    stays spent. Rows whose ``token_expires_at`` has passed may be deleted."""
+
+    jti = models.CharField(_("simplejwt token id"), max_length=255, unique=True)
+    session = models.ForeignKey(
+        DeviceSession,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("device session"),
+    )
+    exchanged_at = models.DateTimeField(_("exchanged"), default=timezone.now)
+    token_expires_at = models.DateTimeField(_("simplejwt token expires"))
+
+    class Meta:
+        verbose_name = _("exchanged simplejwt token")
+        verbose_name_plural = _("exchanged simplejwt tokens")
+
+    def __str__(self) -> str:
+        return self.jti

@@ -178,8 +178,11 @@ def _challenge_header(code: Any) -> str:
         return "—"
     if code.challenge is None:
         return f"`{REALM_CHALLENGE}`"
-    return (f'`{REALM_CHALLENGE}, error="{code.challenge}", '
-            f'error_description="{code.code}"`')
+    from django_doubletoken.errors import DPOP_CHALLENGES
+
+    # A refused DPoP proof is answered with the DPoP scheme (RFC 9449 §7.1).
+    scheme = 'DPoP algs="…"' if code.challenge in DPOP_CHALLENGES else REALM_CHALLENGE
+    return f'`{scheme}, error="{code.challenge}", error_description="{code.code}"`'
 
 
 # --- system checks -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
 import requests
@@ -69,9 +70,10 @@ def _settings_env(overrides: dict) -> str:
 @contextmanager
 def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
                doubletoken: dict | None = None, caches: dict | None = None,
-               environ: dict[str, str] | None = None) -> Iterator[str]:
+               environ: dict[str, str] | None = None, output: Any = None) -> Iterator[str]:
     """Serve the test project in its own process; yields its base URL. ``environ`` adds
-    variables to the server's environment (e.g. ``tests.receivers.ENV_SWITCH``)."""
+    variables to the server's environment (e.g. ``tests.receivers.ENV_SWITCH``); ``output``,
+    a file, receives what the server prints (its log) instead of the terminal."""
     port = free_port()
     env = {
         **os.environ,
@@ -95,7 +97,8 @@ def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
                    "--log-level", "warning"]
     else:
         raise ValueError(kind)
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
+                               stderr=None if output is None else subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until(lambda: requests.get(f"{base}/api/auth/jwks/", timeout=2).status_code,

@@ -15,7 +15,9 @@ from example_project.settings import DOUBLETOKEN, INSTALLED_APPS, REST_FRAMEWORK
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
-INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "tests"]
+# simplejwt's blacklist: what a project migrating from simplejwt has (tests/test_simplejwt.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "drf_spectacular", "rest_framework_simplejwt.token_blacklist",
+                  "tests"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 ROOT_URLCONF = "tests.urls"
 
@@ -73,6 +75,10 @@ if os.environ.get("DOUBLETOKEN_TEST_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["DOUBLETOKEN_TEST_DB_NAME"]
 if os.environ.get("DOUBLETOKEN_TEST_CACHES"):
     CACHES = json.loads(os.environ["DOUBLETOKEN_TEST_CACHES"])
+
+# A server started by tests/test_simplejwt.py: the simplejwt settings of the how-to's project.
+if os.environ.get("DOUBLETOKEN_TEST_SIMPLE_JWT"):
+    from tests.simplejwt_project import SIMPLE_JWT  # noqa: F401
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

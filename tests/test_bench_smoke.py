@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SCENARIOS = {
@@ -101,3 +103,21 @@ def test_asgi_bench_runs_every_variant(tmp_path):
     cached = variants["ASGI: uvicorn, django-ninja async, CLIENT_SIDE_CACHE"]
     assert cached["cache_commands_per_request"] < 0.5
     assert (tmp_path / "asgi.md").read_text().startswith("Run on ")
+
+
+def test_the_dpop_bench_measures_every_figure(tmp_path):
+    output = tmp_path / "dpop.json"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "dpop_proof.py"), "--calls", "20",
+         "--json", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads(output.read_text())
+    for alg in ("ES256", "EdDSA"):
+        for figure in ("check", "check_key_imported", "verify_with_replay_record"):
+            assert result[f"{alg}_{figure}_us"] > 0
+    assert result["live_records_per_device"] == 700  # 10 req/s x (60 s + 10 s of leeway)
+    assert result["bytes_per_device_at_10_rps"] == pytest.approx(
+        700 * result["bytes_per_record"])
+    table = output.with_suffix(".md").read_text()
+    assert "| ES256 `check_proof`, key from the thumbprint cache |" in table
+    assert "700 live records" in table

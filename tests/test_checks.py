@@ -16,8 +16,10 @@ from django_doubletoken.checks import (
     PREFIX,
     check_cache_backend,
     check_deploy,
+    check_migrations_applied,
     check_settings,
     check_setup,
+    check_simplejwt_migration,
 )
 
 
@@ -260,6 +262,35 @@ def _async_cache_elsewhere(settings):
     return check_cache_backend
 
 
+def _dpop_without_cryptography(settings, monkeypatch):
+    import jwt
+
+    real = jwt.get_algorithm_by_name
+
+    def without_cryptography(name):  # as PyJWT answers without the cryptography package
+        if not name.startswith("HS"):
+            raise NotImplementedError("Algorithm not supported")
+        return real(name)
+
+    monkeypatch.setattr(jwt, "get_algorithm_by_name", without_cryptography)
+    return _doubletoken(DPOP="optional")(settings)
+
+
+def _migration_until(until):
+    def apply(settings):
+        settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "SIMPLEJWT_MIGRATION": {"UNTIL": until}}
+        return check_simplejwt_migration
+    return apply
+
+
+def _unmigrated(settings, monkeypatch):
+    # What a fresh database answers (tests/test_schema_errors.py runs the real one).
+    from django_doubletoken import database
+
+    monkeypatch.setattr(database, "unapplied_migrations", lambda alias: ["0001_initial"])
+    return check_migrations_applied
+
+
 SCENARIOS = {
     "E001": _not_a_dict,
     "E002": _doubletoken(ACCES_TOKEN_LIFETIME=timedelta(minutes=5)),
@@ -293,6 +324,13 @@ SCENARIOS = {
     "E030": _doubletoken(CLIENT_SIDE_CACHE=1),
     "E031": _doubletoken(CLIENT_SIDE_CACHE_MAX_ENTRIES=True),
     "E032": _doubletoken(CLIENT_SIDE_CACHE_MAX_AGE=timedelta(0)),
+    "E050": _doubletoken(CLIENT_PROFILES={"web": {"DPOP": "on"}}),
+    "E051": _doubletoken(DPOP_ALGORITHMS=[]),
+    "E052": _doubletoken(DPOP_ALGORITHMS=["ES256", "HS256"]),
+    "E053": _dpop_without_cryptography,
+    "E054": _doubletoken(DPOP_PROOF_MAX_AGE=60),
+    "E055": _doubletoken(DPOP_NONCE="yes"),
+    "E040": _migration_until("next summer"),
     "W001": _middleware(),
     "W002": _middleware("corsheaders.middleware.CorsMiddleware",
                         "django_doubletoken.middleware.SlidingTokenMiddleware"),
@@ -300,6 +338,8 @@ SCENARIOS = {
     "W004": _plain_user_admin,
     "W005": _weak_secret_key,
     "W006": _cache({"BACKEND": "tests.test_checks.KeyByKeyCache"}),
+    "W040": _unmigrated,
+    "W041": _migration_until("2020-01-01T00:00:00Z"),
 }
 
 

@@ -35,7 +35,8 @@ def test_every_entry_is_well_formed():
         assert entry.code == code and re.fullmatch(r"[a-z_]+", code)
         assert entry.action in errors.ACTIONS, code
         assert 400 <= entry.status < 600 and str(entry.message)
-        assert entry.challenge in (None, errors.INVALID_TOKEN_CHALLENGE), code
+        assert entry.challenge in (None, errors.INVALID_TOKEN_CHALLENGE,
+                                   *errors.DPOP_CHALLENGES), code
         assert entry.challenge is None or entry.status == 401, code
         assert entry.close_code is None or entry.close_code == errors.TRY_AGAIN_LATER \
             or 4000 <= entry.close_code <= 4999
@@ -75,7 +76,8 @@ def test_the_clients_rule_file_is_the_tables_401_codes():
 def test_the_python_client_decides_from_the_table():
     renew, logout = RENEW_CODES, LOGOUT_CODES
     assert renew == {"token_expired", "token_revoked"}
-    assert logout == {"token_invalid", "session_revoked", "session_expired", "refresh_reused"}
+    assert logout == {"token_invalid", "session_revoked", "session_expired", "refresh_reused",
+                      "simplejwt_migration_ended"}
 
 
 def test_channels_close_with_the_tables_codes():

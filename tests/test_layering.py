@@ -15,7 +15,8 @@ import pytest
 import django_doubletoken
 from django_doubletoken import services
 
-CORE = ["conf", "errors", "keys", "tokens", "store", "models", "signals", "checks", "receivers"]
+CORE = ["conf", "errors", "keys", "tokens", "store", "models", "signals", "checks", "receivers",
+        "database"]
 SERVICES = [f"services.{m.name}" for m in pkgutil.iter_modules(services.__path__)]
 
 SETUP = """

@@ -4,8 +4,8 @@ One id means one problem, so that silencing an id (``SILENCED_SYSTEM_CHECKS``) s
 problem and nothing else. ``CHECKS`` lists every id once, with its level, subject, message and
 hint; the checks build their messages from it (``problem()``) and the documentation's
 system-check reference is generated from it. The checks themselves live by subject:
-``settings`` (settings and client profiles), ``keys``, ``cache`` (the cache and the
-client-side cache) and ``deployment``.
+``settings`` (settings and client profiles; the DPoP ones in ``dpop``), ``keys``, ``cache``
+(the cache and the client-side cache) and ``deployment``.
 """
 
 from __future__ import annotations
@@ -90,6 +90,21 @@ CHECKS: dict[str, CheckSpec] = _registry(
      "holds 'user'."),
     ("E023", SETTINGS, "DOUBLETOKEN['ACCESS_TOKEN_CLAIMS'] {path!r} is not a function: "
      "{reason}.", "Give the dotted path of a function (user, session) -> dict, or None."),
+    # --- DPoP (checks/dpop.py) ---
+    ("E050", SETTINGS, "{where} is {mode!r}, not one of {modes}.",
+     "'off' (default), 'optional' or 'required'."),
+    ("E051", SETTINGS, "DOUBLETOKEN['DPOP_ALGORITHMS'] must be a non-empty list of algorithm "
+     "names.", "Choose from {choices}; the default is ES256, EdDSA, RS256, PS256."),
+    ("E052", SETTINGS, "DOUBLETOKEN['DPOP_ALGORITHMS'] lists {refused}: DPoP proofs are signed "
+     "with an asymmetric key, never with 'none' (anyone could make proofs) or an HMAC (the "
+     "proof's header cannot carry a secret key).",
+     "Choose from {choices}; the default is ES256, EdDSA, RS256, PS256."),
+    ("E053", SETTINGS, "DOUBLETOKEN['DPOP_ALGORITHMS'] lists {missing}, which PyJWT cannot "
+     "verify here.", "Install the 'cryptography' package (the 'crypto' extra)."),
+    ("E054", SETTINGS, "DOUBLETOKEN[{key!r}] must be a positive datetime.timedelta.",
+     "The default is {default}."),
+    ("E055", SETTINGS, "DOUBLETOKEN['DPOP_NONCE'] must be True or False.",
+     "False (default) asks for no server nonce."),
     # --- signing and verifying keys ---
     ("E010", KEYS, "DOUBLETOKEN['ALGORITHM'] {algorithm!r} is not a signing algorithm "
      "PyJWT offers here.", "HS256 (default), RS256, ES256 or EdDSA; RS, ES and EdDSA need the "
@@ -133,6 +148,12 @@ CHECKS: dict[str, CheckSpec] = _registry(
      "least 3 (one session's keys).", "The default is 10000."),
     ("E032", CACHE, "DOUBLETOKEN['CLIENT_SIDE_CACHE_MAX_AGE'] must be a positive "
      "datetime.timedelta.", "The default is timedelta(seconds=5)."),
+    ("E040", SETTINGS, "{error}",
+     "See the simplejwt how-to (docs/how-to/simplejwt.md) for SIMPLEJWT_MIGRATION and the "
+     "SIMPLE_JWT settings it reads."),
+    ("W041", SETTINGS, "DOUBLETOKEN['SIMPLEJWT_MIGRATION'] ended on {until}: every simplejwt "
+     "token is now refused.",
+     "Remove SIMPLEJWT_MIGRATION, SIMPLE_JWT and djangorestframework-simplejwt."),
     # --- deployment ---
     ("W001", DEPLOYMENT, "{middleware} is not in MIDDLEWARE: access tokens will not slide.",
      "Add it to MIDDLEWARE (above corsheaders.middleware.CorsMiddleware if used)."),
@@ -149,6 +170,9 @@ CHECKS: dict[str, CheckSpec] = _registry(
      "Set DOUBLETOKEN['SIGNING_KEY'] to a dedicated secret read from the environment "
      "(generate one with: python -c \"import secrets; print(secrets.token_urlsafe(48))\"), "
      "and give SECRET_KEY a strong value too."),
+    ("W040", DEPLOYMENT, "{count} migration(s) of django_doubletoken not applied to the "
+     "{alias!r} database ({names}): login, refresh and every session query fail until they "
+     "are.", "Run `{command}`."),
 )
 
 
@@ -160,7 +184,10 @@ def problem(short_id: str, **found: Any) -> CheckMessage:
 # The subject modules register their checks with Django on import.
 from .cache import check_cache_backend  # noqa: E402
 from .deployment import check_deploy, check_setup  # noqa: E402
+from .migrations import check_migrations_applied  # noqa: E402
 from .settings import check_settings  # noqa: E402
+from .simplejwt import check_simplejwt_migration  # noqa: E402
 
-__all__ = ["CHECKS", "CheckSpec", "check_cache_backend", "check_deploy", "check_settings",
-           "check_setup", "problem"]
+__all__ = ["CHECKS", "CheckSpec", "check_cache_backend", "check_deploy",
+           "check_migrations_applied", "check_settings", "check_setup",
+           "check_simplejwt_migration", "problem"]

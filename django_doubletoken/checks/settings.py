@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 from ..conf import DEFAULTS, PROFILE_KEYS, doubletoken_settings
 from . import problem
 from .cache import cache_setting_problems
+from .dpop import dpop_problems
 from .keys import key_problems
 
 LIFETIMES = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME")
@@ -39,6 +40,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     errors += _strings()
     errors += cache_setting_problems()
     errors += _login_serializer() + _claims_function()
+    errors += dpop_problems()
     return errors
 
 

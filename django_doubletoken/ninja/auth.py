@@ -18,6 +18,7 @@ from ninja.security import HttpBearer
 from .. import services
 from ..api_errors import challenge, error_body, error_status
 from ..authentication import DoubleTokenAuthentication, TokenUser
+from ..database import is_outage, note_schema_error
 from ..errors import (
     DATABASE_UNAVAILABLE,
     NOT_AUTHENTICATED,
@@ -64,7 +65,8 @@ def register_error_handlers(api: Any) -> Any:
 
     Also gives Ninja's own "no credentials" 401 the same shape: ``code`` ``not_authenticated``
     and a ``WWW-Authenticate`` challenge (RFC 6750 §3); and, as the DRF exception handler does,
-    turns an unreachable or locked database into a 503 ``database_unavailable``, not a 500.
+    turns an unreachable or locked database into a 503 ``database_unavailable``, not a 500
+    (a missing table is re-raised: Django's 500, logged, with the traceback under DEBUG).
     """
 
     def token_error(request: HttpRequest, exc: NinjaTokenError) -> HttpResponse:
@@ -77,6 +79,9 @@ def register_error_handlers(api: Any) -> Any:
         return _rendered(api, request, NOT_AUTHENTICATED)
 
     def database_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        if not is_outage(exc):
+            note_schema_error(exc)
+            raise exc
         return error_response(api, request, ServiceUnavailable(DATABASE_UNAVAILABLE))
 
     api.add_exception_handler(NinjaTokenError, token_error)

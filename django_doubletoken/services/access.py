@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from .. import signals, store, tokens
 from ..conf import doubletoken_settings
-from ..errors import SESSION_REVOKED, TOKEN_INVALID, TOKEN_REVOKED, TokenError
+from ..errors import SESSION_REVOKED, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, TokenError
 from ..models import DeviceSession
 from ..store import SessionState, Successor
 from ..tokens import AccessClaims
+from . import simplejwt
 from .common import (
     active_state_ttl,
     database_available,
@@ -84,6 +85,18 @@ def _record_use(sid: str) -> None:
             DeviceSession.objects.filter(pk=sid).update(last_used_at=timezone.now())
 
 
+def _decode(raw: str) -> AccessClaims:
+    try:
+        return tokens.decode_access(raw)
+    except TokenError as exc:
+        # Only a token that is none of ours gets here: the common path pays nothing.
+        if exc.code == TOKEN_INVALID and simplejwt.is_access_token(raw):
+            # Issued by simplejwt before the switch (SIMPLEJWT_MIGRATION): the client should
+            # refresh, which exchanges its simplejwt refresh token, rather than log out.
+            raise TokenError(TOKEN_EXPIRED) from None
+        raise
+
+
 def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
     """Verify an access token and its session: one JWT decode, one cache round trip.
 
@@ -91,7 +104,7 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessG
     database is read only when the session's state is not cached, and written only to
     refresh ``last_used_at`` once per ``LAST_USED_UPDATE_INTERVAL``.
     """
-    claims = claims or tokens.decode_access(raw)
+    claims = claims or _decode(raw)
     if not doubletoken_settings.REVOCATION_CHECK:
         return AccessGrant(raw, claims)
     state = store.read_request_state(claims.sid, claims.jti)
@@ -103,7 +116,7 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessG
 
 
 async def aauthenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
-    claims = claims or tokens.decode_access(raw)
+    claims = claims or _decode(raw)
     if not doubletoken_settings.REVOCATION_CHECK:
         return AccessGrant(raw, claims)
     state = await store.aread_request_state(claims.sid, claims.jti)

@@ -13,10 +13,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError
 
 from .. import tokens
 from ..conf import ClientProfile, doubletoken_settings
+from ..database import is_outage, note_schema_error
 from ..errors import DATABASE_UNAVAILABLE, TOKEN_INVALID, ServiceUnavailable, TokenError
 
 logger = logging.getLogger("django_doubletoken")
@@ -24,9 +25,14 @@ logger = logging.getLogger("django_doubletoken")
 
 @contextmanager
 def database_available() -> Iterator[None]:
+    """Turn an unreachable or locked database into a 503 ``database_unavailable`` (retry);
+    a schema error (a forgotten ``migrate``) goes on as the 500 it is, with a hint."""
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
+    except DatabaseError as exc:
+        if not is_outage(exc):
+            note_schema_error(exc)
+            raise
         logger.warning("database unavailable: %s", exc)
         raise ServiceUnavailable(DATABASE_UNAVAILABLE) from exc
 

@@ -15,6 +15,7 @@ from ..claims import claims_function, custom_claims
 from ..conf import doubletoken_settings
 from ..errors import REFRESH_REUSED, SESSION_EXPIRED, SESSION_REVOKED, TOKEN_INVALID, TokenError
 from ..models import DeviceSession, RevokeReason
+from . import simplejwt
 from .common import database_available, from_unix, profile_for, session_uuid, user_pk
 from .pairs import TokenPair, issue_pair, pair_of_row
 from .sessions import revoke_locked
@@ -26,8 +27,18 @@ def refresh(raw_refresh: str, *, request: HttpRequest | None = None) -> TokenPai
     The current generation's token rotates the session (generation + 1). The previous
     generation's token within ``GRACE_PERIOD`` of that rotation gets the very same new pair
     (concurrent tabs and retries). Any older genuine token is reuse: the session is revoked.
+
+    With ``SIMPLEJWT_MIGRATION`` on, a djangorestframework-simplejwt refresh token is exchanged
+    for a new session instead (``services.simplejwt``), on every face that calls this.
     """
-    claims = tokens.decode_refresh(raw_refresh)
+    try:
+        claims = tokens.decode_refresh(raw_refresh)
+    except TokenError:
+        # Only a token that is none of ours gets here: the common path pays nothing.
+        pair = simplejwt.exchange(raw_refresh, request=request)
+        if pair is None:
+            raise
+        return pair
     sid = session_uuid(claims.sid)
     now = timezone.now()
     # Custom claims need the user and the session row: the locked path reads them, and issues

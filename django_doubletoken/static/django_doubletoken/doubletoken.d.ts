@@ -199,6 +199,8 @@ export const SOCKET_CLOSE_CODES: Readonly<{
   session_revoked: 4004;
   session_expired: 4005;
   refresh_reused: 4006;
+  invalid_dpop_proof: 4007;
+  use_dpop_nonce: 4008;
   cache_unavailable: 1013;
   database_unavailable: 1013;
 }>;

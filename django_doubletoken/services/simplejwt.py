@@ -1,0 +1,288 @@
+"""Migrating from djangorestframework-simplejwt without logging anyone out (opt-in,
+``SIMPLEJWT_MIGRATION``).
+
+Until the migration's end, ``refresh`` also takes a simplejwt refresh token. It is verified as
+simplejwt itself would (the project's ``SIMPLE_JWT`` settings: key, algorithm, audience,
+issuer, leeway, claim names; refused when simplejwt's blacklist lists it) and exchanged,
+**once**, for a new device session of its user: its ``jti`` goes into a unique column in the
+same transaction that opens the session, so that however many requests present it at once,
+one session is opened. Presented again within ``GRACE_PERIOD`` (concurrent tabs, a retry
+after a lost response) it gets that session's very same pair, as a rotated refresh token
+would; later it is reuse and revokes that session. With simplejwt's blacklist app installed
+the token is also blacklisted there, so simplejwt's own endpoints refuse it too.
+
+simplejwt imports DRF, which the core may not: the token is verified with PyJWT, and the
+blacklist models are looked up in the app registry only when that app is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jwt
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .. import signals
+from ..claims import custom_claims
+from ..conf import doubletoken_settings
+from ..errors import (
+    REFRESH_REUSED,
+    SESSION_EXPIRED,
+    SESSION_REVOKED,
+    SIMPLEJWT_MIGRATION_ENDED,
+    TOKEN_INVALID,
+    TokenError,
+)
+from ..http import remote_ip, user_agent
+from ..models import DeviceSession, RevokeReason, SimpleJWTExchange
+from .common import database_available, from_unix
+from .pairs import TokenPair, issue_pair
+from .sessions import login, revoke_locked
+
+BLACKLIST_APP = "rest_framework_simplejwt.token_blacklist"
+REFRESH_TYPE = "refresh"  # simplejwt's RefreshToken.token_type
+ACCESS_TYPE = "access"
+MIGRATION_KEYS = {"UNTIL", "CLIENT", "DEVICE"}
+# simplejwt's defaults for the settings that say how its refresh tokens are signed and read.
+SIMPLE_JWT_DEFAULTS: dict[str, Any] = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": None,  # settings.SECRET_KEY
+    "VERIFYING_KEY": "",
+    "AUDIENCE": None,
+    "ISSUER": None,
+    "LEEWAY": 0,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "CHECK_REVOKE_TOKEN": False,
+    "REVOKE_TOKEN_CLAIM": "hash_password",
+}
+
+
+class MigrationSettingError(ImproperlyConfigured):
+    """``SIMPLEJWT_MIGRATION`` or ``SIMPLE_JWT`` cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    until: datetime
+    client: str
+    device: str
+
+
+def migration() -> Migration | None:
+    """The configured migration; None when off. ``MigrationSettingError`` when malformed
+    (system check E040 reports it at startup)."""
+    value = doubletoken_settings.SIMPLEJWT_MIGRATION
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MigrationSettingError(
+            "must be None or a dict such as {'UNTIL': '2027-06-30T00:00:00Z'}.")
+    unknown = set(value) - MIGRATION_KEYS
+    if unknown:
+        raise MigrationSettingError(f"has unknown keys {sorted(unknown)}.")
+    client = value.get("CLIENT", doubletoken_settings.DEFAULT_CLIENT)
+    if client not in doubletoken_settings.CLIENT_PROFILES:
+        raise MigrationSettingError(f"CLIENT {client!r} is not in CLIENT_PROFILES.")
+    device = value.get("DEVICE", "")
+    if not isinstance(device, str) or len(device) > 200:
+        raise MigrationSettingError("DEVICE must be a string of at most 200 characters.")
+    return Migration(until=_end_date(value.get("UNTIL")), client=client, device=device)
+
+
+def _end_date(value: Any) -> datetime:
+    until = parse_datetime(value) if isinstance(value, str) else value
+    if not isinstance(until, datetime) or until.utcoffset() is None:
+        raise MigrationSettingError(
+            "UNTIL must be the end of the migration as a timezone-aware datetime or an ISO "
+            f"8601 string with its offset, e.g. '2027-06-30T00:00:00Z'; got {value!r}."
+        )
+    return until
+
+
+def simple_jwt_settings() -> dict[str, Any]:
+    """The project's ``SIMPLE_JWT`` over simplejwt's defaults (only what reading tokens needs)."""
+    merged = {**SIMPLE_JWT_DEFAULTS, **(getattr(settings, "SIMPLE_JWT", None) or {})}
+    if merged["SIGNING_KEY"] is None:
+        merged["SIGNING_KEY"] = settings.SECRET_KEY
+    return merged
+
+
+def verifying_key(config: dict[str, Any]) -> Any:
+    """The key simplejwt verifies with: the signing key for HMAC, else VERIFYING_KEY.
+    ``MigrationSettingError`` when that key is missing or the algorithm is not usable."""
+    algorithm = config["ALGORITHM"]
+    try:
+        jwt.get_algorithm_by_name(algorithm)
+    except NotImplementedError:
+        raise MigrationSettingError(
+            f"SIMPLE_JWT['ALGORITHM'] {algorithm!r} is not one PyJWT can verify.") from None
+    if not isinstance(algorithm, str) or algorithm.lower() == "none":
+        raise MigrationSettingError("SIMPLE_JWT['ALGORITHM'] 'none' verifies nothing.")
+    name = "SIGNING_KEY" if algorithm.startswith("HS") else "VERIFYING_KEY"
+    if not config[name]:
+        raise MigrationSettingError(
+            f"SIMPLE_JWT[{name!r}] is empty: simplejwt's refresh tokens cannot be verified.")
+    if not config["TOKEN_TYPE_CLAIM"]:
+        raise MigrationSettingError(
+            "SIMPLE_JWT['TOKEN_TYPE_CLAIM'] is None: a refresh token cannot be told from an "
+            "access token.")
+    return config[name]
+
+
+# --- the exchange ------------------------------------------------------------------------
+
+
+def exchange(raw: str, *, request: HttpRequest | None = None) -> TokenPair | None:
+    """The pair for a simplejwt refresh token; None when ``raw`` is not one (or the migration
+    is off), so that the caller's own error stands. ``TokenError`` when it is one but may not
+    be exchanged: an access token, expired, blacklisted, its user gone or deactivated, already
+    exchanged, or the migration has ended (then every simplejwt token, expired or not)."""
+    plan = migration()
+    if plan is None:
+        return None
+    config = simple_jwt_settings()
+    now = timezone.now()
+    ended = now >= plan.until
+    payload = _verified(raw, config, check_expiry=not ended)
+    if payload is None:
+        return None
+    if ended:
+        raise TokenError(SIMPLEJWT_MIGRATION_ENDED)
+    jti = payload[config["JTI_CLAIM"]]
+    if payload[config["TOKEN_TYPE_CLAIM"]] != REFRESH_TYPE:
+        raise TokenError(TOKEN_INVALID)  # a simplejwt access (or sliding) token
+    if not isinstance(jti, str) or not 0 < len(jti) <= 255 or not isinstance(payload["exp"], int):
+        raise TokenError(TOKEN_INVALID)
+    with database_available():
+        if SimpleJWTExchange.objects.filter(jti=jti).exists():
+            return _exchanged_again(jti, now, request)
+        user = _user(payload, config)
+        try:
+            with transaction.atomic():
+                # First: the unique jti makes every concurrent exchange of this token wait
+                # here for the first one's commit, then fail. Only then the blacklist, which
+                # the first one writes: read before, it would refuse the others.
+                record = SimpleJWTExchange.objects.create(
+                    jti=jti, exchanged_at=now, token_expires_at=from_unix(payload["exp"]))
+                if _blacklisted(jti):
+                    raise TokenError(SESSION_REVOKED)
+                _blacklist(jti, payload["exp"], raw, user)
+                pair = login(user, client=plan.client, device=plan.device,
+                             ip=None if request is None else remote_ip(request),
+                             user_agent="" if request is None else user_agent(request),
+                             request=request)
+                record.session_id = pair.session_id
+                record.save(update_fields=["session"])
+        except IntegrityError:
+            if not SimpleJWTExchange.objects.filter(jti=jti).exists():
+                raise  # not ours: a real integrity problem
+            return _exchanged_again(jti, now, request)
+    return pair
+
+
+def is_access_token(raw: str) -> bool:
+    """Whether ``raw`` is a genuine simplejwt access token (expired or not) while the
+    migration runs. Authentication then answers ``token_expired``, not ``token_invalid``:
+    the client refreshes with its simplejwt refresh token, which ``exchange`` takes, instead
+    of logging the user out."""
+    plan = migration()
+    if plan is None or timezone.now() >= plan.until:
+        return False
+    config = simple_jwt_settings()
+    payload = _verified(raw, config, check_expiry=False)
+    return payload is not None and payload[config["TOKEN_TYPE_CLAIM"]] == ACCESS_TYPE
+
+
+def _verified(raw: str, config: dict[str, Any], *, check_expiry: bool) -> dict[str, Any] | None:
+    """The claims of a genuine simplejwt token (of any type), or None when ``raw`` is not
+    one. ``MigrationSettingError`` (check E040) when ``SIMPLE_JWT`` cannot verify any."""
+    key = verifying_key(config)
+    required = ["exp", config["JTI_CLAIM"], config["TOKEN_TYPE_CLAIM"], config["USER_ID_CLAIM"]]
+    try:
+        payload = jwt.decode(
+            raw, key, algorithms=[config["ALGORITHM"]], audience=config["AUDIENCE"],
+            issuer=config["ISSUER"], leeway=config["LEEWAY"],
+            options={"verify_aud": config["AUDIENCE"] is not None, "require": required,
+                     "verify_exp": check_expiry},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError(SESSION_EXPIRED) from None
+    except (jwt.InvalidTokenError, TypeError, ValueError):
+        return None
+    return payload
+
+
+def _user(payload: dict[str, Any], config: dict[str, Any]) -> Any:
+    """The token's user, as simplejwt's refresh would accept it; its session is revoked
+    otherwise (deleted, deactivated, or its password changed with CHECK_REVOKE_TOKEN)."""
+    model = get_user_model()
+    try:
+        user = model._default_manager.get(
+            **{config["USER_ID_FIELD"]: payload[config["USER_ID_CLAIM"]]})
+    except (model.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise TokenError(SESSION_REVOKED) from None
+    if not getattr(user, "is_active", True):  # this app opens no session for one
+        raise TokenError(SESSION_REVOKED)
+    if config["CHECK_REVOKE_TOKEN"] and payload.get(config["REVOKE_TOKEN_CLAIM"]) != (
+        hashlib.md5(user.password.encode()).hexdigest().upper()  # simplejwt's own digest
+    ):
+        raise TokenError(SESSION_REVOKED)
+    return user
+
+
+def _blacklist_models() -> tuple[Any, Any] | None:
+    """simplejwt's (OutstandingToken, BlacklistedToken), from the app registry (importing
+    them would import DRF); None when its blacklist app is not installed."""
+    if not apps.is_installed(BLACKLIST_APP):
+        return None
+    app = apps.get_containing_app_config(BLACKLIST_APP)
+    return app.get_model("OutstandingToken"), app.get_model("BlacklistedToken")
+
+
+def _blacklisted(jti: str) -> bool:
+    models = _blacklist_models()
+    return models is not None and models[1].objects.filter(token__jti=jti).exists()
+
+
+def _blacklist(jti: str, exp: int, raw: str, user: Any) -> None:
+    """What simplejwt's ``RefreshToken.blacklist()`` does, so its own views refuse it too."""
+    models = _blacklist_models()
+    if models is None:
+        return
+    outstanding_model, blacklisted_model = models
+    outstanding, _ = outstanding_model.objects.get_or_create(
+        jti=jti, defaults={"user": user, "token": raw, "created_at": timezone.now(),
+                           "expires_at": from_unix(exp)})
+    blacklisted_model.objects.get_or_create(token=outstanding)
+
+
+def _exchanged_again(jti: str, now: datetime, request: HttpRequest | None) -> TokenPair:
+    """The token was exchanged before: the same pair within the grace window, else reuse."""
+    with transaction.atomic():
+        record = SimpleJWTExchange.objects.get(jti=jti)
+        session = DeviceSession.objects.select_for_update().filter(pk=record.session_id).first()
+        if (session is not None and session.is_active(now) and session.refresh_generation == 0
+                and now - record.exchanged_at <= doubletoken_settings.GRACE_PERIOD):
+            return issue_pair(session, custom_claims(session))
+        reused = session if session is not None and session.revoked_at is None else None
+        if reused is not None:
+            revoke_locked([reused], RevokeReason.REFRESH_REUSED, now)
+    if reused is not None:
+        signals.session_revoked.send_robust(
+            sender=DeviceSession, session=reused, reason=RevokeReason.REFRESH_REUSED)
+        signals.refresh_reused.send_robust(sender=DeviceSession, session=reused, request=request)
+    raise TokenError(REFRESH_REUSED)
+
