@@ -195,12 +195,16 @@ def remember_session(sid: str, state: SessionState, ttl: float) -> None:
 def open_session(sid: str, state: SessionState, ttl: float) -> None:
     """A new session's state and its last-used marker (the row was just written with
     ``last_used_at`` = now), each with its own expiry, in one round trip where the backend
-    exposes its client (django-redis, django-valkey, Django's RedisCache), else in two."""
+    exposes its client (django-redis, django-valkey, Django's RedisCache) and
+    CLIENT_SIDE_CACHE is off, else in two."""
     interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
     entries = [(session_key(sid), tuple(state), _ttl(ttl)), (used_key(sid), 1, _ttl(interval))]
     backend = cache()
     with available():
-        writer = _pipeline(backend)
+        # With CLIENT_SIDE_CACHE the backend's own SETs: through a raw pipeline, the
+        # invalidation of this process's tracked copies was missed in the tests.
+        tracked = client_side_cache.tracker(backend) is not None
+        writer = None if tracked else _pipeline(backend)
         if writer is None:
             for key, value, seconds in entries:
                 backend.set(key, value, seconds)
