@@ -6,6 +6,8 @@ are refused on their next request. Rows are read-only: staff never edit token st
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_value, unquote
 from django.contrib.auth import get_user_model
@@ -15,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
@@ -71,12 +74,35 @@ class SessionColumns:
         return status_label(session)
 
 
+def compact_datetime(value: datetime | None, empty: str) -> str:
+    """A date in two short lines — day and month, then the time (or, in another year, the
+    year) — with the full local timestamp on hover: what fits a narrow changelist column."""
+    if value is None:
+        return empty
+    local = timezone.localtime(value)
+    second = (formats.time_format(local, "H:i") if local.year == timezone.localtime().year
+              else str(local.year))
+    return format_html('<time class="dt-compact" datetime="{}" title="{}">{}<br>{}</time>',
+                       local.isoformat(), formats.date_format(local, "DATETIME_FORMAT"),
+                       formats.date_format(local, "j M"), second)
+
+
+def two_lines(first: str, second: str, *, title: str = "") -> str:
+    """A cell of one line of text and a quieter second one, each cut with an ellipsis to the
+    column's width (the whole text on hover)."""
+    return format_html('<span class="dt-line" title="{}">{}</span>'
+                       '<span class="dt-line dt-quiet" title="{}">{}</span>',
+                       title or first, first, second, second)
+
+
 @admin.register(DeviceSession)
 class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
-    # What fits between the admin's sidebar and the filters at 1280 px. The client profile is
+    # What fits between the admin's sidebar and the filters at 1280 px, with 40-character
+    # e-mail addresses (broken at the "@"), long device labels and IPv6 addresses: every cell
+    # is at most two lines (admin/django_doubletoken/changelist.css). The client profile is
     # a filter; the user agent, the creation time and the token details are on each
     # session's own page.
-    list_display = ("user", "device_label", "ip", "last_used_at", "expires_at", "status")
+    list_display = ("user_label", "device_label", "last_used", "expires", "status_label")
     list_filter = (StatusFilter, "client", "revoke_reason", "created_at", "last_used_at")
     search_fields = (*_user_search_fields(), "=ip", "device", "user_agent")
     list_select_related = ("user",)
@@ -87,9 +113,40 @@ class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
               "revoked_at", "revoke_reason")
     readonly_fields = fields
 
-    @admin.display(description=_("device"), ordering="device")
+    class Media:
+        css = {"all": ["django_doubletoken/admin/changelist.css"]}
+
+    @admin.display(description=_("user"), ordering="user")
+    def user_label(self, session: DeviceSession) -> str:
+        name = str(session.user)
+        local, at, domain = name.rpartition("@")
+        if not at:
+            return format_html('<span class="dt-user" title="{}"><span>{}</span></span>',
+                               name, name)
+        # An address breaks at its "@" only: the local part on one line, the domain below.
+        return format_html('<span class="dt-user" title="{}"><span>{}</span><wbr>'
+                           '<span>@{}</span></span>', name, local, domain)
+
+    @admin.display(description=_("device · IP address"), ordering="device")
     def device_label(self, session: DeviceSession) -> str:
-        return Truncator(session.device).chars(32) or self.get_empty_value_display()
+        empty = self.get_empty_value_display()
+        return two_lines(Truncator(session.device).chars(40) or empty, session.ip or empty,
+                         title=session.device)
+
+    @admin.display(description=_("last used"), ordering="last_used_at")
+    def last_used(self, session: DeviceSession) -> str:
+        return compact_datetime(session.last_used_at, self.get_empty_value_display())
+
+    @admin.display(description=_("expires"))
+    def expires(self, session: DeviceSession) -> str:
+        return compact_datetime(session.expires_at, self.get_empty_value_display())
+
+    @admin.display(description=_("status"))
+    def status_label(self, session: DeviceSession) -> str:
+        if not session.is_revoked:
+            return str(_("active")) if session.is_active() else str(_("expired"))
+        reason = session.get_revoke_reason_display() or _("unknown")
+        return two_lines(str(_("revoked")), str(reason))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -13,7 +13,9 @@ honest for as long as it stays open:
   ``session_revoked`` signal is relayed to a channel-layer group per session;
 - at the access token's expiry the socket closes, unless the client has sent a fresh token of
   the same session over it first (the same ``doubletoken.authenticate`` message; the answer is
-  ``{"type": "doubletoken.authenticated", "expires_at": <unix time>}``).
+  ``{"type": "doubletoken.authenticated", "expires_at": <unix time>}``);
+- a slide of its token on an HTTP request closes nothing: the socket lives until its session is
+  revoked or its token expires (after a lost channel-layer read it asks about the session only).
 
 Failures close the socket with the error code as the reason and its ``close_code`` from
 ``errors.ERROR_CODES`` (4000 ``not_authenticated``: no token in the handshake, and the first
@@ -61,6 +63,18 @@ from .live_revocation import SESSION_REVOKED_EVENT, session_group
 from .services import AccessGrant
 from .store import CACHE_ERRORS
 
+try:
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError:  # pragma: no cover - channels-redis needs redis-py
+    RedisTimeoutError = asyncio.TimeoutError  # type: ignore[misc,assignment]
+try:  # channels-valkey
+    from valkey.exceptions import TimeoutError as ValkeyTimeoutError
+except ImportError:
+    ValkeyTimeoutError = RedisTimeoutError  # type: ignore[misc,assignment]
+
+# A blocking read of the channel layer that outlasted its client's socket timeout.
+READ_TIMEOUTS = (RedisTimeoutError, ValkeyTimeoutError, asyncio.TimeoutError)
+
 logger = logging.getLogger("django_doubletoken")
 
 Scope = dict[str, Any]
@@ -69,6 +83,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 SUBPROTOCOL = "doubletoken"
+# RFC 6455 §7.4.1: the application failed (the consumer raised).
+INTERNAL_ERROR = 1011
+# Seconds between attempts to reach a channel layer that is down (doubling up to the max).
+OUTAGE_FIRST_RETRY = 0.5
+OUTAGE_MAX_RETRY = 8.0
 AUTHENTICATE = "doubletoken.authenticate"
 AUTHENTICATED = "doubletoken.authenticated"
 
@@ -180,8 +199,14 @@ class _Connection:
             if await self._authenticate():
                 self.tasks.append(asyncio.ensure_future(self._pump()))
                 self._schedule_expiry()
-                await self.middleware.inner(self.scope, self._inner_receive(connect),
-                                            self._send)
+                try:
+                    await self.middleware.inner(self.scope, self._inner_receive(connect),
+                                                self._send)
+                except Exception:
+                    # The server logs the error; the client gets a close frame instead of a
+                    # dropped connection.
+                    await self._close_with(INTERNAL_ERROR, "")
+                    raise
         finally:
             await self._leave()
 
@@ -252,7 +277,7 @@ class _Connection:
             await self.layer.group_add(session_group(self.grant.session_id), self.channel)
             self.tasks.append(asyncio.ensure_future(self._watch()))
         # A revocation between the check and joining the group was not heard: check again.
-        await services.aauthenticate_access(self.grant.token, self.grant.claims)
+        await services.acheck_session(self.grant.claims)
 
     async def _leave(self) -> None:
         tasks = [task for task in [*self.tasks, self.expiry] if task is not None]
@@ -329,33 +354,58 @@ class _Connection:
         await self._close(TOKEN_EXPIRED)
 
     async def _watch(self) -> None:
-        while True:
+        """Wait on the channel layer for the session's revocation message.
+
+        A read that times out is not an outage: with redis-py 8's default ``socket_timeout``
+        (5 s) every idle blocking read of channels-redis (5 s) ends that way (system check
+        W010). Either way a revocation sent meanwhile may be lost, so the socket rejoins its
+        group and asks the store about its session: the layer and the store answering is a
+        healthy layer; only their failing is an outage, retried until they are back. What
+        is asked is whether the session still stands, never whether the token the socket
+        was opened with is still the newest: a slide replaces a token and ends nothing.
+        """
+        while not self.closed:
             try:
                 message = await self.layer.receive(self.channel)
+            except READ_TIMEOUTS:
+                logger.debug("channel layer read timed out; checking the layer and session %s",
+                             self.grant.session_id)
+                if not await self._resync():
+                    logger.warning("channel layer unavailable (a read timed out and the layer "
+                                   "did not answer)", exc_info=True)
+                    await self._resync_until_back()
+                continue
             except CACHE_ERRORS:
-                # A revocation sent meanwhile is lost: once the layer is back, ask the store.
                 logger.warning("channel layer unavailable", exc_info=True)
-                await self._recheck_after_outage()
-                if self.closed:
-                    return
+                await self._resync_until_back()
                 continue
             if message.get("type") == SESSION_REVOKED_EVENT:
                 await self._close(SESSION_REVOKED)
                 return
 
-    async def _recheck_after_outage(self) -> None:
-        while True:
-            await asyncio.sleep(1)
-            try:
-                await self.layer.group_add(session_group(self.grant.session_id), self.channel)
-                await services.aauthenticate_access(self.grant.token, self.grant.claims)
+    async def _resync(self) -> bool:
+        """Rejoin the session's group (which also renews the entry's expiry) and close the
+        socket if its session was revoked meanwhile. False while the layer or the store
+        does not answer."""
+        try:
+            await self.layer.group_add(session_group(self.grant.session_id), self.channel)
+            await services.acheck_session(self.grant.claims)
+        except DoubleTokenError as exc:
+            if exc.code in (CACHE_UNAVAILABLE, DATABASE_UNAVAILABLE):
+                return False
+            await self._close(exc.code)
+        except CACHE_ERRORS:
+            return False
+        return True
+
+    async def _resync_until_back(self) -> None:
+        delay = OUTAGE_FIRST_RETRY
+        while not self.closed:
+            await asyncio.sleep(delay)
+            if await self._resync():
+                logger.info("channel layer available again")
                 return
-            except DoubleTokenError as exc:
-                if exc.code not in (CACHE_UNAVAILABLE, DATABASE_UNAVAILABLE):
-                    await self._close(exc.code)
-                    return
-            except CACHE_ERRORS:
-                continue
+            delay = min(delay * 2, OUTAGE_MAX_RETRY)
 
     # --- to the client ---
 
@@ -377,17 +427,19 @@ class _Connection:
         await self.send(message)
 
     async def _close(self, error_code: str) -> None:
+        await self._close_with(close_code(error_code), error_code)
+
+    async def _close_with(self, code: int, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
-        code = close_code(error_code)
         try:
             if not self.accepted:
                 # Closing before accepting would be an HTTP 403 without the code: accept first.
                 await self.send({"type": "websocket.accept",
                                  "subprotocol": SUBPROTOCOL if self.marker_offered else None})
                 self.accepted = True
-            await self.send({"type": "websocket.close", "code": code, "reason": error_code})
+            await self.send({"type": "websocket.close", "code": code, "reason": reason})
         except Exception:  # the client is already gone
-            logger.debug("socket closed before %s could be sent", error_code, exc_info=True)
+            logger.debug("socket closed before %s could be sent", code, exc_info=True)
         await self.inbox.put({"type": "websocket.disconnect", "code": code})

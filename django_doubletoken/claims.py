@@ -17,9 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
 
-from .conf import derived_from_settings, doubletoken_settings
+from .conf import doubletoken_settings
 
 # Claims the app sets itself (RFC 7519 registered ones, the JOSE header's names, and ours).
 RESERVED_CLAIMS = frozenset({
@@ -33,10 +32,13 @@ class ClaimsError(ImproperlyConfigured):
     """ACCESS_TOKEN_CLAIMS returned something that cannot go into an access token."""
 
 
-@derived_from_settings
 def claims_function() -> Callable[[Any, Any], Mapping[str, Any]] | None:
-    path = doubletoken_settings.ACCESS_TOKEN_CLAIMS
-    return import_string(path) if path else None
+    return doubletoken_settings.ACCESS_TOKEN_CLAIMS
+
+
+def _source() -> str:
+    given = doubletoken_settings.given("ACCESS_TOKEN_CLAIMS")
+    return given if isinstance(given, str) else getattr(given, "__qualname__", "custom claims")
 
 
 def custom_claims(session: Any, user: Any = None) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def custom_claims(session: Any, user: Any = None) -> dict[str, Any]:
 
 def checked_claims(claims: Any) -> dict[str, Any]:
     """``claims`` as a plain dict, or ``ClaimsError`` saying which claim is wrong and why."""
-    source = doubletoken_settings.ACCESS_TOKEN_CLAIMS or "custom claims"
+    source = _source()
     if not isinstance(claims, Mapping):
         raise ClaimsError(f"{source} must return a dict of claims, not {type(claims).__name__}.")
     checked: dict[str, Any] = {}
@@ -88,7 +90,7 @@ def check_length(token: str) -> str:
     if len(token) > limit:
         raise ClaimsError(
             f"The access token would be {len(token)} characters long, over MAX_TOKEN_LENGTH "
-            f"({limit}); the claims from {doubletoken_settings.ACCESS_TOKEN_CLAIMS} are too large. "
+            f"({limit}); the claims from {_source()} are too large. "
             "Put less into the token (an id rather than a list), or raise MAX_TOKEN_LENGTH "
             "(and your proxies' header size limits)."
         )

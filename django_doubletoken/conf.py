@@ -15,7 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,9 @@ SETTINGS: tuple[Setting, ...] = (
 
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 
+# Settings given as a dotted path (or as the object itself), read as the object they name.
+IMPORT_STRINGS = ("ACCESS_TOKEN_CLAIMS", "LOGIN_SERIALIZER")
+
 PROFILE_KEYS = (
     "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "SESSION_LIFETIME", "MAX_SESSIONS",
     "DPOP",
@@ -202,9 +207,19 @@ class DoubleTokenSettings:
         # attribute, so every later read (a dozen per request) is a plain attribute lookup.
         if name.startswith("_") or name not in DEFAULTS:
             raise AttributeError(f"Invalid DOUBLETOKEN setting: {name!r}")
-        value = self.user_settings.get(name, DEFAULTS[name])
+        value = self.given(name)
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            try:
+                value = import_string(value)
+            except ImportError as exc:
+                raise ImproperlyConfigured(
+                    f"DOUBLETOKEN[{name!r}] {value!r} cannot be imported: {exc}") from exc
         self.__dict__[name] = value
         return value
+
+    def given(self, name: str) -> Any:
+        """The setting as the project wrote it (a dotted path stays a string), or its default."""
+        return self.user_settings.get(name, DEFAULTS[name])
 
     def reload(self) -> None:
         for name in DEFAULTS:

@@ -20,10 +20,10 @@ from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.urls import reverse
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType
 
 from .conf import doubletoken_settings
-from .errors import CSRF_FAILED
+from .endpoints.answers import Refusal
+from .errors import CSRF_FAILED, UNSUPPORTED_MEDIA_TYPE
 
 
 def enabled_for(client: str) -> bool:
@@ -75,29 +75,27 @@ def refresh_token_from_cookie(request: HttpRequest) -> str | None:
     reason = _csrf_middleware().process_view(request, None, (), {})
     if reason is not None:
         # process_view answers with a 403 response; the reason is on the request log only.
-        raise PermissionDenied(_("CSRF check failed: send the csrftoken cookie's value in "
-                                 "the X-CSRFToken header."), code=CSRF_FAILED)
+        raise Refusal.coded(CSRF_FAILED, _("CSRF check failed: send the csrftoken "
+                                                "cookie's value in the X-CSRFToken header."))
     return token
 
 
 def refuse_cross_site_login(request: HttpRequest) -> None:
     """Refuse a login that would set the refresh cookie unless a cross-site page could not
-    have sent it: ``UnsupportedMediaType`` (415) for a body other than JSON, which a plain
-    HTML form or a preflight-free fetch can send; ``PermissionDenied`` (403 ``csrf_failed``)
-    for an ``Origin`` that is neither this site nor one of ``CSRF_TRUSTED_ORIGINS`` (Django's
-    own origin check, the one the refresh endpoint makes)."""
+    have sent it. Raises a ``Refusal``: 415 ``unsupported_media_type`` for a body other than
+        JSON, which a plain HTML form or a preflight-free fetch can send; 403 ``csrf_failed`` for
+    an ``Origin`` that is neither this site nor one of ``CSRF_TRUSTED_ORIGINS`` (Django's own
+    origin check, the one the refresh endpoint makes)."""
     content_type = request.META.get("CONTENT_TYPE", "")
     media_type, _params = parse_header_parameters(content_type)
     if media_type != "application/json":
-        raise UnsupportedMediaType(
-            content_type, _("With the refresh cookie, log in with a JSON body "
-                            "(Content-Type: application/json).")
-        )
+        raise Refusal.coded(UNSUPPORTED_MEDIA_TYPE, _(
+            "With the refresh cookie, log in with a JSON body (Content-Type: application/json)."
+        ))
     if "HTTP_ORIGIN" in request.META and not _csrf_middleware()._origin_verified(request):
-        raise PermissionDenied(
-            _("CSRF check failed: the Origin is not this site or a trusted origin."),
-            code=CSRF_FAILED,
-        )
+        raise Refusal.coded(CSRF_FAILED, _(
+            "CSRF check failed: the Origin is not this site or a trusted origin."
+        ))
 
 
 def ensure_csrf_cookie(request: HttpRequest) -> None:

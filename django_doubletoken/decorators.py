@@ -16,13 +16,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .api_errors import error_response
-from .authentication import (
-    DoubleTokenAuthentication,
-    TokenUser,
-    aauthenticate_bearer,
-    authenticate_bearer,
-)
+from .bearer import TokenUser, aauthenticate_bearer, authenticate_bearer
 from .errors import NOT_AUTHENTICATED, DoubleTokenError
+from .http import DEFAULT_REALM, bearer_challenge
 from .services import AccessGrant
 from .sliding import sliding_exempt
 
@@ -32,12 +28,13 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 @overload
-def bearer_auth(view: View, *, required: bool = True) -> View: ...
+def bearer_auth(view: View, *, required: bool = True, realm: str = DEFAULT_REALM) -> View: ...
 @overload
-def bearer_auth(view: None = None, *, required: bool = True) -> Callable[[View], View]: ...
+def bearer_auth(view: None = None, *, required: bool = True, realm: str = DEFAULT_REALM
+                ) -> Callable[[View], View]: ...
 
 
-def bearer_auth(view=None, *, required=True):
+def bearer_auth(view=None, *, required=True, realm=DEFAULT_REALM):
     """Authenticate the ``Authorization: Bearer`` access token for a plain Django view (sync
     or async), as ``DoubleTokenAuthentication`` does for DRF views.
 
@@ -51,48 +48,50 @@ def bearer_auth(view=None, *, required=True):
 
     Required-token views are exempt from CSRF checks, as DRF's are: a browser never adds an
     ``Authorization`` header by itself. With ``required=False`` CSRF protection stays on.
+    ``realm`` names the realm of the 401s' ``WWW-Authenticate`` challenge.
     """
     if view is None:
-        return functools.partial(bearer_auth, required=required)
+        return functools.partial(bearer_auth, required=required, realm=realm)
     if iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            refusal = await aauthenticate_view_request(request, required=required)
+            refusal = await aauthenticate_view_request(request, required=required, realm=realm)
             return refusal if refusal is not None else await view(request, *args, **kwargs)
     else:
 
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            refusal = authenticate_view_request(request, required=required)
+            refusal = authenticate_view_request(request, required=required, realm=realm)
             return refusal if refusal is not None else view(request, *args, **kwargs)
 
     return csrf_exempt(wrapper) if required else wrapper
 
 
-def authenticate_view_request(request: HttpRequest, *, required: bool) -> HttpResponse | None:
+def authenticate_view_request(request: HttpRequest, *, required: bool,
+                              realm: str = DEFAULT_REALM) -> HttpResponse | None:
     """Authenticate a plain view's request (see ``bearer_auth``); the response that refuses
     it, or None when the view may run."""
     try:
         result = authenticate_bearer(request)
     except DoubleTokenError as error:
-        return refusal_response(request, error)
-    return _accept(request, result, required)
+        return refusal_response(request, error, realm)
+    return _accept(request, result, required, realm)
 
 
-async def aauthenticate_view_request(request: HttpRequest, *, required: bool
-                                     ) -> HttpResponse | None:
+async def aauthenticate_view_request(request: HttpRequest, *, required: bool,
+                                     realm: str = DEFAULT_REALM) -> HttpResponse | None:
     try:
         result = await aauthenticate_bearer(request)
     except DoubleTokenError as error:
-        return refusal_response(request, error)
-    return _accept(request, result, required)
+        return refusal_response(request, error, realm)
+    return _accept(request, result, required, realm)
 
 
 def _accept(request: HttpRequest, result: tuple[TokenUser, AccessGrant] | None,
-            required: bool) -> HttpResponse | None:
+            required: bool, realm: str) -> HttpResponse | None:
     if result is None:
-        return refusal_response(request, None) if required else None
+        return refusal_response(request, None, realm) if required else None
     user, grant = result
     request.user, request.auth = user, grant
 
@@ -103,10 +102,11 @@ def _accept(request: HttpRequest, result: tuple[TokenUser, AccessGrant] | None,
     return None
 
 
-def refusal_response(request: HttpRequest, error: DoubleTokenError | None) -> JsonResponse:
+def refusal_response(request: HttpRequest, error: DoubleTokenError | None,
+                     realm: str = DEFAULT_REALM) -> JsonResponse:
     """The error contract's response for views outside DRF: ``error``'s, or with None the
     401 ``not_authenticated`` of a request without a token."""
-    scheme = DoubleTokenAuthentication().authenticate_header(request)
+    scheme = bearer_challenge(realm)
     if error is None:
         return error_response(NOT_AUTHENTICATED, scheme)
     return error_response(error.code, scheme, error.message)

@@ -20,18 +20,32 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from .api_errors import APIError
 from .authentication import DoubleTokenAuthentication
 from .database import is_outage, note_schema_error
+from .endpoints import Refusal
 from .errors import DATABASE_UNAVAILABLE, DoubleTokenError, ServiceUnavailable
+from .http import bearer_challenge
 from .parsers import as_api_error
 
 
+def challenge(request: Any) -> str:
+    """The challenge of the request's own authenticator (a ``DoubleTokenAuthentication``
+    subclass names its realm), or the app's."""
+    for authenticator in getattr(request, "authenticators", None) or ():
+        if isinstance(authenticator, DoubleTokenAuthentication):
+            return authenticator.authenticate_header(request)
+    return bearer_challenge()
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, Refusal):  # an endpoint's refusal, answered as the endpoint answers it
+        response = Response(exc.answer.body, status=exc.answer.status)
+        request = context["request"]
+        return exc.answer.finish(response, getattr(request, "_request", request))
     if is_outage(exc):
         # The database is down or locked: say so and let the client retry, not a 500.
         exc = ServiceUnavailable(DATABASE_UNAVAILABLE)
     note_schema_error(exc)  # then DRF re-raises it: Django's 500, logged
     if isinstance(exc, DoubleTokenError):
-        challenge = DoubleTokenAuthentication().authenticate_header(context["request"])
-        exc = APIError(exc, challenge)
+        exc = APIError(exc, challenge(context["request"]))
     # Django refusing a body outside a parser (say, a middleware read request.POST).
     exc = as_api_error(exc) or exc
     response = drf_exception_handler(exc, context)

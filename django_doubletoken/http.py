@@ -14,11 +14,20 @@ from django.utils.encoding import escape_uri_path
 from .conf import doubletoken_settings
 from .errors import TOKEN_INVALID, TokenError
 
+# The realm of the app's WWW-Authenticate challenges unless a face is given another.
+DEFAULT_REALM = "api"
+
 # Stored on the Django request by whoever verified its bearer token first, so that the
 # middleware reuses that result instead of decoding the token again.
 GRANT_ATTRIBUTE = "doubletoken_grant"
 # Stored when verification failed, so that nothing retries it.
 REJECTED_ATTRIBUTE = "doubletoken_rejected"
+
+
+def bearer_challenge(realm: str = DEFAULT_REALM) -> str:
+    """The challenge of every 401 the app answers (RFC 6750 §3), refused tokens included: the
+    one place it is written. Faces pass their own realm (``www_authenticate_realm``)."""
+    return f'Bearer realm="{realm}"'
 
 
 def bearer_token(request: HttpRequest) -> str | None:

@@ -7,8 +7,10 @@ Django views without ``bearer_auth``, DRF views with other authentication classe
 there the middleware verifies the token itself, with the same checks as authentication, and
 only when it is inside the window (one decode; then one cache round trip). Such a view still
 sees ``request.user`` as its own authentication left it (often ``AnonymousUser``); the client
-simply keeps its session alive through any call. A token that was refused, and any error
-response, never gets a successor.
+simply keeps its session alive through any call. A token that was refused, any error
+response, and any response to a request that revoked the token's own session (logout,
+logout-all, a password change, an admin action: whatever went through ``services``) never
+get a successor.
 
 Place it anywhere in ``MIDDLEWARE`` above the views; above ``corsheaders``' CorsMiddleware
 if you use it, so that on the way out this runs after it and adds the header name to the
@@ -86,6 +88,15 @@ class SlidingTokenMiddleware:
     def __call__(self, request: HttpRequest):
         if self.is_async:
             return self.__acall__(request)
+        # The sessions this request revokes are noted there, and never slid (services.slide).
+        with services.request_scope():
+            return self._respond(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        with services.request_scope():
+            return await self._arespond(request)
+
+    def _respond(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         work = _slide_work(request, response)
         if work is None:
@@ -97,7 +108,7 @@ class SlidingTokenMiddleware:
             return response  # the response is made; a failed re-issue only means none is sent
         return _with_successor(response, token)
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+    async def _arespond(self, request: HttpRequest) -> HttpResponseBase:
         response = await self.get_response(request)
         work = _slide_work(request, response)
         if work is None:

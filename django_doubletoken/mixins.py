@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from .decorators import aauthenticate_view_request, authenticate_view_request
+from .http import DEFAULT_REALM
 
 
 class BearerAuthMixin:
@@ -20,6 +21,8 @@ class BearerAuthMixin:
     """
 
     bearer_required = True
+    # The realm of the 401s' WWW-Authenticate challenge.
+    www_authenticate_realm = DEFAULT_REALM
 
     @classmethod
     def as_view(cls, **initkwargs: Any):
@@ -31,12 +34,14 @@ class BearerAuthMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
         if getattr(self, "view_is_async", False):
             return self._adispatch(request, *args, **kwargs)
-        refusal = authenticate_view_request(request, required=self.bearer_required)
+        refusal = authenticate_view_request(request, required=self.bearer_required,
+                                            realm=self.www_authenticate_realm)
         return refusal if refusal is not None else super().dispatch(request, *args, **kwargs)
 
     async def _adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any
                          ) -> HttpResponseBase:
-        refusal = await aauthenticate_view_request(request, required=self.bearer_required)
+        refusal = await aauthenticate_view_request(request, required=self.bearer_required,
+                                                   realm=self.www_authenticate_realm)
         if refusal is not None:
             return refusal
         return await super().dispatch(request, *args, **kwargs)

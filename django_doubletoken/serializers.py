@@ -8,16 +8,18 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from .conf import doubletoken_settings
+from .endpoints.answers import token_pair_body
+from .endpoints.fields import InvalidInput, token_field
 from .errors import INVALID_CREDENTIALS, TokenError
 from .models import DeviceSession
-from .services import TokenPair
+
+__all__ = ["token_pair_body"]  # at home in endpoints; kept importable from here
 
 
 class AsciiFirstSurrogateValidator(ProhibitSurrogateCharactersValidator):
@@ -47,16 +49,17 @@ class TokenField(serializers.CharField):
 
 class LoginSerializer(serializers.Serializer):
     """The body of ``login/``: the user model's ``USERNAME_FIELD`` (``username``, ``email``,
-    ...) and ``password``, checked by ``django.contrib.auth.authenticate(request, username=...,
-    password=...)`` as Django's own login form does, so every ``AUTHENTICATION_BACKENDS``
-    entry, lockout apps and ``user_login_failed`` receivers take part. Optional ``device``
-    (the label in the device list) and ``client`` (profile).
+    ...; ``username`` is accepted for it too) and ``password``, checked by
+    ``django.contrib.auth.authenticate(request, username=..., password=...)`` as Django's own
+    login form does, so every ``AUTHENTICATION_BACKENDS`` entry, lockout apps and
+    ``user_login_failed`` receivers take part. Optional ``device`` (the label in the device
+    list) and ``client`` (profile).
 
     ``validated_data["user"]`` is the authenticated user. Wrong credentials, and a user
     refused by ``confirm_login_allowed`` (inactive), are a 401 ``invalid_credentials``. A
-    project's own serializer (``DOUBLETOKEN["LOGIN_SERIALIZER"]``) may subclass this one or
-    start afresh; it gets ``request`` in its context and must put ``user`` into
-    ``validated_data``.
+    project's own serializer (``DOUBLETOKEN["LOGIN_SERIALIZER"]``, or ``LoginView.
+    serializer_class``) may subclass this one or start afresh; it gets ``request`` in its
+    context and must put ``user`` into ``validated_data``.
     """
 
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
@@ -70,6 +73,9 @@ class LoginSerializer(serializers.Serializer):
         login_field = serializers.CharField(max_length=getattr(field, "max_length", None) or 254,
                                             label=field.verbose_name)
         return {model.USERNAME_FIELD: login_field, **super().get_fields()}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        return super().to_internal_value(with_username_alias(data))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         request = self.context.get("request")
@@ -96,6 +102,22 @@ class LoginSerializer(serializers.Serializer):
                 code="invalid_choice",
             )
         return value
+
+
+def with_username_alias(data: Any) -> Any:
+    """``data`` with ``username`` read as the user model's ``USERNAME_FIELD`` when that field
+    is absent (``{"username": ...}`` logs in with an e-mail ``USERNAME_FIELD`` too)."""
+    field = get_user_model().USERNAME_FIELD
+    if field == "username" or not isinstance(data, Mapping) or field in data:
+        return data
+    if "username" not in data:
+        return data
+    aliased = data.copy() if hasattr(data, "getlist") else dict(data)
+    if hasattr(aliased, "setlist"):
+        aliased.setlist(field, data.getlist("username"))
+    else:
+        aliased[field] = data["username"]
+    return aliased
 
 
 class ExactDateTimeField(serializers.DateTimeField):
@@ -137,47 +159,23 @@ class TokenPairResponseSerializer(serializers.Serializer):
 
 def login_serializer_class() -> type[serializers.Serializer]:
     """The serializer named by ``DOUBLETOKEN["LOGIN_SERIALIZER"]``."""
-    return import_string(doubletoken_settings.LOGIN_SERIALIZER)
-
-
-def token_pair_body(pair: TokenPair) -> dict[str, Any]:
-    """The JSON body of login/ and refresh/ for ``pair``: what TokenPairResponseSerializer
-    renders, written out because DRF's field-by-field rendering costs about five times as
-    much. The two are compared field by field in the tests; the serializer stays the schema.
-    """
-    return {
-        "access": str(pair.access),
-        "refresh": str(pair.refresh),
-        "token_type": "Bearer",
-        "access_expires_at": pair.access_expires_at.isoformat(),
-        "refresh_expires_at": pair.refresh_expires_at.isoformat(),
-        "session_id": str(pair.session_id),
-    }
+    return doubletoken_settings.LOGIN_SERIALIZER
 
 
 class RefreshSerializer(serializers.Serializer):
     refresh = TokenField()
 
 
-# refresh/'s one field, bound once: RefreshSerializer(data=...) deep-copies its declared fields
-# per instance, which costs more than validating the token string. The serializer remains the
-# body's schema and the author of every 400 body.
-_REFRESH_FIELD = RefreshSerializer().fields["refresh"]
-
-
 def validated_refresh_token(data: Any) -> str:
-    """The ``refresh`` of a refresh/ body, exactly as ``RefreshSerializer(data=data)`` would
-    validate it; invalid input raises the serializer's own ``ValidationError`` (same 400 body).
-    """
-    if isinstance(data, Mapping):
-        try:
-            # What Serializer.to_internal_value does for this field, without the serializer.
-            return _REFRESH_FIELD.run_validation(_REFRESH_FIELD.get_value(data))
-        except (serializers.ValidationError, DjangoValidationError, serializers.SkipField):
-            pass  # rare: let the serializer itself word the error
-    serializer = RefreshSerializer(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data["refresh"]
+    """The ``refresh`` of a refresh/ body by the endpoints' rule (``endpoints.fields``), which
+    a test holds to ``RefreshSerializer(data=data)``'s: the same token or the same errors."""
+    try:
+        return token_field(data, "refresh")
+    except InvalidInput as invalid:
+        raise serializers.ValidationError({
+            name: [ErrorDetail(message, message.code) for message in messages]
+            for name, messages in invalid.errors.items()
+        }) from None
 
 
 class VerifySerializer(serializers.Serializer):

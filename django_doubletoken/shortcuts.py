@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import cookies, services
 from .conf import doubletoken_settings
+from .endpoints import NO_STORE, Refusal, token_pair_body
+from .endpoints.handlers import pair_answer
 from .http import remote_ip, user_agent
-from .serializers import token_pair_body
+from .parsers import RefusalError
 
-# RFC 6749 §5.1: responses carrying tokens must not be cached.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+__all__ = ["NO_STORE", "login", "login_response", "token_response"]
 
 
 def login(
@@ -66,7 +66,10 @@ def login_response(
     """
     use_cookie = cookies.enabled_for(client or doubletoken_settings.DEFAULT_CLIENT)
     if use_cookie and isinstance(request, Request):
-        cookies.refuse_cross_site_login(request._request)
+        try:
+            cookies.refuse_cross_site_login(request._request)
+        except Refusal as refusal:  # rendered by whatever exception handler the view has
+            raise RefusalError(refusal) from None
     pair = login(request, user, client=client, device=device)
     response = token_response(pair, request, use_cookie=use_cookie)
     if not isinstance(request, Request):
@@ -83,12 +86,6 @@ def token_response(
 ) -> Response:
     """The pair as JSON (login/, refresh/); with cookie transport the refresh token goes in
     the cookie only."""
-    body = token_pair_body(pair)
-    if not use_cookie:
-        return Response(body, headers=NO_STORE)
-    del body["refresh"]
-    response = Response(body, headers=NO_STORE)
-    max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
-    cookies.set_refresh_cookie(response, pair.refresh, max_age)
-    cookies.ensure_csrf_cookie(getattr(request, "_request", request))
-    return response
+    answer = pair_answer(pair, token_pair_body(pair), use_cookie=use_cookie, refresh_path=None)
+    response = Response(answer.body, status=answer.status)
+    return answer.finish(response, getattr(request, "_request", request))

@@ -1,39 +1,59 @@
-"""The DRF endpoints. Each one validates input, calls a service and shapes the answer."""
+"""The DRF endpoints: each adapts one face-neutral endpoint of ``endpoints`` (the Ninja router
+adapts the same ones). DRF authenticates the session endpoints and renders the answer; input
+rules, the service call, status, body, headers, cookies and the throttle are the endpoint's.
+"""
 
 from __future__ import annotations
 
-import uuid
+from typing import Any
 
-from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import cookies, services
+from . import endpoints, services
 from .authentication import DoubleTokenAuthentication
+from .conf import doubletoken_settings
+from .endpoints import Answer, Refusal
 from .exception_handler import exception_handler
-from .keys import key_ring
-from .models import DeviceSession, RevokeReason
+from .http import bearer_challenge
 from .parsers import PARSER_CLASSES
-from .serializers import (
-    DeviceSessionSerializer,
-    VerifyResponseSerializer,
-    VerifySerializer,
-    login_serializer_class,
-    validated_refresh_token,
-)
-from .shortcuts import login_response, token_response
-from .throttling import LoginRateThrottle
+
+
+def drf_response(answer: Answer, request: Request) -> Response:
+    """An endpoint's answer as a DRF ``Response`` (rendered by the view's renderers)."""
+    response = Response(answer.body, status=answer.status)
+    return answer.finish(response, request._request)
 
 
 class DoubleTokenView(APIView):
-    # Bounded parsers whatever the project's DEFAULT_PARSER_CLASSES: every bad body is a 4xx.
+    # What DRF's schema generators read; the endpoint reads the body itself, within the same
+    # limits (these parsers adapt its rules for a project's own views).
     parser_classes = PARSER_CLASSES
+    # The realm of this view's 401 challenges when it has no authenticator of the app's.
+    www_authenticate_realm = DoubleTokenAuthentication.www_authenticate_realm
+    endpoint_class: type[endpoints.Endpoint]
 
     def get_exception_handler(self):
         return exception_handler
+
+    def get_challenge(self) -> str:
+        for authenticator in self.get_authenticators():
+            if isinstance(authenticator, DoubleTokenAuthentication):
+                return authenticator.authenticate_header(self.request)
+        return bearer_challenge(self.www_authenticate_realm)
+
+    def get_endpoint_attributes(self) -> dict[str, Any]:
+        return {"challenge": self.get_challenge()}
+
+    def get_endpoint(self) -> endpoints.Endpoint:
+        return self.endpoint_class(**self.get_endpoint_attributes())
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, Refusal):
+            return drf_response(exc.answer, self.request)
+        return super().handle_exception(exc)
 
 
 class PublicTokenView(DoubleTokenView):
@@ -42,6 +62,16 @@ class PublicTokenView(DoubleTokenView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
 
+    def answer(self, request: Request) -> Response:
+        return drf_response(self.get_endpoint()(request._request), request)
+
+
+class CredentialsInBodyView(PublicTokenView):
+    """login/, refresh/, verify/: a POST with the credentials in its body."""
+
+    def post(self, request: Request) -> Response:
+        return self.answer(request)
+
 
 class SessionTokenView(DoubleTokenView):
     """Endpoints acting on the session of the request's access token."""
@@ -49,95 +79,92 @@ class SessionTokenView(DoubleTokenView):
     authentication_classes = (DoubleTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
 
+    def answer(self, request: Request, **kwargs: Any) -> Response:
+        grant: services.AccessGrant = request.auth
+        return drf_response(self.get_endpoint()(request._request, grant, **kwargs), request)
 
-class LoginView(PublicTokenView):
-    throttle_classes = (LoginRateThrottle,)
+
+class LoginView(CredentialsInBodyView):
+    """``POST login/``. Extend it by subclassing: ``serializer_class`` (default: the
+    ``LOGIN_SERIALIZER`` setting) validates the body and authenticates the user;
+    ``get_response_data(pair, user, request)`` returns the answer's body::
+
+        class LoginView(views.LoginView):
+            def get_response_data(self, pair, user, request):
+                return {**super().get_response_data(pair, user, request),
+                        "user": {"id": user.pk, "name": user.get_full_name()}}
+    """
+
+    endpoint_class = endpoints.Login
+    serializer_class = None
+    # The endpoint throttles logins itself (LOGIN_THROTTLE_RATE); DRF's defaults stay out.
+    throttle_classes = ()
+
+    def get_serializer_class(self) -> type:
+        return self.serializer_class or doubletoken_settings.LOGIN_SERIALIZER
 
     def get_serializer(self, *args, **kwargs):
-        """The configured login serializer (``LOGIN_SERIALIZER``), as GenericAPIView would."""
+        """The login serializer with the view's context, as GenericAPIView would build it."""
         kwargs.setdefault("context", {"request": self.request, "view": self})
-        return login_serializer_class()(*args, **kwargs)
+        return self.get_serializer_class()(*args, **kwargs)
 
-    def post(self, request: Request) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        return login_response(
-            request, data["user"], client=data.get("client"), device=data.get("device") or ""
-        )
+    def get_response_data(self, pair: services.TokenPair, user: Any, request: Request
+                          ) -> dict[str, Any]:
+        return endpoints.token_pair_body(pair)
 
-
-class RefreshView(PublicTokenView):
-    """Takes the refresh token from the body, or else (cookie transport) from its cookie."""
-
-    def post(self, request: Request) -> Response:
-        data = request.data
-        from_cookie = False
-        if isinstance(data, dict) and "refresh" not in data:
-            raw = cookies.refresh_token_from_cookie(request._request)
-            if raw is not None:
-                data, from_cookie = {"refresh": raw}, True
-        # RefreshSerializer's validation (and its 400s) without building one per request.
-        pair = services.refresh(validated_refresh_token(data), request=request._request)
-        return token_response(pair, request, use_cookie=from_cookie)
+    def get_endpoint_attributes(self) -> dict[str, Any]:
+        return {**super().get_endpoint_attributes(),
+                "serializer_class": self.get_serializer_class(),
+                "response_data": self.get_response_data, "context_request": self.request}
 
 
-class VerifyView(PublicTokenView):
-    """Checks an access token exactly as authentication would, revocation included."""
+class RefreshView(CredentialsInBodyView):
+    """``POST refresh/``: the refresh token from the body, or else (cookie transport) from its
+    cookie."""
 
-    def post(self, request: Request) -> Response:
-        serializer = VerifySerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        grant = services.authenticate_access(serializer.validated_data["token"])
-        return Response(VerifyResponseSerializer(grant).data)
+    endpoint_class = endpoints.Refresh
 
 
-def logged_out() -> Response:
-    response = Response(status=status.HTTP_204_NO_CONTENT)
-    cookies.delete_refresh_cookie(response)
-    return response
+class VerifyView(CredentialsInBodyView):
+    """``POST verify/``: checks an access token exactly as authentication would, revocation
+    included."""
+
+    endpoint_class = endpoints.Verify
 
 
 class JWKSView(PublicTokenView):
     """The public keys of asymmetric algorithms (RFC 7517), for services verifying our access
     tokens. With an HMAC algorithm there is nothing public to serve: 404."""
 
+    endpoint_class = endpoints.JWKS
+
     def get(self, request: Request) -> Response:
-        ring = key_ring()
-        if not ring.asymmetric:
-            raise NotFound("No public keys: the signing algorithm is symmetric.")
-        return Response({"keys": ring.jwks}, headers={"Cache-Control": "public, max-age=300"})
+        return self.answer(request)
 
 
 class LogoutView(SessionTokenView):
+    endpoint_class = endpoints.Logout
+
     def post(self, request: Request) -> Response:
-        services.revoke_session(request.auth.session_id, RevokeReason.LOGOUT)
-        return logged_out()
+        return self.answer(request)
 
 
 class LogoutAllView(SessionTokenView):
+    endpoint_class = endpoints.LogoutAll
+
     def post(self, request: Request) -> Response:
-        services.revoke_user_sessions(request.user.pk, RevokeReason.LOGOUT_ALL)
-        return logged_out()
+        return self.answer(request)
 
 
 class SessionListView(SessionTokenView):
+    endpoint_class = endpoints.SessionList
+
     def get(self, request: Request) -> Response:
-        sessions = DeviceSession.objects.active().filter(user_id=request.user.pk)
-        serializer = DeviceSessionSerializer(
-            sessions, many=True, context={"current_session_id": request.auth.session_id}
-        )
-        return Response(serializer.data)
+        return self.answer(request)
 
 
 class SessionDetailView(SessionTokenView):
+    endpoint_class = endpoints.SessionDelete
+
     def delete(self, request: Request, session_id: str) -> Response:
-        try:
-            uuid.UUID(session_id)
-        except ValueError:
-            raise NotFound() from None
-        mine = DeviceSession.objects.filter(pk=session_id, user_id=request.user.pk)
-        if not mine.exists():
-            raise NotFound()
-        services.revoke_sessions(mine, RevokeReason.REMOVED_BY_USER)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.answer(request, session_id=session_id)

@@ -1,4 +1,5 @@
 import csv
+import re
 
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -36,18 +37,33 @@ class ExportView(APIView):
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="devices.csv"'
-        writer = csv.writer(response)
+        # Every field in double quotes (a quote inside doubled): a separator in a value
+        # cannot start a cell of its own.
+        writer = csv.writer(response, quoting=csv.QUOTE_ALL)
         writer.writerow(self.COLUMNS)
         sessions = DeviceSession.objects.active().filter(user_id=request.user.pk)
         for row in sessions.order_by("created_at").values_list(*self.COLUMNS):
-            writer.writerow([_cell(value) for value in row])
+            writer.writerow([spreadsheet_safe(value) for value in row])
         return response
 
 
-def _cell(value: object) -> object:
-    # Device labels are the user's own text: one starting like a formula would run as one
-    # when the file is opened in a spreadsheet (CSV injection), so it is quoted as text.
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+# OWASP's CSV-injection rules: a spreadsheet runs a cell as a formula when it starts with one
+# of these, possibly after leading whitespace; tab, CR and LF at the start also start one in
+# some programs, and the NUL byte (OWASP ASVS 1.2.10). Spreadsheets that split on another
+# separator than the file's (";" in many locales, tab, "|") would start a new cell there.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+SEPARATORS = re.compile(r"[,;\t|\r\n]")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula: user text that
+    starts like a formula anywhere a spreadsheet could start a cell (the beginning, after
+    whitespace, after any separator) gets a leading single quote. Other values (ids, dates,
+    addresses) are not the user's text and pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS) or any(
+            part.lstrip().startswith(FORMULA_STARTS[:4]) for part in SEPARATORS.split(value)):
         return "'" + value
     return value
 

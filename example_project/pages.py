@@ -21,4 +21,5 @@ def demo(request):
         "socket_url": "/ws/notifications/",
         "cookie_mode": cookies.enabled_for(doubletoken_settings.DEFAULT_CLIENT),
         "demo_username": settings.DEMO_USERNAME,
+        "call_seconds": settings.DEMO_CALL_SECONDS,
     })

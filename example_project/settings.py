@@ -6,6 +6,8 @@ REDIS_URL            django-redis cache and channels-redis layer (e.g. redis://1
 DATABASE_URL         postgres://user@host:port/name. Unset: SQLite in var/example.sqlite3.
 DEBUG                "1" (default) or "0".
 TICK_SECONDS         seconds between the ticks of ws/notifications/ (default 3).
+CALL_SECONDS         the demo page calls GET /api/me/ this often while signed in (default 0:
+                     only when you click), so that sliding shows without a click.
 ACCESS_SECONDS, REFRESH_SECONDS, SESSION_SECONDS, SLIDING_SECONDS, GRACE_SECONDS, LEEWAY_SECONDS
                      shorten lifetimes to watch sliding and refresh happen (see README).
 """
@@ -101,8 +103,11 @@ if REDIS_URL:
         }
     }
     # The WebSocket close on logout travels through the same Redis.
+    # channels-redis waits up to 5 s in each read (BZPOPMIN); redis-py 8 gives up on a read
+    # after 5 s by default, so the socket timeout is set above it (system check W010).
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                  "CONFIG": {"hosts": [REDIS_URL]}}}
+                                  "CONFIG": {"hosts": [{"address": REDIS_URL,
+                                                        "socket_timeout": 10}]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -152,7 +157,13 @@ REST_FRAMEWORK = {
     ],
 }
 
-AUTH_PASSWORD_VALIDATORS = []
+# Django's own validators, as startproject sets them: sign-up (api/signup/) refuses "1".
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -172,5 +183,6 @@ if not DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+DEMO_CALL_SECONDS = float(os.environ.get("CALL_SECONDS", "0"))
 DEMO_USERNAME = os.environ.get("DEMO_USERNAME", "demo")
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")

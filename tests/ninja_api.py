@@ -3,10 +3,17 @@ register the error handlers."""
 
 from ninja import NinjaAPI
 
-from django_doubletoken.ninja import AsyncDoubleTokenAuth, DoubleTokenAuth, register_error_handlers
+from django_doubletoken.ninja import (
+    AsyncDoubleTokenAuth,
+    DoubleTokenAuth,
+    auth_router,
+    register_error_handlers,
+)
 
 api = NinjaAPI(urls_namespace="ninja-tests", auth=DoubleTokenAuth(), docs_url=None)
 register_error_handlers(api)
+# The auth router with the async auth class (the example mounts the sync one).
+api.add_router("/async-auth/", auth_router(auth=AsyncDoubleTokenAuth()))
 
 
 def _whoami(request):

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import redis
 import requests
@@ -70,10 +69,12 @@ def _settings_env(overrides: dict) -> str:
 @contextmanager
 def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
                doubletoken: dict | None = None, caches: dict | None = None,
-               environ: dict[str, str] | None = None, output: Any = None) -> Iterator[str]:
+               environ: dict[str, str] | None = None,
+               asgi: str = "example_project.asgi:application",
+               log: Path | None = None) -> Iterator[str]:
     """Serve the test project in its own process; yields its base URL. ``environ`` adds
-    variables to the server's environment (e.g. ``tests.receivers.ENV_SWITCH``); ``output``,
-    a file, receives what the server prints (its log) instead of the terminal."""
+    variables to the server's environment (e.g. ``tests.receivers.ENV_SWITCH``); ``asgi`` is
+    uvicorn's application; ``log``, a file that receives the server's output."""
     port = free_port()
     env = {
         **os.environ,
@@ -92,13 +93,14 @@ def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
                    "--worker-class", "gthread", "--threads", str(threads),
                    "--timeout", "60", "--log-level", "warning"]
     elif kind == "uvicorn":
-        command = [sys.executable, "-m", "uvicorn", "example_project.asgi:application",
+        command = [sys.executable, "-m", "uvicorn", asgi,
                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                    "--log-level", "warning"]
     else:
         raise ValueError(kind)
+    output = open(log, "ab") if log is not None else None  # noqa: SIM115 (closed below)
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
-                               stderr=None if output is None else subprocess.STDOUT)
+                               stderr=subprocess.STDOUT if output else None)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until(lambda: requests.get(f"{base}/api/auth/jwks/", timeout=2).status_code,
@@ -106,6 +108,8 @@ def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
         yield base
     finally:
         _stop(process)
+        if output is not None:
+            output.close()
 
 
 class RedisServer:

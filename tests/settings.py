@@ -40,12 +40,19 @@ CACHES = {
 # The example project silences the shared-cache warning for its Redis-less fallback only.
 SILENCED_SYSTEM_CHECKS: list[str] = []
 
+# As docs/websockets.md sets it up: a socket timeout above channels-redis's 5 s blocking read.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
     }
 }
+# {"hosts": [...]} for a server started by a test with another channel-layer config, e.g.
+# redis-py's default socket timeout ("DEFAULT_HOSTS").
+if os.environ.get("DOUBLETOKEN_TEST_CHANNEL_HOSTS"):
+    _hosts = json.loads(os.environ["DOUBLETOKEN_TEST_CHANNEL_HOSTS"])
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+        REDIS_URL if host == "DEFAULT_HOSTS" else host for host in _hosts]
 
 if os.environ.get("TEST_DB", "sqlite") == "postgres":
     DATABASES = {

@@ -442,3 +442,9 @@ def test_a_rotation_is_one_statement_and_one_cache_call(api, user, login, counti
     # The pair handed out is the one a grace-window replay re-derives from the row.
     replay = api.post(REFRESH, {"refresh": pair["refresh"]}, format="json")
     assert replay.json() == response.json()
+
+
+def test_jwks_answers_get_only(api):
+    """A POST to jwks/ is a 405, not the GET's answer (schemathesis: undocumented 404)."""
+    response = api.post("/api/auth/jwks/")
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"

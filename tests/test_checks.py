@@ -15,6 +15,7 @@ from django_doubletoken.checks import (
     CHECKS,
     PREFIX,
     check_cache_backend,
+    check_channel_layers,
     check_deploy,
     check_migrations_applied,
     check_settings,
@@ -291,6 +292,12 @@ def _unmigrated(settings, monkeypatch):
     return check_migrations_applied
 
 
+def _channel_layer_on_redis_py_defaults(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]}}}
+    return check_channel_layers
+
+
 SCENARIOS = {
     "E001": _not_a_dict,
     "E002": _doubletoken(ACCES_TOKEN_LIFETIME=timedelta(minutes=5)),
@@ -340,6 +347,7 @@ SCENARIOS = {
     "W006": _cache({"BACKEND": "tests.test_checks.KeyByKeyCache"}),
     "W040": _unmigrated,
     "W041": _migration_until("2020-01-01T00:00:00Z"),
+    "W010": _channel_layer_on_redis_py_defaults,
 }
 
 

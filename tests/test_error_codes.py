@@ -114,10 +114,11 @@ def _constant(name: str) -> str:
 def test_every_code_the_package_raises_is_in_the_table():
     source = _source()
     raised = set()
-    # Domain errors, close reasons and DRF exceptions built with an explicit code.
+    # Domain errors, close reasons, DRF exceptions built with an explicit code, and the
+    # endpoints' refusals.
     for pattern in (r"\b(?:TokenError|ServiceUnavailable|DoubleTokenError)\(\s*([A-Z_]+)\b",
                     r"\._close\(\s*([A-Z_]+)\)", r"\bcode=([A-Z_]+)\b",
-                    r"default_code = ([A-Z_]+)"):
+                    r"default_code = ([A-Z_]+)", r"\b(?:Refusal|cls)\.coded\(\s*([A-Z_]+)\b"):
         raised |= {_constant(name) for name in re.findall(pattern, source)}
     built = r"(?:\bcode=|default_code = |(?:TokenError|ServiceUnavailable)\()"
     literals = re.findall(built + r"\"([a-z_]+)\"", source)
@@ -153,12 +154,16 @@ def test_every_code_constant_is_in_the_table():
 def test_drf_renders_its_own_codes_with_the_tables_status():
     """DRF (with the app's exception handler) renders its exceptions itself: their statuses
     must be the table's."""
-    from django_doubletoken.parsers import RequestTooLarge
+    from django_doubletoken.endpoints.body import too_large
+    from django_doubletoken.parsers import RefusalError
 
     classes = [c for c in vars(drf_exceptions).values() if isinstance(c, type)
                and issubclass(c, drf_exceptions.APIException) and c.default_code in ERROR_CODES]
-    classes.append(RequestTooLarge)
     assert {c.default_code for c in classes} >= {"not_authenticated", "throttled", "parse_error",
-                                                 "request_too_large", "permission_denied"}
+                                                 "permission_denied"}
     for drf_class in classes:
         assert drf_class.status_code == ERROR_CODES[drf_class.default_code].status, drf_class
+    # The app's own refusals reach DRF as RefusalError, with the table's status.
+    too_large_error = RefusalError(too_large())
+    assert too_large_error.get_codes() == "request_too_large"
+    assert too_large_error.status_code == ERROR_CODES["request_too_large"].status

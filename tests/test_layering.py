@@ -84,3 +84,42 @@ from rest_framework.views import APIView
 from django_doubletoken.exception_handler import exception_handler
 print(APIView.authentication_classes[0].__name__, exception_handler.__name__)
 """) == "DoubleTokenAuthentication exception_handler"
+
+
+PACKAGE = Path(django_doubletoken.__file__).parent
+# The face-neutral modules: the endpoint layer, and what the Ninja face is built from.
+NEUTRAL = sorted([*PACKAGE.glob("ninja/*.py"), *PACKAGE.glob("endpoints/*.py"),
+                  PACKAGE / "bearer.py", PACKAGE / "http.py", PACKAGE / "sliding.py"])
+# The app's DRF face: the Ninja face must not borrow from it.
+DRF_FACE = ["authentication", "views", "serializers", "throttling", "parsers", "urls",
+            "exception_handler", "exceptions", "shortcuts", "openapi", "decorators"]
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add(("." * node.level) + (node.module or ""))
+    return names
+
+
+@pytest.mark.parametrize("path", NEUTRAL, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_neutral_modules_import_no_rest_framework(path):
+    assert not {name for name in _imports(path) if name.split(".")[0] == "rest_framework"}
+
+
+def test_the_ninja_face_borrows_nothing_from_the_drf_face():
+    """Loading the Ninja face (and its router) loads none of the app's DRF modules: both faces
+    adapt the endpoint layer instead."""
+    loaded = run("""
+import django_doubletoken.ninja
+from django_doubletoken.ninja import auth_router
+auth_router()
+print(sorted(m.rsplit(".", 1)[-1] for m in sys.modules if m.startswith("django_doubletoken.")))
+""")
+    assert "endpoints" in loaded and "router" in loaded
+    assert not {name for name in DRF_FACE if f"'{name}'" in loaded}, loaded

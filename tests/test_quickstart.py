@@ -167,6 +167,7 @@ def test_the_tutorial_signs_in_slides_and_lists_devices(fresh_project, browser):
         page.fill("input[name=password]", "correct-horse-battery")
         page.click("text=Sign in")
         page.wait_for_selector("#me:text('alice')")
+        page.wait_for_selector("#devices li")  # the page lists the devices after showing "me"
         devices = page.locator("#devices li").all_inner_texts()
         assert devices == ["Browser from 127.0.0.1 (this one)"], devices
 

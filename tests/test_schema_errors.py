@@ -147,8 +147,7 @@ def test_check_names_migrate_until_it_is_run(tmp_path):
 def test_a_server_started_without_migrate_says_so_and_answers_500(kind, tmp_path):
     log = tmp_path / "server.log"
     fresh = {"DOUBLETOKEN_TEST_DB_NAME": str(tmp_path / "fresh.sqlite3")}
-    with open(log, "w") as output, app_server(kind, workers=1, environ=fresh,
-                                               output=output) as base:
+    with app_server(kind, workers=1, environ=fresh, log=log) as base:
         login = [requests.post(f"{base}/api/auth/login/", timeout=30,
                                json={"username": "alice", "password": "x"}) for _ in range(3)]
     assert [r.status_code for r in login] == [500] * 3  # not 503 "try again shortly"

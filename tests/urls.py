@@ -1,5 +1,6 @@
 """The example project's URLs plus views that only the tests need."""
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
@@ -16,11 +17,14 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.viewsets import ViewSet
 
 import django_doubletoken
+from django_doubletoken import services, tokens
 from django_doubletoken.decorators import bearer_auth, sliding_exempt
+from django_doubletoken.http import bearer_token
 from django_doubletoken.mixins import BearerAuthMixin
 from django_doubletoken.throttling import LoginRateThrottle
 from example_project.urls import urlpatterns as example_urlpatterns
 
+from . import extension_views
 from .adrf_views import AdrfMe
 from .ninja_api import api as ninja_test_api
 from .ninja_api import bare_api as ninja_bare_api
@@ -139,6 +143,38 @@ class BearerAsyncClassView(BearerAuthMixin, View):
         return JsonResponse(_who(request))
 
 
+# Views that revoke the session of their own request (tests/test_self_revocation.py).
+def _change_password(user_pk):
+    user = get_user_model()._default_manager.get(pk=user_pk)
+    user.set_password("a brand new passphrase")
+    user.save()
+
+
+@bearer_auth
+def bearer_change_password_view(request):
+    _change_password(request.user.pk)
+    return JsonResponse({"changed": True})
+
+
+@bearer_auth
+async def bearer_async_logout_view(request):
+    await sync_to_async(services.revoke_session)(request.auth.session_id, "logout")
+    return JsonResponse({"logged_out": True})
+
+
+async def async_unauthenticated_logout_view(request):
+    """Revokes the session of the bearer token it never authenticated itself."""
+    sid = tokens.decode_access(bearer_token(request)).sid
+    await sync_to_async(services.revoke_session)(sid, "logout")
+    return JsonResponse({"logged_out": True})
+
+
+@api_view(["POST"])
+def change_password_view(request):
+    _change_password(request.user.pk)
+    return Response({"changed": True})
+
+
 def anonymous_plain_view(request):
     return JsonResponse({"authenticated": request.user.is_authenticated})
 
@@ -198,6 +234,10 @@ urlpatterns = [
     path("bearer/class/", BearerClassView.as_view()),
     path("bearer/async-class/", BearerAsyncClassView.as_view()),
     path("anonymous-plain/", anonymous_plain_view),
+    path("self-revoking/plain-password/", bearer_change_password_view),
+    path("self-revoking/async-logout/", bearer_async_logout_view),
+    path("self-revoking/async-unauthenticated/", async_unauthenticated_logout_view),
+    path("self-revoking/drf-password/", change_password_view),
     path("exempt/async/", exempt_async_view),
     path("exempt/api-view/", exempt_api_view),
     path("exempt/api-class/", ExemptAPIView.as_view()),
@@ -211,4 +251,12 @@ urlpatterns = [
     path("ninja-tests/", ninja_test_api.urls),
     path("adrf/me/", AdrfMe.as_view()),
     path("ninja-bare/", ninja_bare_api.urls),
+    path("ext/login-with-user/", extension_views.LoginWithUserView.as_view()),
+    path("ext/magic-link-login/", extension_views.MagicLinkLoginView.as_view()),
+    path("ext/shop-login/", extension_views.ShopLoginView.as_view()),
+    path("ext/shop-logout/", extension_views.ShopLogoutView.as_view()),
+    path("ext/shop-refresh/", extension_views.shop_refresh_view),
+    path("ext/ninja/", extension_views.ninja_api.urls),
+    path("ext/shop-plain/", extension_views.shop_plain_view),
+    path("ext/shop-plain-class/", extension_views.ShopPlainClassView.as_view()),
 ]

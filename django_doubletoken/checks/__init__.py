@@ -5,7 +5,8 @@ problem and nothing else. ``CHECKS`` lists every id once, with its level, subjec
 hint; the checks build their messages from it (``problem()``) and the documentation's
 system-check reference is generated from it. The checks themselves live by subject:
 ``settings`` (settings and client profiles; the DPoP ones in ``dpop``), ``keys``, ``cache``
-(the cache and the client-side cache) and ``deployment``.
+(the cache and the client-side cache), ``deployment``, ``channels`` (the channel layer),
+``migrations`` and ``simplejwt``.
 """
 
 from __future__ import annotations
@@ -173,6 +174,14 @@ CHECKS: dict[str, CheckSpec] = _registry(
     ("W040", DEPLOYMENT, "{count} migration(s) of django_doubletoken not applied to the "
      "{alias!r} database ({names}): login, refresh and every session query fail until they "
      "are.", "Run `{command}`."),
+    ("W010", DEPLOYMENT, "CHANNEL_LAYERS[{alias!r}] host {index}: the Redis client's socket "
+     "timeout ({timeout:g} s, {source}) is not above the layer's blocking read "
+     "({blocking_read:g} s). Every idle read then fails with a TimeoutError: a consumer "
+     "listening on the layer (any consumer with groups) is dropped without a close frame, and "
+     "DoubleTokenAuthMiddleware has to re-check each socket's session every few seconds.",
+     "Give the host an explicit socket timeout above {blocking_read:g} s, e.g. "
+     "{{\"address\": REDIS_URL, \"socket_timeout\": {suggested:g}}} (see the WebSockets "
+     "how-to)."),
 )
 
 
@@ -183,11 +192,12 @@ def problem(short_id: str, **found: Any) -> CheckMessage:
 
 # The subject modules register their checks with Django on import.
 from .cache import check_cache_backend  # noqa: E402
+from .channels import check_channel_layers  # noqa: E402
 from .deployment import check_deploy, check_setup  # noqa: E402
 from .migrations import check_migrations_applied  # noqa: E402
 from .settings import check_settings  # noqa: E402
 from .simplejwt import check_simplejwt_migration  # noqa: E402
 
-__all__ = ["CHECKS", "CheckSpec", "check_cache_backend", "check_deploy",
+__all__ = ["CHECKS", "CheckSpec", "check_cache_backend", "check_channel_layers", "check_deploy",
            "check_migrations_applied", "check_settings", "check_setup",
            "check_simplejwt_migration", "problem"]

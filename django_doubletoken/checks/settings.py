@@ -149,7 +149,7 @@ def _imported(path: Any) -> tuple[Any, str | None]:
 
 
 def _claims_function() -> list:
-    path = doubletoken_settings.ACCESS_TOKEN_CLAIMS
+    path = doubletoken_settings.given("ACCESS_TOKEN_CLAIMS")
     if path is None:
         return []
     function, reason = _imported(path)
@@ -161,7 +161,7 @@ def _claims_function() -> list:
 def _login_serializer() -> list:
     from rest_framework.serializers import BaseSerializer
 
-    path = doubletoken_settings.LOGIN_SERIALIZER
+    path = doubletoken_settings.given("LOGIN_SERIALIZER")
     serializer, reason = _imported(path)
     if reason is None and not (isinstance(serializer, type)
                                and issubclass(serializer, BaseSerializer)):

@@ -150,8 +150,9 @@ class TokenStore:
         ``url`` is the site root or the login URL itself (``.../login/``); the refresh URL is
         its sibling. ``client`` picks the server's client profile (``web``, ``mobile``);
         ``device`` is the label shown in the user's device list. ``username_field`` is the
-        server's user model's ``USERNAME_FIELD`` (``"email"``, say). Uses requests if
-        installed, else httpx. Raises ``LoginFailed`` when the server refuses.
+        body's field: the server takes ``username`` for any user model's ``USERNAME_FIELD``,
+        or that field's own name (``"email"``, say). Uses requests if installed, else httpx.
+        Raises ``LoginFailed`` when the server refuses.
         """
         login_url, refresh_url = _auth_urls(url)
         payload = {username_field: username, "password": password}

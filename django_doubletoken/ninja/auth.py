@@ -17,21 +17,31 @@ from ninja.security import HttpBearer
 
 from .. import services
 from ..api_errors import challenge, error_body, error_status
-from ..authentication import DoubleTokenAuthentication, TokenUser
+from ..bearer import TokenUser
 from ..database import is_outage, note_schema_error
+from ..endpoints import Refusal
 from ..errors import (
     DATABASE_UNAVAILABLE,
     NOT_AUTHENTICATED,
     DoubleTokenError,
     ServiceUnavailable,
 )
-from ..http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
+from ..http import (
+    DEFAULT_REALM,
+    GRANT_ATTRIBUTE,
+    REJECTED_ATTRIBUTE,
+    bearer_challenge,
+    bearer_token,
+)
 from ..services import AccessGrant
+
+# Set on the request by the auth class that refused it, so that the error handlers answer with
+# that class' realm.
+CHALLENGE_ATTRIBUTE = "doubletoken_challenge"
 
 
 def _scheme(request: HttpRequest) -> str:
-    # The DRF class writes the challenge; the request plays no part in it.
-    return DoubleTokenAuthentication().authenticate_header(request)
+    return getattr(request, CHALLENGE_ATTRIBUTE, None) or bearer_challenge()
 
 
 class NinjaTokenError(HttpError):
@@ -69,6 +79,9 @@ def register_error_handlers(api: Any) -> Any:
     (a missing table is re-raised: Django's 500, logged, with the traceback under DEBUG).
     """
 
+    def refusal(request: HttpRequest, exc: Refusal) -> HttpResponse:
+        return exc.answer.as_response(request)
+
     def token_error(request: HttpRequest, exc: NinjaTokenError) -> HttpResponse:
         return error_response(api, request, exc.error)
 
@@ -84,6 +97,7 @@ def register_error_handlers(api: Any) -> Any:
             raise exc
         return error_response(api, request, ServiceUnavailable(DATABASE_UNAVAILABLE))
 
+    api.add_exception_handler(Refusal, refusal)
     api.add_exception_handler(NinjaTokenError, token_error)
     api.add_exception_handler(OperationalError, database_error)
     api.add_exception_handler(InterfaceError, database_error)
@@ -92,16 +106,11 @@ def register_error_handlers(api: Any) -> Any:
     return api
 
 
-def _rejected(request: HttpRequest, error: DoubleTokenError) -> NinjaTokenError:
-    setattr(request, REJECTED_ATTRIBUTE, True)
-    return NinjaTokenError(error)
-
-
-def _accepted(request: HttpRequest, grant: AccessGrant) -> AccessGrant:
+def _accepted(auth: DoubleTokenAuth, request: HttpRequest, grant: AccessGrant) -> AccessGrant:
     try:
         user = TokenUser(services.user_pk(grant.claims.sub))
     except DoubleTokenError as exc:
-        raise _rejected(request, exc) from exc
+        raise auth.rejected(request, exc) from exc
     request.user = user
 
     async def auser() -> TokenUser:  # what async views call instead of request.user
@@ -121,21 +130,30 @@ class DoubleTokenAuth(HttpBearer):
         "a replacement in the NEW_HTTP_AUTHORIZATION header."
     )
 
+    # The realm of this API's WWW-Authenticate challenges.
+    www_authenticate_realm = DEFAULT_REALM
+
     def __call__(self, request: HttpRequest) -> Any:
+        # Also when no token came: the error handlers' "not authenticated" 401 names the realm.
+        setattr(request, CHALLENGE_ATTRIBUTE, bearer_challenge(self.www_authenticate_realm))
         try:
             raw = bearer_token(request)
         except DoubleTokenError as exc:
-            raise _rejected(request, exc) from exc
+            raise self.rejected(request, exc) from exc
         if raw is None:
             return None  # another auth class may take it; else Ninja answers 401
         return self.authenticate(request, raw)
+
+    def rejected(self, request: HttpRequest, error: DoubleTokenError) -> NinjaTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        return NinjaTokenError(error)
 
     def authenticate(self, request: HttpRequest, token: str) -> AccessGrant:
         try:
             grant = services.authenticate_access(token)
         except DoubleTokenError as exc:
-            raise _rejected(request, exc) from exc
-        return _accepted(request, grant)
+            raise self.rejected(request, exc) from exc
+        return _accepted(self, request, grant)
 
 
 class AsyncDoubleTokenAuth(DoubleTokenAuth):
@@ -145,5 +163,5 @@ class AsyncDoubleTokenAuth(DoubleTokenAuth):
         try:
             grant = await services.aauthenticate_access(token)
         except DoubleTokenError as exc:
-            raise _rejected(request, exc) from exc
-        return _accepted(request, grant)
+            raise self.rejected(request, exc) from exc
+        return _accepted(self, request, grant)

@@ -1,4 +1,9 @@
-"""The auth endpoints as a Ninja router, on the same services as the DRF views.
+"""The auth endpoints as a Ninja router: each operation adapts one face-neutral endpoint of
+``django_doubletoken.endpoints``, the ones the DRF views adapt, so both faces answer alike.
+
+The operations read their body through the endpoints (not through Ninja's payload parsing), so
+the body rules are the app's: JSON or forms, size and depth limits, 415 for other media types.
+The schemas below only document the operations in the API's OpenAPI page.
 
 ``auth_router()`` returns a new router each time, so that one project can mount it in
 several APIs (older Ninja versions refuse to mount one router twice).
@@ -6,92 +11,36 @@ several APIs (older Ninja versions refuse to mount one router twice).
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from django.contrib.auth import authenticate
-from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import timezone
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
-from ninja.errors import HttpError
-from pydantic import Field, field_validator
-from rest_framework.exceptions import APIException
+from pydantic import Field, create_model
 
-from .. import cookies, services
-from ..api_errors import APIError
-from ..conf import doubletoken_settings
-from ..errors import INVALID_CREDENTIALS, DoubleTokenError, ServiceUnavailable, TokenError
-from ..http import remote_ip, user_agent
-from ..models import DeviceSession, RevokeReason
-from ..serializers import token_pair_body
-from ..throttling import LoginRateThrottle
-from .auth import DoubleTokenAuth, NinjaTokenError
-
-try:
-    from ninja import Status
-except ImportError:  # django-ninja < 1.6 takes (status, body) tuples
-    def Status(status_code: int, value: Any) -> tuple[int, Any]:  # noqa: N802
-        return status_code, value
-
-T = TypeVar("T")
-
-# RFC 6749 §5.1: responses carrying tokens must not be cached.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _bounded_token(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        raise ValueError("This field may not be blank.")
-    if len(value) > doubletoken_settings.MAX_TOKEN_LENGTH:
-        raise ValueError("The token is too long.")
-    return value
-
-
-class LoginIn(Schema):
-    username: str = Field(max_length=254)
-    password: str = Field(max_length=4096)
-    device: str = Field("", max_length=200)
-    client: str | None = Field(None, max_length=32)
-
-    @field_validator("client")
-    @classmethod
-    def known_client(cls, value: str | None) -> str | None:
-        if value is not None and value not in doubletoken_settings.CLIENT_PROFILES:
-            names = ", ".join(sorted(doubletoken_settings.CLIENT_PROFILES))
-            raise ValueError(f"Unknown client profile; expected one of: {names}.")
-        return value
+from .. import endpoints
+from ..endpoints import Answer, Refusal
+from ..http import DEFAULT_REALM, bearer_challenge
+from .auth import DoubleTokenAuth
 
 
 class RefreshIn(Schema):
     refresh: str | None = Field(
-        None, description="Omit with cookie transport: the refresh cookie is read instead."
-    )
-
-    @field_validator("refresh")
-    @classmethod
-    def bounded(cls, value: str | None) -> str | None:
-        return _bounded_token(value)
+        None, description="Omit with cookie transport: the refresh cookie is read instead.")
 
 
 class VerifyIn(Schema):
     token: str
 
-    @field_validator("token")
-    @classmethod
-    def bounded(cls, value: str) -> str:
-        return _bounded_token(value)
-
 
 class TokenPairOut(Schema):
     access: str
     refresh: str | None = Field(
-        None, description="Absent with cookie transport: it is in an HttpOnly cookie."
-    )
+        None, description="Absent with cookie transport: it is in an HttpOnly cookie.")
     token_type: str = "Bearer"
     access_expires_at: datetime
     refresh_expires_at: datetime
@@ -101,7 +50,7 @@ class TokenPairOut(Schema):
 class VerifyOut(Schema):
     valid: bool
     session_id: uuid.UUID
-    expires_at: int = Field(description="Unix time")
+    expires_at: datetime = Field(description="When the access token expires.")
 
 
 class DeviceSessionOut(Schema):
@@ -115,24 +64,30 @@ class DeviceSessionOut(Schema):
     current: bool
 
 
+class JWKSOut(Schema):
+    keys: list[dict[str, Any]]
+
+
 class ErrorOut(Schema):
     detail: str
     code: str
 
 
-def _call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """A call whose refusals Ninja renders: domain errors (``NinjaTokenError``), and the DRF
-    exceptions of the helpers shared with the DRF views (the login throttle with its store
-    down, the cookie transport's CSRF and media-type checks)."""
-    try:
-        return function(*args, **kwargs)
-    except DoubleTokenError as exc:
-        raise NinjaTokenError(exc) from exc
-    except APIError as exc:
-        error = ServiceUnavailable if exc.status_code == 503 else TokenError
-        raise NinjaTokenError(error(exc.code)) from exc
-    except APIException as exc:
-        raise HttpError(exc.status_code, str(exc.detail)) from exc
+def login_schema() -> type[Schema]:
+    """The login body as documented: the user model's ``USERNAME_FIELD`` (``username`` is
+    accepted for it too), ``password``, optional ``device`` and ``client``."""
+    field = get_user_model().USERNAME_FIELD
+    return create_model(
+        "LoginIn", __base__=Schema,
+        **{field: (str, Field(description="The user model's USERNAME_FIELD."))},
+        password=(str, ...), device=(str, ""), client=(str | None, None),
+    )
+
+
+def _request_body(schema: type[Schema]) -> dict[str, Any]:
+    body = {"schema": schema.model_json_schema()}
+    return {"requestBody": {"required": True, "content": {
+        "application/json": body, "application/x-www-form-urlencoded": body}}}
 
 
 def _refresh_path(request: HttpRequest) -> str:
@@ -140,112 +95,97 @@ def _refresh_path(request: HttpRequest) -> str:
     return request.path[: request.path.rstrip("/").rfind("/") + 1] + "refresh/"
 
 
-def _tokens(pair: services.TokenPair, request: HttpRequest, response: HttpResponse,
-            *, use_cookie: bool) -> dict[str, Any]:
-    """The pair as the body; with cookie transport the refresh token goes in the cookie only."""
-    for name, value in NO_STORE.items():
-        response[name] = value
-    body = token_pair_body(pair)
-    if use_cookie:
-        max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
-        cookies.set_refresh_cookie(response, body.pop("refresh"), max_age, _refresh_path(request))
-        cookies.ensure_csrf_cookie(request)
-    return body
+def _respond(request: HttpRequest, run: Callable[[], Answer]) -> HttpResponse:
+    try:
+        answer = run()
+    except Refusal as refusal:
+        answer = refusal.answer
+    return answer.as_response(request)
 
 
-def _logged_out(request: HttpRequest, response: HttpResponse) -> Any:
-    cookies.delete_refresh_cookie(response, _refresh_path(request))
-    return Status(204, None)
+def _endpoint(cls: type[endpoints.Endpoint], request: HttpRequest,
+              challenge: str) -> endpoints.Endpoint:
+    attributes: dict[str, Any] = {"challenge": challenge}
+    if hasattr(cls, "refresh_path"):
+        attributes["refresh_path"] = _refresh_path(request)
+    return cls(**attributes)
 
 
-def _login(request: HttpRequest, response: HttpResponse, payload: LoginIn) -> dict[str, Any]:
-    if not _call(LoginRateThrottle().allow_request, request, None):
-        raise HttpError(429, "Request was throttled.")
-    client = payload.client or doubletoken_settings.DEFAULT_CLIENT
-    use_cookie = cookies.enabled_for(client)
-    if use_cookie:  # login CSRF, as the DRF endpoint refuses it
-        _call(cookies.refuse_cross_site_login, request)
-    user = authenticate(request, username=payload.username, password=payload.password)
-    if user is None:
-        raise NinjaTokenError(TokenError(INVALID_CREDENTIALS))
-    pair = _call(services.login, user, client=payload.client, device=payload.device,
-                 ip=remote_ip(request), user_agent=user_agent(request), request=request)
-    return _tokens(pair, request, response, use_cookie=use_cookie)
+FAILURES = {400: dict, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut,
+            503: ErrorOut}
 
 
-def _refresh(request: HttpRequest, response: HttpResponse, payload: RefreshIn
-             ) -> dict[str, Any]:
-    raw, from_cookie = payload.refresh, False
-    if raw is None:
-        raw = _call(cookies.refresh_token_from_cookie, request)
-        from_cookie = raw is not None
-    if raw is None:
-        raise HttpError(400, "The refresh token is required.")
-    pair = _call(services.refresh, raw, request=request)
-    return _tokens(pair, request, response, use_cookie=from_cookie)
-
-
-def auth_router(*, auth: Any = None, tags: list[str] | None = None) -> Router:
-    """A router with login, refresh, verify, logout, logout-all and the session endpoints.
+def auth_router(*, auth: Any = None, tags: list[str] | None = None,
+                login: endpoints.Login | None = None) -> Router:
+    """A router with login, refresh, verify, jwks, logout, logout-all and the session
+    endpoints.
 
     ``auth``: the authentication of the endpoints acting on the caller's session, by default
-    ``DoubleTokenAuth()`` (``AsyncDoubleTokenAuth()`` works too).
+    ``DoubleTokenAuth()`` (``AsyncDoubleTokenAuth()`` works too); its
+    ``www_authenticate_realm`` names the realm of every challenge. ``login``: the login
+    endpoint, e.g. ``endpoints.Login(serializer_class=...)`` or a subclass overriding
+    ``get_response_data``.
     """
     session_auth = auth or DoubleTokenAuth()
+    challenge = bearer_challenge(getattr(session_auth, "www_authenticate_realm", DEFAULT_REALM))
     router = Router(tags=tags or ["auth"])
-    failures = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 415: ErrorOut, 503: ErrorOut}
+    _add_public_operations(router, challenge, login or endpoints.Login())
+    _add_session_operations(router, challenge, session_auth)
+    return router
 
-    @router.post("login/", auth=None, response={200: TokenPairOut, 429: ErrorOut, **failures},
-                 summary="Log in: open a device session", url_name="login", exclude_none=True)
-    def login(request: HttpRequest, response: HttpResponse, payload: LoginIn):
-        return _login(request, response, payload)
 
-    @router.post("refresh/", auth=None, response={200: TokenPairOut, **failures},
-                 summary="Rotate the refresh token", url_name="refresh", exclude_none=True)
-    def refresh(request: HttpRequest, response: HttpResponse, payload: RefreshIn):
-        return _refresh(request, response, payload)
+def _add_public_operations(router: Router, challenge: str, login: endpoints.Login) -> None:
+    @router.post("login/", auth=None, response={200: TokenPairOut, 429: ErrorOut, **FAILURES},
+                 summary="Log in: open a device session", url_name="login",
+                 openapi_extra=_request_body(login_schema()))
+    def login_operation(request: HttpRequest):
+        here = copy.copy(login)  # the project's instance stays as it was given
+        here.challenge = challenge
+        here.refresh_path = here.refresh_path or _refresh_path(request)
+        return _respond(request, lambda: here(request))
 
-    @router.post("verify/", auth=None, response={200: VerifyOut, **failures},
-                 summary="Check an access token, revocation included", url_name="verify")
-    def verify(request: HttpRequest, payload: VerifyIn):
-        grant = _call(services.authenticate_access, payload.token)
-        return {"valid": True, "session_id": grant.session_id, "expires_at": grant.claims.exp}
+    @router.post("refresh/", auth=None, response={200: TokenPairOut, **FAILURES},
+                 summary="Rotate the refresh token", url_name="refresh",
+                 openapi_extra=_request_body(RefreshIn))
+    def refresh(request: HttpRequest):
+        return _respond(request, lambda: _endpoint(endpoints.Refresh, request, challenge)(request))
 
-    @router.post("logout/", auth=session_auth, response={204: None, **failures},
+    @router.post("verify/", auth=None, response={200: VerifyOut, **FAILURES},
+                 summary="Check an access token, revocation included", url_name="verify",
+                 openapi_extra=_request_body(VerifyIn))
+    def verify(request: HttpRequest):
+        return _respond(request, lambda: _endpoint(endpoints.Verify, request, challenge)(request))
+
+    @router.get("jwks/", auth=None, response={200: JWKSOut, 404: ErrorOut},
+                summary="Public keys (asymmetric algorithms only)", url_name="jwks")
+    def jwks(request: HttpRequest):
+        return _respond(request, lambda: _endpoint(endpoints.JWKS, request, challenge)(request))
+
+
+def _add_session_operations(router: Router, challenge: str, session_auth: Any) -> None:
+    def on_session(cls: type[endpoints.Endpoint], request: HttpRequest,
+                   *args: Any) -> HttpResponse:
+        return _respond(request, lambda: _endpoint(cls, request, challenge)(
+            request, request.auth, *args))
+
+    @router.post("logout/", auth=session_auth, response={204: None, **FAILURES},
                  summary="Log this device out", url_name="logout")
-    def logout(request: HttpRequest, response: HttpResponse):
-        _call(services.revoke_session, request.auth.session_id, RevokeReason.LOGOUT)
-        return _logged_out(request, response)
+    def logout(request: HttpRequest):
+        return on_session(endpoints.Logout, request)
 
-    @router.post("logout-all/", auth=session_auth, response={204: None, **failures},
+    @router.post("logout-all/", auth=session_auth, response={204: None, **FAILURES},
                  summary="Log every device of the user out", url_name="logout-all")
-    def logout_all(request: HttpRequest, response: HttpResponse):
-        _call(services.revoke_user_sessions, request.user.pk, RevokeReason.LOGOUT_ALL)
-        return _logged_out(request, response)
+    def logout_all(request: HttpRequest):
+        return on_session(endpoints.LogoutAll, request)
 
     @router.get("sessions/", auth=session_auth,
-                response={200: list[DeviceSessionOut], **failures},
+                response={200: list[DeviceSessionOut], **FAILURES},
                 summary="The user's signed-in devices", url_name="sessions")
     def sessions(request: HttpRequest):
-        current = request.auth.session_id
-        rows = DeviceSession.objects.active().filter(user_id=request.user.pk)
-        return [{"id": s.pk, "client": s.client, "device": s.device, "ip": s.ip,
-                 "user_agent": s.user_agent, "created_at": s.created_at,
-                 "last_used_at": s.last_used_at, "current": str(s.pk) == current}
-                for s in rows]
+        return on_session(endpoints.SessionList, request)
 
     @router.delete("sessions/{session_id}/", auth=session_auth,
-                   response={204: None, 404: ErrorOut, **failures},
+                   response={204: None, 404: ErrorOut, **FAILURES},
                    summary="Log one of the user's devices out", url_name="session")
     def delete_session(request: HttpRequest, session_id: str):
-        try:
-            uuid.UUID(session_id)
-        except ValueError:
-            raise Http404 from None
-        mine = DeviceSession.objects.filter(pk=session_id, user_id=request.user.pk)
-        if not mine.exists():
-            raise Http404
-        _call(services.revoke_sessions, mine, RevokeReason.REMOVED_BY_USER)
-        return Status(204, None)
-
-    return router
+        return on_session(endpoints.SessionDelete, request, session_id)

@@ -12,12 +12,13 @@ never write the database or the cache themselves. One module per stage of a sess
 from .access import (
     AccessGrant,
     aauthenticate_access,
+    acheck_session,
     aslide,
     authenticate_access,
     needs_slide,
     slide,
 )
-from .common import profile_for, user_pk
+from .common import profile_for, request_scope, user_pk
 from .pairs import TokenPair, issue_pair
 from .rotation import refresh
 from .sessions import (
@@ -32,6 +33,7 @@ __all__ = [
     "AccessGrant",
     "TokenPair",
     "aauthenticate_access",
+    "acheck_session",
     "aslide",
     "authenticate_access",
     "issue_pair",
@@ -40,6 +42,7 @@ __all__ = [
     "profile_for",
     "purge_sessions",
     "refresh",
+    "request_scope",
     "revoke_session",
     "revoke_sessions",
     "revoke_user_sessions",

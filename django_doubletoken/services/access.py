@@ -22,6 +22,7 @@ from .common import (
     active_state_ttl,
     database_available,
     profile_for,
+    revoked_in_request,
     revoked_state_ttl,
     session_uuid,
 )
@@ -127,6 +128,19 @@ async def aauthenticate_access(raw: str, claims: AccessClaims | None = None) -> 
     return AccessGrant(raw, claims, state.successor)
 
 
+async def acheck_session(claims: AccessClaims) -> None:
+    """Raise unless the session of an already verified token is still valid (not revoked,
+    still its user's), whatever became of that token since: for connections that outlive a
+    request, such as a WebSocket. A slide replaces the token a socket was opened with, but it
+    ends nothing, so the token's own successor (``token_revoked`` over HTTP) is not asked
+    about; its expiry is the caller's to enforce."""
+    if not doubletoken_settings.REVOCATION_CHECK:
+        return
+    state = await store.aread_request_state(claims.sid, claims.jti)
+    session = state.session or await sync_to_async(_load_session_state)(claims.sid)
+    _check_session(claims, session, successor=None)
+
+
 # --- sliding -----------------------------------------------------------------------------
 
 
@@ -166,8 +180,11 @@ def _new_replacement(claims: AccessClaims, now: int) -> _Replacement | None:
 
 
 def _plan_slide(grant: AccessGrant, now: int) -> str | _Replacement | None:
-    """Nothing to do (None), a successor already issued (its token), or a new one to store."""
-    if not needs_slide(grant.claims, now):
+    """Nothing to do (None), a successor already issued (its token), or a new one to store.
+
+    A session the request itself revoked gets nothing, not even a successor issued earlier.
+    """
+    if not needs_slide(grant.claims, now) or revoked_in_request(grant.session_id):
         return None
     if grant.successor is not None:
         return grant.successor.token

@@ -1,12 +1,14 @@
 """What every lifecycle step shares: the database guard, a token's ids as database keys, the
-client profile of a session, and how long a session's state stays cached."""
+client profile of a session, how long a session's state stays cached, and the sessions the
+current request revoked."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -77,3 +79,34 @@ def active_state_ttl(refresh_expires_at: datetime, now: datetime) -> float:
     # No access token outlives the refresh expiry it was issued under; after a rotation the
     # entry expires early and is read through again, once.
     return (refresh_expires_at - now + doubletoken_settings.LEEWAY).total_seconds()
+
+
+# The ids of the sessions revoked while the current request is handled, so that its response
+# never carries a successor of a token the request itself logged out, whichever code revoked
+# it (logout, logout-all, a password change, an admin action). The set is shared by
+# reference: the contexts asgiref copies to run a sync view under ASGI add to this same set.
+_revoked_in_request: ContextVar[set[str] | None] = ContextVar(
+    "doubletoken_revoked_in_request", default=None
+)
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Remember, until the block ends, which sessions were revoked inside it (one request)."""
+    token = _revoked_in_request.set(set())
+    try:
+        yield
+    finally:
+        _revoked_in_request.reset(token)
+
+
+def note_revoked(session_ids: Iterable[str]) -> None:
+    revoked = _revoked_in_request.get()
+    if revoked is not None:
+        revoked.update(session_ids)
+
+
+def revoked_in_request(session_id: str) -> bool:
+    """Whether the request being handled revoked this session (outside a request: False)."""
+    revoked = _revoked_in_request.get()
+    return revoked is not None and session_id in revoked

@@ -20,7 +20,13 @@ from ..conf import ClientProfile, doubletoken_settings
 from ..models import DeviceSession, RevokeReason
 from ..store import SessionState
 from . import last_login
-from .common import active_state_ttl, database_available, revoked_state_ttl, session_uuid
+from .common import (
+    active_state_ttl,
+    database_available,
+    note_revoked,
+    revoked_state_ttl,
+    session_uuid,
+)
 from .pairs import TokenPair, issue_pair
 
 
@@ -139,6 +145,8 @@ def revoke_locked(sessions: Iterable[DeviceSession], reason: str, now: datetime)
     for session in sessions:
         session.revoked_at, session.revoke_reason = now, reason
     states = {str(s.pk): SessionState(str(s.user_id), reason) for s in sessions}
+    # Even if the transaction later rolls back: a response withheld from sliding is harmless.
+    note_revoked(states)
     ttl = revoked_state_ttl()
     # Before commit, so an unreachable cache rolls the revocation back (503) rather than
     # leaving the cache saying "active"...

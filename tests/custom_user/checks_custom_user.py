@@ -43,9 +43,14 @@ def test_login_takes_the_username_field(api, user, password):
     claims = jwt.decode(pair["access"], KEY, algorithms=["HS256"])
     assert claims["sub"] == str(user.pk) and uuid.UUID(claims["sub"])
 
-    wrong_field = api.post("/api/auth/login/", {"username": EMAIL, "password": password},
-                           format="json")
-    assert wrong_field.status_code == 400 and "email" in wrong_field.json()
+    # "username" is accepted for USERNAME_FIELD, on both faces (issue 24 §2).
+    for path in ("/api/auth/login/", "/api/ninja/auth/login/"):
+        for field in ("email", "username"):
+            aliased = api.post(path, {field: EMAIL, "password": password}, format="json")
+            assert aliased.status_code == 200, (path, field, aliased.content)
+    neither = api.post("/api/auth/login/", {"login": EMAIL, "password": password},
+                       format="json")
+    assert neither.status_code == 400 and "email" in neither.json()
     wrong = api.post("/api/auth/login/", {"email": EMAIL, "password": "nope"}, format="json")
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
 
@@ -105,6 +110,8 @@ def test_the_python_client_with_another_username_field(live_server, user, passwo
     store = TokenStore.login(live_server.url, EMAIL, password, username_field="email")
     me = requests.get(f"{live_server.url}/api/me/", auth=RequestsAuth(store), timeout=10)
     assert me.json()["username"] == EMAIL
+    # "username" is accepted for the USERNAME_FIELD: the default needs no username_field.
+    assert TokenStore.login(live_server.url, EMAIL, password).access
     with pytest.raises(LoginFailed) as failed:
-        TokenStore.login(live_server.url, EMAIL, password)  # sends "username"
+        TokenStore.login(live_server.url, EMAIL, password, username_field="login")
     assert failed.value.status_code == 400

@@ -6,8 +6,9 @@ import { createRequire } from "node:module";
 import { test } from "node:test";
 
 import { attachAxios } from "../../django_doubletoken/static/django_doubletoken/doubletoken-axios.js";
+import { memoryStorage } from "../../django_doubletoken/static/django_doubletoken/doubletoken.js";
 import {
-  BASE, ME_URL, login, newClient, serverCounts, sleep, untilExpired,
+  BASE, ME_URL, expireStoredToken, login, newClient, serverCounts, sleep, untilExpired,
 } from "./helpers.mjs";
 
 // (Debian's axios resolves its own dependencies through require, so load its CommonJS build.)
@@ -67,9 +68,10 @@ function api(auth) {
 }
 
 test("axios: 20 parallel calls after expiry, one refresh, all succeed", async () => {
-  const auth = newClient();
-  const pair = await login(auth);
-  await untilExpired(auth);
+  const storage = memoryStorage();
+  const auth = newClient({ storage });
+  const pair = await login(auth, "node test", "roomy");
+  await expireStoredToken(storage);
 
   const client = api(auth);
   const responses = await Promise.all(Array.from({ length: 20 }, () => client.get(ME_URL)));

@@ -4,16 +4,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { memoryStorage } from "../../django_doubletoken/static/django_doubletoken/doubletoken.js";
 import {
-  ME_URL, USERNAME, login, meStatus, newClient, processLock, recordEvents, serverCounts,
-  sharedStorage, sleep, untilExpired,
+  ME_URL, USERNAME, expireStoredToken, login, meStatus, newClient, processLock, recordEvents,
+  serverCounts, sharedStorage, sleep,
 } from "./helpers.mjs";
 
 test("20 parallel calls with an expired token: one refresh, all 20 succeed", async () => {
-  const auth = newClient();
+  const storage = memoryStorage();
+  const auth = newClient({ storage });
   const events = recordEvents(auth);
-  const pair = await login(auth);
-  await untilExpired(auth);
+  const pair = await login(auth, "node test", "roomy");
+  await expireStoredToken(storage);
 
   const responses = await Promise.all(Array.from({ length: 20 }, () => auth.fetch(ME_URL)));
 
@@ -35,8 +37,8 @@ test("two clients sharing storage (two tabs) after expiry: one refresh for both"
   const tab1 = newClient({ storage, lock, name });
   const tab2 = newClient({ storage, lock, name });
   const heard = [recordEvents(tab1), recordEvents(tab2)];
-  const pair = await login(tab1);
-  await untilExpired(tab1);
+  const pair = await login(tab1, "node test", "roomy");
+  await expireStoredToken(storage);
 
   const calls = [tab1, tab2].flatMap((tab) => Array.from({ length: 10 }, () => tab.fetch(ME_URL)));
   const statuses = (await Promise.all(calls)).map((r) => r.status);

@@ -37,8 +37,26 @@ export function recordEvents(client) {
   return events;
 }
 
-export function login(client, device = "node test") {
-  return client.login({ username: USERNAME, password: PASSWORD, device });
+export function login(client, device = "node test", profile = undefined) {
+  return client.login({ username: USERNAME, password: PASSWORD, device, client: profile });
+}
+
+/**
+ * Replaces the access token in `storage` with a genuine one of the same session that expired
+ * 5 s ago (minted by the test server): the next calls start from token_expired without
+ * waiting for a lifetime to run out. With the "roomy" profile (2 min tokens) the token the
+ * refresh hands out then outlives any burst of replays, however loaded the machine.
+ */
+export async function expireStoredToken(storage) {
+  const record = storage.get();
+  const response = await fetch(`${BASE}/__test__/expired-access/`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ access: record.access }),
+  });
+  assert.equal(response.status, 200);
+  const { access } = await response.json();
+  storage.set({ ...record, access, accessExpiresAt: Date.now() - 5000 });
 }
 
 /** Sleeps until the client's access token has expired by the server's clock. */

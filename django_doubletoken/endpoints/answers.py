@@ -1,0 +1,112 @@
+"""What an endpoint answers, as plain data every face renders the same way.
+
+An ``Answer`` is a status, a JSON-able body (None for an empty 204), headers, and the cookie
+changes to make on the response. A ``Refusal`` is an exception carrying the ``Answer`` that
+refuses the request: every refusal of the auth endpoints (bad body, bad field, throttled,
+refused token, store down) is built here, once, so that DRF and Ninja cannot word it apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from ..api_errors import challenge, error_body, error_status
+from ..errors import NOT_FOUND, THROTTLED, DoubleTokenError
+from ..services import TokenPair
+
+# RFC 6749 §5.1: responses carrying tokens must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+Finisher = Callable[[HttpResponseBase, HttpRequest], None]
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    # Cookie changes (set or delete the refresh cookie, Django's CSRF cookie), applied to the
+    # face's response object once it exists.
+    finishers: list[Finisher] = field(default_factory=list)
+
+    def as_response(self, request: HttpRequest) -> HttpResponseBase:
+        """As a plain Django response: JSON, or empty for a body of None (faces without
+        renderers of their own: Ninja, plain views)."""
+        if self.body is None:
+            response: HttpResponseBase = HttpResponse(status=self.status)
+        else:
+            response = JsonResponse(self.body, status=self.status, safe=False)
+        return self.finish(response, request)
+
+    def finish(self, response: HttpResponseBase, request: HttpRequest) -> HttpResponseBase:
+        for name, value in self.headers.items():
+            response[name] = value
+        for finisher in self.finishers:
+            finisher(response, request)
+        return response
+
+
+class Refusal(Exception):
+    """The request is refused with ``answer``; raised anywhere inside an endpoint."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.status, answer.body)
+        self.answer = answer
+
+    @classmethod
+    def coded(cls, code: str, detail: Any = None,
+              headers: dict[str, str] | None = None) -> Refusal:
+        """A refusal with ``code``'s status from the one table (``errors.ERROR_CODES``) and its
+        body; ``detail`` replaces the table's message."""
+        return cls(Answer(error_status(code), error_body(code, detail), dict(headers or {})))
+
+    @classmethod
+    def invalid(cls, errors: dict[str, Any]) -> Refusal:
+        """400 for fields that failed validation: ``{"field": ["message", ...]}``, DRF's shape
+        (no top-level ``code``: a login body may well have a field of that name). The messages
+        are ``str`` subclasses carrying their ``code`` (DRF's ``ErrorDetail``, ``Message``)."""
+        return cls(Answer(400, dict(errors)))
+
+    @classmethod
+    def for_error(cls, error: DoubleTokenError, scheme: str) -> Refusal:
+        """The error contract's answer to a domain error: its status, body and challenge
+        (``scheme``: the bare challenge of the face, ``Bearer realm="..."``)."""
+        header = challenge(error.code, scheme)
+        headers = {"WWW-Authenticate": header} if header is not None else {}
+        return cls(Answer(error_status(error.code), error_body(error.code, error.message),
+                          headers))
+
+    @classmethod
+    def throttled(cls, wait: float) -> Refusal:
+        seconds = math.ceil(wait)
+        detail = "{} {}".format(
+            _("Request was throttled."),
+            ngettext("Expected available in {wait} second.",
+                     "Expected available in {wait} seconds.", seconds).format(wait=seconds),
+        )
+        return cls.coded(THROTTLED, detail, {"Retry-After": str(seconds)})
+
+    @classmethod
+    def not_found(cls, detail: Any = None) -> Refusal:
+        return cls.coded(NOT_FOUND, detail)
+
+
+def token_pair_body(pair: TokenPair) -> dict[str, Any]:
+    """The JSON body of login/ and refresh/ for ``pair`` (the DRF schema's
+    ``TokenPairResponseSerializer`` describes it; a test compares the two field by field)."""
+    return {
+        "access": str(pair.access),
+        "refresh": str(pair.refresh),
+        "token_type": "Bearer",
+        "access_expires_at": pair.access_expires_at.isoformat(),
+        "refresh_expires_at": pair.refresh_expires_at.isoformat(),
+        "session_id": str(pair.session_id),
+    }
