@@ -6,7 +6,9 @@ revocation check on, 2 workers per server) under gunicorn sync workers and under
 with the DRF view, an adrf async view and a django-ninja async operation; the revocation
 check read through django-redis, through django-valkey's natively async cache
 (``ASYNC_CACHE_ALIAS``) or from process memory (``CLIENT_SIDE_CACHE``). simplejwt's
-``JWTAuthentication`` under gunicorn is the outside reference. wrk drives GET on each variant
+``JWTAuthentication`` and ``JWTStatelessUserAuthentication`` are the outside reference, under
+gunicorn and under the same uvicorn setup (a DRF view), so each variant is also compared with
+the peer in the same server. wrk drives GET on each variant
 in turn, the order reversed every other round, and the median round is reported with the
 server CPU per request (every thread of every worker, and the redis-server).
 
@@ -91,7 +93,19 @@ VARIANTS = [
             "ours_cached", "/ours/ninja/me/", args=("--loop", "asyncio", "--http", "h11")),
     Variant("reference: gunicorn, simplejwt JWTAuthentication", "gunicorn", "simplejwt",
             "/simplejwt/me/"),
+    Variant("reference: gunicorn, simplejwt JWTStatelessUserAuthentication", "gunicorn",
+            "simplejwt", "/simplejwt/stateless-me/"),
+    # The peer under the same uvicorn setup (uvloop, httptools, 2 workers), DRF view (sync);
+    # its user SELECT through Django's connection pool, as Django advises under ASGI (a
+    # persistent connection per request thread runs PostgreSQL out of connections).
+    Variant("reference: uvicorn, simplejwt JWTAuthentication", "uvicorn", "simplejwt",
+            "/simplejwt/me/", {"BENCH_DB_POOL": "1"}),
+    Variant("reference: uvicorn, simplejwt JWTStatelessUserAuthentication", "uvicorn",
+            "simplejwt", "/simplejwt/stateless-me/", {"BENCH_DB_POOL": "1"}),
 ]
+# Each variant next to simplejwt's JWTAuthentication in the same server (WSGI or ASGI).
+PEER = {"gunicorn": "reference: gunicorn, simplejwt JWTAuthentication",
+        "uvicorn": "reference: uvicorn, simplejwt JWTAuthentication"}
 
 
 def log(message: str) -> None:
@@ -158,17 +172,20 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Command: `{result['command']}` (app at commit {env['commit']})",
         "",
-        "| variant | req/s | rounds | p50 / p99 ms | vs WSGI DRF view | server CPU µs/req "
-        "(app / redis) | cache cmds/req |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| variant | req/s | rounds | p50 / p99 ms | vs WSGI DRF view | vs simplejwt "
+        "`JWTAuthentication`, same server | server CPU µs/req (app / redis) | cache cmds/req |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
+    servers = {variant.label: variant.server for variant in VARIANTS}
     for label, summary in result["variants"].items():
         cpu = summary["cpu_us_per_request"]
+        peer = result["variants"].get(PEER.get(servers.get(label, ""), ""))
+        vs_peer = f"**{summary['rps'] / peer['rps']:.2f}**" if peer else ""
         lines.append(
             f"| {label} | {summary['rps']} | {' / '.join(map(str, summary['rps_rounds']))} | "
             f"{summary['p50_ms']} / {summary['p99_ms']} | "
-            f"**{summary['rps'] / baseline['rps']:.2f}** | {cpu['app']} / {cpu['redis']} | "
-            f"{summary['cache_commands_per_request']:g} |"
+            f"**{summary['rps'] / baseline['rps']:.2f}** | {vs_peer} | "
+            f"{cpu['app']} / {cpu['redis']} | {summary['cache_commands_per_request']:g} |"
         )
     lines += [
         "",

@@ -201,7 +201,7 @@ class AppServer:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         import requests
 
         deadline = time.monotonic() + timeout

@@ -110,6 +110,10 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {scenario['title']} | {cells[0]} | {cells[1]} |")
     lines += ["", *[f"- {note}" for note in result["notes"]], ""]
 
+    if "purge" in result:
+        from purge import markdown as purge_markdown
+
+        lines += purge_markdown(result["purge"])
     if "micro" not in result:  # a partial run (--only): the load table only
         return "\n".join(lines)
     micro = result["micro"]

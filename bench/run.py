@@ -71,12 +71,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="small fixtures and short micro benchmarks"
     )
+    parser.add_argument(
+        "--purge-rows", type=int, default=None,
+        help="sessions generated for the purge measurement (PostgreSQL only; default "
+        "2,000,000, 20,000 with --quick; 0 skips it)",
+    )
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument(
         "--only",
         type=lambda value: value.split(","),
         metavar="NAME[,NAME]",
-        help=f"run only these load scenarios ({', '.join(SCENARIOS)}) and skip the "
+        help=f"run only these load scenarios ({', '.join(SCENARIOS)}, purge) and skip the "
         "measurements without load: for before/after comparisons of a change",
     )
     return parser.parse_args(argv)
@@ -403,6 +408,25 @@ class Benchmark:
         return {"accounting": accounting, "db_queries": queries, "micro": micro,
                 "storage": storage}
 
+    def purge(self) -> dict[str, Any]:
+        """Last, since it fills and empties the database: purging 2 M rows (bench/purge.py)."""
+        import purge
+
+        rows = self.args.purge_rows
+        if rows is None:
+            rows = 20_000 if self.quick else 2_000_000
+        log(f"purge: generating {rows} sessions")
+        table = purge.populate(rows, users=1000 if self.quick else purge.PURGE_USERS)
+        reads = purge.read_queries()
+        log(f"purge: device list {reads['device_list_ms']} ms, changelist page "
+            f"{reads['changelist_page_ms']} ms; purging while login is under load")
+        run = purge.purge(lambda: self.load("ours", "login", self.usernames, "/ours/auth/login/"))
+        log(f"purge: {run['deleted']} rows in {run['total_seconds']} s, first 10 batches "
+            f"{run['first_10_batches_ms']} ms, last 10 {run['last_10_batches_ms']} ms; login p99 "
+            f"{run['login_baseline']['p99_ms']} ms before, {run['login_during_purge']['p99_ms']} "
+            "ms during")
+        return {"table": table, "reads": reads, "purge": run}
+
 
 def notes(result: dict[str, Any]) -> list[str]:
     """What a reader needs to read the table right, with this run's numbers."""
@@ -539,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"scenarios": bench.scenarios()}
         if not args.only:
             result.update(bench.unloaded())
+        wants_purge = args.database == "postgres" and args.purge_rows != 0
+        if wants_purge and (not args.only or "purge" in args.only):
+            result["purge"] = bench.purge()
         result["environment"] = environment(args, wrk, redis_server.version)
 
     result["environment"]["loadavg_before"] = list(loadavg_before)
@@ -548,6 +575,11 @@ def main(argv: list[str] | None = None) -> int:
     result["targets"] = {
         s["name"]: s["target"] for s in result["scenarios"] if "target" in s
     }
+    if "purge" in result:
+        result["targets"]["purge_linear"] = {
+            "text": "the last 10 purge batches within 2x of the first 10",
+            "met": result["purge"]["purge"]["last_over_first"] <= 2,
+        }
     if "accounting" in result:
         result["targets"]["one_cache_round_trip_outside_window"] = {
             "text": "<= 1 cache command per request outside the sliding window",

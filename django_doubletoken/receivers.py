@@ -22,6 +22,7 @@ from django.db.models.signals import post_init, post_save, pre_delete
 from . import services
 from .conf import doubletoken_settings
 from .models import RevokeReason
+from .services.last_login import take_over_django_receiver
 
 SNAPSHOT = "_doubletoken_snapshot"
 
@@ -88,3 +89,6 @@ user_model = get_user_model()
 post_init.connect(remember_credentials, sender=user_model, dispatch_uid="doubletoken_init")
 post_save.connect(revoke_on_credential_change, sender=user_model, dispatch_uid="doubletoken_save")
 pre_delete.connect(revoke_on_delete, sender=user_model, dispatch_uid="doubletoken_delete")
+# Django's last_login receiver, in a form that lets services.login write last_login in the
+# statement of the session row (services/last_login.py).
+take_over_django_receiver()

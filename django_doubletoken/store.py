@@ -192,6 +192,44 @@ def remember_session(sid: str, state: SessionState, ttl: float) -> None:
         _invalidate_local([session_key(sid)])
 
 
+def open_session(sid: str, state: SessionState, ttl: float) -> None:
+    """A new session's state and its last-used marker (the row was just written with
+    ``last_used_at`` = now), each with its own expiry, in one round trip where the backend
+    exposes its client (django-redis, django-valkey, Django's RedisCache) and
+    CLIENT_SIDE_CACHE is off, else in two."""
+    interval = doubletoken_settings.LAST_USED_UPDATE_INTERVAL.total_seconds()
+    entries = [(session_key(sid), tuple(state), _ttl(ttl)), (used_key(sid), 1, _ttl(interval))]
+    backend = cache()
+    with available():
+        # With CLIENT_SIDE_CACHE the backend's own SETs: through a raw pipeline, the
+        # invalidation of this process's tracked copies was missed in the tests.
+        tracked = client_side_cache.tracker(backend) is not None
+        writer = None if tracked else _pipeline(backend)
+        if writer is None:
+            for key, value, seconds in entries:
+                backend.set(key, value, seconds)
+        else:
+            pipeline, encode = writer
+            for key, value, seconds in entries:
+                pipeline.set(backend.make_key(key), encode(value), ex=seconds)
+            pipeline.execute()
+        _invalidate_local([key for key, _, _ in entries])
+
+
+def _pipeline(backend: BaseCache) -> tuple[Any, Any] | None:
+    """A pipeline (no MULTI) to the primary and the backend's value encoder, for backends
+    known to expose them: the commands it queues are the backend's own SETs, sent at once."""
+    client = getattr(backend, "client", None)  # django-redis, django-valkey
+    if (client is not None and not isinstance(client, ShardClient)
+            and hasattr(client, "get_client") and hasattr(client, "encode")):
+        return client.get_client(write=True).pipeline(transaction=False), client.encode
+    inner = getattr(backend, "_cache", None)  # django.core.cache.backends.redis
+    serializer = getattr(inner, "_serializer", None)
+    if serializer is not None and hasattr(inner, "get_client"):
+        return inner.get_client(write=True).pipeline(transaction=False), serializer.dumps
+    return None
+
+
 def mark_revoked(states: dict[str, SessionState], ttl: float) -> None:
     values = {session_key(sid): tuple(s) for sid, s in states.items()}
     backend = cache()

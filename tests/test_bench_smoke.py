@@ -71,13 +71,23 @@ def test_bench_runs_every_scenario(tmp_path):
     assert result["storage"]["database"]["ours"]["refreshes"] > 0
     assert "| 1. GET" in (tmp_path / "results.md").read_text()
 
+    # The purge at scale (20,000 generated rows with --quick): every purgeable row went, in
+    # timed batches, with login measured before and while it ran.
+    purge = result["purge"]["purge"]
+    assert purge["deleted"] == 12_000 and purge["batches"] >= 12
+    assert purge["first_10_batches_ms"] > 0 and purge["last_10_batches_ms"] > 0
+    assert purge["login_baseline"]["non_2xx"] == purge["login_during_purge"]["non_2xx"] == 0
+    assert result["purge"]["reads"]["changelist_page_ms"] > 0
+    assert "purge_linear" in result["targets"]
+    assert "Purge at scale" in (tmp_path / "results.md").read_text()
+
 
 def test_asgi_bench_runs_every_variant(tmp_path):
     """bench/asgi_path.py: every server and view variant answers 200 under wrk, and the
     async-native ones read the revocation state as the docs say."""
     result = run_bench("asgi_path.py", tmp_path / "asgi.json", timeout=180)
     variants = result["variants"]
-    assert len(variants) == 10
+    assert len(variants) == 13
     for label, summary in variants.items():
         assert summary["rps"] > 0 and summary["non_2xx"] == 0, (label, summary)
         assert summary["cpu_us_per_request"]["app"] > 0, (label, summary)

@@ -93,7 +93,7 @@ def test_signup_with_the_cache_down_leaves_no_account(api, monkeypatch):
     def down(*args, **kwargs):
         raise ServiceUnavailable(CACHE_UNAVAILABLE)
 
-    monkeypatch.setattr(store, "remember_session", down)
+    monkeypatch.setattr(store, "open_session", down)
     response = api.post("/api/signup/", {"username": "erin", "password": "x" * 12},
                         format="json")
     assert response.status_code == 503 and response.json()["code"] == "cache_unavailable"

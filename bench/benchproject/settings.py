@@ -8,6 +8,8 @@ BENCH_STACK       "ours" (DoubleTokenAuthentication + SlidingTokenMiddleware, re
                   its own gunicorn, so neither pays for the other's middleware.
 BENCH_REDIS_URL   the benchmark's own redis-server (never the shared one).
 BENCH_DB          "postgres" (BENCH_PG_NAME on 127.0.0.1:5432) or "sqlite" (BENCH_SQLITE_PATH).
+BENCH_DB_POOL     set: Django's psycopg connection pool instead of persistent connections (for
+                  a view that queries the database under uvicorn; bench/asgi_path.py).
 BENCH_CACHE       "django-redis" (the default) or "valkey": django-valkey's ValkeyCache, with its
                   natively async AsyncValkeyCache on the same server and keys as
                   DOUBLETOKEN["ASYNC_CACHE_ALIAS"] (the ASGI path awaits valkey-py's asyncio
@@ -62,6 +64,12 @@ if os.environ.get("BENCH_DB", "postgres") == "postgres":
             "CONN_MAX_AGE": 600,
         }
     }
+    if os.environ.get("BENCH_DB_POOL"):
+        # Under ASGI each request's sync code runs in a thread of its own, and a persistent
+        # connection per thread soon exceeds max_connections; Django's advice for ASGI is its
+        # psycopg connection pool instead (CONN_MAX_AGE must then be 0).
+        DATABASES["default"].update(CONN_MAX_AGE=0, OPTIONS={"pool": {"min_size": 2,
+                                                                        "max_size": 8}})
 else:
     DATABASES = {
         "default": {

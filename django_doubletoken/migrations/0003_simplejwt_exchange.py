@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_doubletoken', '0001_initial'),
+        ('django_doubletoken', '0002_purge_and_changelist_indexes'),
     ]
 
     operations = [

@@ -10,14 +10,16 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models import QuerySet
+from django.db.models.signals import post_save, pre_save
 from django.http import HttpRequest
 from django.utils import timezone
 
 from .. import signals, store
-from ..claims import custom_claims
+from ..claims import claims_function, custom_claims
 from ..conf import ClientProfile, doubletoken_settings
 from ..models import DeviceSession, RevokeReason
 from ..store import SessionState
+from . import last_login
 from .common import (
     active_state_ttl,
     database_available,
@@ -37,34 +39,31 @@ def login(
     user_agent: str = "",
     request: HttpRequest | None = None,
 ) -> TokenPair:
-    """Open a device session for an already authenticated ``user`` and return its tokens."""
+    """Open a device session for an already authenticated ``user`` and return its tokens.
+
+    Sends ``user_logged_in`` (whose Django receiver updates ``last_login``) and
+    ``session_created``. In the common case (no ACCESS_TOKEN_CLAIMS, no MAX_SESSIONS for the
+    profile, nobody listening to the row's model signals) that is one cache round trip and
+    one SQL statement, ``last_login`` included (``last_login``).
+    """
     profile = doubletoken_settings.profile(client or doubletoken_settings.DEFAULT_CLIENT)
     now = timezone.now()
     absolute = now + profile.session_lifetime
-    with database_available(), transaction.atomic():
-        session = DeviceSession.objects.create(
-            user=user,
-            client=profile.name,
-            device=device[:200],
-            user_agent=user_agent[:512],
-            ip=ip,
-            created_at=now,
-            last_used_at=now,
-            refresh_expires_at=min(now + profile.refresh_lifetime, absolute),
-            absolute_expires_at=absolute,
-        )
-        # Before anything reaches the cache: claims that cannot go into a token (ClaimsError)
-        # leave no session behind.
-        pair = issue_pair(session, custom_claims(session, user))
-        over_limit = _sessions_over_limit(user, profile, keep=session)
-        if over_limit:
-            revoke_locked(over_limit, RevokeReason.SESSION_LIMIT, now)
-        sid = str(session.pk)
-        # Inside the transaction: if the cache is down, no session is created (503).
-        store.remember_session(
-            sid, SessionState(str(user.pk), ""), active_state_ttl(session.expires_at, now)
-        )
-        store.mark_used(sid)
+    session = DeviceSession(
+        user=user,
+        client=profile.name,
+        device=device[:200],
+        user_agent=user_agent[:512],
+        ip=ip,
+        created_at=now,
+        last_used_at=now,
+        refresh_expires_at=min(now + profile.refresh_lifetime, absolute),
+        absolute_expires_at=absolute,
+    )
+    if claims_function() is None and not profile.max_sessions and not _row_signals_heard():
+        pair, over_limit = _open(session, user, now), []
+    else:
+        pair, over_limit = _open_locked(session, user, profile, now)
     user_logged_in.send_robust(sender=user.__class__, request=request, user=user)
     signals.session_created.send_robust(sender=DeviceSession, session=session, request=request)
     for revoked in over_limit:
@@ -72,6 +71,51 @@ def login(
             sender=DeviceSession, session=revoked, reason=RevokeReason.SESSION_LIMIT
         )
     return pair
+
+
+def _row_signals_heard() -> bool:
+    return pre_save.has_listeners(DeviceSession) or post_save.has_listeners(DeviceSession)
+
+
+def _open(session: DeviceSession, user: Any, now: datetime) -> TokenPair:
+    """The session row (and ``last_login``) in one statement, the cache state in one round
+    trip before it: when the cache is down, nothing is written (503); when the database
+    fails after, the cache holds the state of a session nobody has a token for."""
+    pair = issue_pair(session)
+    sid = str(session.pk)
+    store.open_session(
+        sid, SessionState(str(user.pk), ""), active_state_ttl(session.expires_at, now)
+    )
+    alias = last_login.writable_with_session(user)
+    with database_available():
+        if alias is None:
+            DeviceSession.objects.insert(session)
+        else:
+            last_login.before_write(user, alias, now)
+            DeviceSession.objects.insert(session, last_login_of=user)
+            last_login.after_write(user, alias)
+    return pair
+
+
+def _open_locked(
+    session: DeviceSession, user: Any, profile: ClientProfile, now: datetime
+) -> tuple[TokenPair, list[DeviceSession]]:
+    """The general case: custom claims computed from the saved row, the profile's session
+    limit applied under lock, in one transaction with the cache write."""
+    with database_available(), transaction.atomic():
+        session.save(force_insert=True)
+        # Before anything reaches the cache: claims that cannot go into a token (ClaimsError)
+        # leave no session behind.
+        pair = issue_pair(session, custom_claims(session, user))
+        over_limit = _sessions_over_limit(user, profile, keep=session)
+        if over_limit:
+            revoke_locked(over_limit, RevokeReason.SESSION_LIMIT, now)
+        # Inside the transaction: if the cache is down, no session is created (503).
+        store.open_session(
+            str(session.pk), SessionState(str(user.pk), ""),
+            active_state_ttl(session.expires_at, now),
+        )
+    return pair, over_limit
 
 
 def _sessions_over_limit(
@@ -141,16 +185,21 @@ def purge_sessions(
     """Delete the sessions ``DeviceSession.objects.purgeable()`` names, ``batch_size`` rows per
     transaction, yielding each batch's count so a caller can report and pause in between.
 
+    The expired rows, then the revoked ones, each walked in its index's order from where the
+    last batch stopped (``DeviceSession.objects.purge_walks``): every batch costs about the
+    same, however many rows went before. Rows that become purgeable behind the walk while it
+    runs are left for the next purge.
+
     Their cached state needs no cleanup: a revoked or expired session's entries expire by
     themselves, and a deleted row reads through as revoked.
     """
-    purgeable = DeviceSession.objects.purgeable(
+    for walk in DeviceSession.objects.purge_walks(
         expired_before=expired_before, revoked_before=revoked_before
-    )
-    while True:
-        with transaction.atomic():
-            batch = list(purgeable.order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not batch:
-                return
-            deleted, _ = DeviceSession.objects.filter(pk__in=batch).delete()
-        yield deleted
+    ):
+        while True:
+            with transaction.atomic():
+                batch = walk.next_batch(batch_size)
+                if not batch:
+                    break
+                deleted, _ = DeviceSession.objects.filter(pk__in=batch).delete()
+            yield deleted

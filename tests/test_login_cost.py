@@ -1,0 +1,183 @@
+"""What one login costs, counted: SQL statements (the user's SELECT, then the session row and
+``last_login`` in one statement on PostgreSQL, one transaction elsewhere) and Redis round
+trips (the session state and the last-used marker together); and that ``last_login`` is
+written with the effect of Django's ``user_logged_in`` receiver, or not at all when a project
+has disconnected it."""
+
+import pytest
+import redis
+import redis.connection
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import update_last_login as django_update_last_login
+from django.contrib.auth.signals import user_logged_in
+from django.db import connection
+from django.db.models.signals import post_save, pre_save
+from django.test.utils import CaptureQueriesContext
+
+from django_doubletoken import services, store
+from django_doubletoken.models import DeviceSession
+from django_doubletoken.services import last_login
+
+from .helpers import bearer
+from .servers import commands_received
+
+pytestmark = pytest.mark.django_db
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Every write of a command (or of a pipeline of them) to a Redis socket: a round trip."""
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+def _statements(captured):
+    kinds = [q["sql"].split(None, 1)[0].upper() for q in captured.captured_queries]
+    return [kind for kind in kinds if kind not in TRANSACTION_CONTROL]
+
+
+def _login(api, password):
+    response = api.post("/api/auth/login/", {"username": "alice", "password": password},
+                        format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_login_is_one_redis_round_trip_and_one_write_statement(
+    api, user, password, settings, round_trips, own_redis
+):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": None}
+    _login(api, password)  # connections opened
+    server = redis.Redis.from_url(own_redis.url)
+    server.config_resetstat()
+    round_trips.clear()
+    with CaptureQueriesContext(connection) as captured:
+        pair = _login(api, password)
+    assert len(round_trips) == 1
+    assert {name: calls for name, calls in commands_received(server).items()
+            if name not in ("config|resetstat", "info")} == {"set": 2}
+    statements = _statements(captured)
+    if connection.vendor == "postgresql":
+        # The user's SELECT (authenticate), then INSERT + UPDATE last_login as one.
+        assert statements == ["SELECT", "WITH"], captured.captured_queries
+    else:
+        assert statements == ["SELECT", "INSERT", "UPDATE"], captured.captured_queries
+    # The first request finds the session and its marker: one read, no database.
+    round_trips.clear()
+    with CaptureQueriesContext(connection) as first_request:
+        assert api.get("/api/me/", **bearer(pair["access"])).status_code == 200
+    assert len(round_trips) == 1
+    assert [q for q in _statements(first_request) if q != "SELECT"] == []
+
+
+@pytest.mark.postgres
+def test_on_postgresql_too(api, user, password, settings, round_trips, own_redis):
+    test_a_login_is_one_redis_round_trip_and_one_write_statement(
+        api, user, password, settings, round_trips, own_redis)
+
+
+@pytest.fixture
+def user_saves():
+    seen = []
+
+    def record(signal):
+        def receiver(sender, instance, update_fields=None, **kwargs):
+            seen.append((signal, sender, instance.last_login, update_fields, kwargs.get("created")))
+        return receiver
+
+    receivers = {"pre_save": record("pre_save"), "post_save": record("post_save")}
+    pre_save.connect(receivers["pre_save"], sender=get_user_model())
+    post_save.connect(receivers["post_save"], sender=get_user_model())
+    yield seen
+    pre_save.disconnect(receivers["pre_save"], sender=get_user_model())
+    post_save.disconnect(receivers["post_save"], sender=get_user_model())
+
+
+def _django_effect(user):
+    """What Django's own receiver does for ``user``: last_login and the save's signals."""
+    django_update_last_login(type(user), user)
+    return user.last_login
+
+
+def test_last_login_is_written_as_djangos_receiver_writes_it(user, user_saves):
+    assert user.last_login is None
+    services.login(user)
+    stored = get_user_model().objects.get(pk=user.pk).last_login
+    assert stored is not None and stored == user.last_login
+    session = DeviceSession.objects.get(user=user)
+    assert stored == session.created_at  # the same moment, one statement
+    model = get_user_model()
+    fields = frozenset({"last_login"})
+    assert user_saves == [("pre_save", model, stored, fields, None),
+                          ("post_save", model, stored, fields, False)]
+    # Django's receiver, called directly, leaves exactly that trace.
+    user_saves.clear()
+    again = _django_effect(user)
+    assert user_saves == [("pre_save", model, again, fields, None),
+                          ("post_save", model, again, fields, False)]
+
+
+def test_other_receivers_of_user_logged_in_still_hear_every_login(user):
+    heard = []
+
+    def receiver(sender, user, request, **kwargs):
+        heard.append(user.last_login)
+
+    user_logged_in.connect(receiver)
+    try:
+        services.login(user)
+    finally:
+        user_logged_in.disconnect(receiver)
+    assert heard == [get_user_model().objects.get(pk=user.pk).last_login] and heard[0]
+
+
+def test_a_project_that_disconnects_the_receiver_gets_no_last_login(user):
+    assert user_logged_in.disconnect(dispatch_uid="update_last_login")
+    try:
+        services.login(user)
+    finally:
+        user_logged_in.connect(last_login.update_last_login, dispatch_uid="update_last_login")
+    assert get_user_model().objects.get(pk=user.pk).last_login is None
+    assert user.last_login is None
+
+
+def test_djangos_own_login_still_updates_last_login(client, user, password):
+    assert client.login(username="alice", password=password)
+    assert get_user_model().objects.get(pk=user.pk).last_login is not None
+
+
+def test_a_user_model_with_its_own_save_is_saved_by_the_receiver(user, monkeypatch):
+    saved = []
+    model = type(user)
+    original = model.save
+
+    def save(self, *args, **kwargs):
+        saved.append(kwargs.get("update_fields"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(model, "save", save)
+    services.login(user)
+    assert saved == [["last_login"]]
+    assert get_user_model().objects.get(pk=user.pk).last_login == user.last_login
+
+
+def test_the_cache_down_writes_no_row(user, monkeypatch):
+    from django_doubletoken.errors import CACHE_UNAVAILABLE, ServiceUnavailable
+
+    def down(*args, **kwargs):
+        raise ServiceUnavailable(CACHE_UNAVAILABLE)
+
+    monkeypatch.setattr(store, "open_session", down)
+    with pytest.raises(ServiceUnavailable):
+        services.login(user)
+    assert not DeviceSession.objects.exists()
+    assert get_user_model().objects.get(pk=user.pk).last_login is None
