@@ -52,11 +52,24 @@ class DoubleTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
+def error_code_field() -> serializers.ChoiceField:
+    """The ``code`` of an error body: every code of the error contract, each described with
+    its status and message, in the table's order."""
+    described = "\n".join(f"- `{entry.code}` ({entry.status}): {entry.message}"
+                          for entry in ERROR_CODES.values())
+    return serializers.ChoiceField(
+        choices=list(ERROR_CODES),
+        help_text=f"One of the error contract's codes (errors.ERROR_CODES):\n\n{described}")
+
+
 class ErrorResponse(serializers.Serializer):
-    detail = serializers.CharField()
-    # The codes of the 401 and 503 answers this shape documents.
-    code = serializers.ChoiceField(choices=sorted(
-        code for code, entry in ERROR_CODES.items() if entry.status in (401, 503)))
+    """The body of every error answer: ``{"detail": "...", "code": "..."}``."""
+
+    detail = serializers.CharField(help_text="The message, for people (translated).")
+    # Every code of the contract, not only those of the statuses attached below: a project's
+    # throttling, parser or permission classes answer with the others through the same shape,
+    # and a client generator must not reject a code the server sends.
+    code = error_code_field()
 
 
 class JWKSResponse(serializers.Serializer):
@@ -69,10 +82,12 @@ ERRORS = {
 }
 INVALID = {
     400: OpenApiResponse(description="Invalid body: field errors, or parse_error"),
-    413: OpenApiResponse(description="request_too_large: over DATA_UPLOAD_MAX_MEMORY_SIZE"),
-    415: OpenApiResponse(description="unsupported_media_type"),
+    413: OpenApiResponse(ErrorResponse,
+                         description="request_too_large: over DATA_UPLOAD_MAX_MEMORY_SIZE"),
+    415: OpenApiResponse(ErrorResponse, description="unsupported_media_type"),
 }
-CSRF = {403: OpenApiResponse(description="csrf_failed: cookie mode, cross-site request")}
+CSRF = {403: OpenApiResponse(ErrorResponse,
+                             description="csrf_failed: cookie mode, cross-site request")}
 NO_CONTENT = {204: OpenApiResponse(description="Done")}
 NOT_FOUND = {404: OpenApiResponse(description="Not one of your sessions")}
 

@@ -100,6 +100,41 @@ def test_shapes(schema):
     assert set(login["application/json"]["schema"]["$ref"].split("/")[-1:]) == {"Login"}
 
 
+def _error_code_schema(schema) -> dict:
+    components = schema["components"]["schemas"]
+    code = components["ErrorResponse"]["properties"]["code"]
+    if "$ref" in code or "allOf" in code:
+        ref = code["$ref"] if "$ref" in code else code["allOf"][0]["$ref"]
+        return {**components[ref.split("/")[-1]], **code}
+    return code
+
+
+def test_the_error_shape_lists_every_code_of_the_contract(schema):
+    from django_doubletoken.errors import ERROR_CODES
+
+    code = _error_code_schema(schema)
+    assert code["enum"] == list(ERROR_CODES)
+    for entry in ERROR_CODES.values():  # each with its status, for the reader of the schema
+        assert f"`{entry.code}` ({entry.status})" in code["description"], entry.code
+
+
+def test_a_code_added_to_the_contract_reaches_the_schema(monkeypatch):
+    from django_doubletoken import errors
+    from django_doubletoken.openapi import error_code_field
+
+    added = errors.ErrorCode("quota_exceeded", "Quota exceeded.", 429, None, None, errors.RETRY)
+    monkeypatch.setitem(errors.ERROR_CODES, added.code, added)
+    field = error_code_field()
+    assert "quota_exceeded" in field.choices and "`quota_exceeded` (429)" in field.help_text
+
+
+def test_error_answers_other_than_401_and_503_use_the_error_shape(schema):
+    login = schema["paths"]["/api/auth/login/"]["post"]["responses"]
+    for status in ("403", "413", "415"):
+        ref = login[status]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/ErrorResponse"), status
+
+
 def test_the_app_works_without_drf_spectacular():
     code = """
 import sys
