@@ -39,3 +39,7 @@ def on_files(files, config, **kwargs):
         files.append(File.generated(config, path, content=build()))
     files.append(File.generated(config, "reference/openapi.yaml", content=render.openapi_yaml()))
     return files
+
+
+def on_page_markdown(markdown, page, config, files, **kwargs):
+    return render.expand_placeholders(markdown, where=page.file.src_path)

@@ -185,6 +185,77 @@ def _challenge_header(code: Any) -> str:
     return f'`{scheme}, error="{code.challenge}", error_description="{code.code}"`'
 
 
+# --- error-code data inside hand-written pages ---------------------------------------------
+#
+# A how-to that names codes, statuses or close codes takes them from ERROR_CODES through a
+# placeholder the hook expands, so a page cannot keep a list the code no longer matches:
+#
+#   {{ codes action=login status=401 }}   `token_invalid`, `session_revoked`, ... (inline)
+#   {{ close_code_table }}                every WebSocket close code, its codes and action
+#
+# ``codes`` filters on ``action``, ``status``, ``close`` and ``socket`` (a comma-separated
+# list each, all must match); a filter matching nothing, an unknown filter or placeholder
+# stops the build.
+
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)((?:\s+\w+=[\w,]+)*)\s*\}\}")
+CODE_FILTERS = {
+    "action": lambda c: c.action,
+    "status": lambda c: str(c.status),
+    "close": lambda c: str(c.close_code),
+    "socket": lambda c: "no" if c.close_code is None else "yes",  # closes a socket at all
+}
+
+
+def select_codes(filters: dict[str, str]) -> list[Any]:
+    unknown = set(filters) - set(CODE_FILTERS)
+    if unknown:
+        raise ReferenceError(f"unknown error-code filters {sorted(unknown)}; "
+                             f"known: {sorted(CODE_FILTERS)}")
+    chosen = [c for c in error_codes()
+              if all(CODE_FILTERS[key](c) in value.split(",") for key, value in filters.items())]
+    if not chosen:
+        raise ReferenceError(f"no error code matches {filters}")
+    return chosen
+
+
+def codes_inline(filters: dict[str, str]) -> str:
+    return ", ".join(f"`{c.code}`" for c in select_codes(filters))
+
+
+def close_code_table() -> str:
+    actions = action_texts()
+    by_close: dict[int, list[Any]] = {}
+    for c in error_codes():
+        if c.close_code is not None:
+            by_close.setdefault(c.close_code, []).append(c)
+    lines = ["| close code | reason (the error code) | message | the client should |",
+             "|---|---|---|---|"]
+    for close, codes in sorted(by_close.items()):
+        reasons = ", ".join(f"`{c.code}`" for c in codes)
+        messages = " / ".join(_cell(c.message) for c in codes)
+        todo = " / ".join(dict.fromkeys(_cell(actions[c.action]) for c in codes))
+        lines.append(f"| {close} | {reasons} | {messages} | {todo} |")
+    return "\n".join(lines)
+
+
+def expand_placeholders(markdown: str, where: str = "a page") -> str:
+    """The page with each ``{{ ... }}`` placeholder replaced by data from ERROR_CODES."""
+
+    def replace(match: re.Match) -> str:
+        name, args = match[1], match[2].split()
+        filters = dict(arg.split("=", 1) for arg in args)
+        try:
+            if name == "codes" and filters:
+                return codes_inline(filters)
+            if name == "close_code_table" and not filters:
+                return close_code_table()
+        except ReferenceError as error:
+            raise ReferenceError(f"{where}: {match[0]}: {error}") from None
+        raise ReferenceError(f"{where}: unknown placeholder {match[0]}")
+
+    return PLACEHOLDER.sub(replace, markdown)
+
+
 # --- system checks -----------------------------------------------------------------------------
 
 def check_specs() -> list[Any]:

@@ -116,3 +116,41 @@ def test_a_signal_without_a_description_fails_the_build(monkeypatch):
     monkeypatch.setattr(signals, "session_undocumented", Signal(), raising=False)
     with pytest.raises(render.ReferenceError, match="session_undocumented"):
         render.signals_page()
+
+
+def test_how_tos_take_their_code_lists_and_close_codes_from_the_contract(site):
+    from django_doubletoken import errors
+
+    sockets = page(site, "how-to/websockets")
+    assert "{{" not in sockets
+    for entry in errors.ERROR_CODES.values():
+        if entry.close_code is not None:
+            assert f"<td>{entry.close_code}</td>" in sockets, entry.code
+            assert f"<code>{entry.code}</code>" in sockets, entry.code
+    logout = [c for c, e in errors.ERROR_CODES.items() if e.status == 401 and e.action == "login"]
+    for path in ("how-to/extending", "how-to/js-client", "how-to/python-client"):
+        html = page(site, path)
+        assert "{{" not in html, path
+        assert ", ".join(f"<code>{code}</code>" for code in logout) in html, path
+
+
+def test_a_code_added_to_the_contract_reaches_the_how_tos(monkeypatch):
+    from django_doubletoken import errors
+    from docs_hooks import render
+
+    added = errors.ErrorCode("device_locked", "Locked.", 401, "invalid_token", 4009, errors.LOGIN)
+    monkeypatch.setattr(render, "error_codes", lambda: [*errors.ERROR_CODES.values(), added])
+    assert "`device_locked`" in render.expand_placeholders("{{ codes action=login status=401 }}")
+    assert "| 4009 | `device_locked` |" in render.expand_placeholders("{{ close_code_table }}")
+
+
+@pytest.mark.parametrize("placeholder", [
+    "{{ codes action=shrug }}",           # matches no code
+    "{{ codes colour=red }}",             # no such filter
+    "{{ close_codes }}",                  # no such placeholder
+])
+def test_a_placeholder_the_contract_cannot_fill_fails_the_build(placeholder):
+    from docs_hooks import render
+
+    with pytest.raises(render.ReferenceError, match="how-to/x.md"):
+        render.expand_placeholders(f"text {placeholder} text", where="how-to/x.md")
