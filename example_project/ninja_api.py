@@ -4,6 +4,8 @@
 ``/api/ninja/auth/`` and the OpenAPI page at ``/api/ninja/docs``.
 """
 
+# docs/how-to/ninja.md shows this file from here on (tests/test_ninja.py runs it).
+# --8<-- [start:api]
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
@@ -24,3 +26,4 @@ class MeOut(Schema):
 def me(request: HttpRequest):
     """The signed-in user. The only endpoint here that loads the user row."""
     return {"id": request.user.pk, "username": request.user.get_username()}
+# --8<-- [end:api]
