@@ -4,6 +4,8 @@
 when its session is revoked or its token expires (docs/how-to/websockets.md).
 """
 
+# docs/how-to/websockets.md shows this file from here on.
+# --8<-- [start:asgi]
 import os
 
 from django.core.asgi import get_asgi_application
@@ -27,3 +29,4 @@ application = ProtocolTypeRouter({
     "http": django_application,
     "websocket": DoubleTokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
 })
+# --8<-- [end:asgi]

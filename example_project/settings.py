@@ -25,6 +25,8 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "example-project-insecure-key-change-m
 DEBUG = os.environ.get("DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
+# docs/how-to/websockets.md shows the sections marked "--8<--".
+# --8<-- [start:apps]
 INSTALLED_APPS = [
     "daphne",  # runserver serves WebSockets (ws/notifications/) too
     "django.contrib.admin",
@@ -39,6 +41,7 @@ INSTALLED_APPS = [
     "django_doubletoken",
     "example_project",
 ]
+# --8<-- [end:apps]
 
 MIDDLEWARE = [
     "django_doubletoken.middleware.SlidingTokenMiddleware",
@@ -53,7 +56,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "example_project.urls"
 WSGI_APPLICATION = "example_project.wsgi.application"
+# --8<-- [start:asgi]
 ASGI_APPLICATION = "example_project.asgi.application"
+# --8<-- [end:asgi]
 
 TEMPLATES = [
     {
@@ -93,6 +98,7 @@ def _database(url: str | None) -> dict:
 
 DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
 
+# --8<-- [start:layers]
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
     CACHES = {
@@ -116,6 +122,7 @@ else:
     SILENCED_SYSTEM_CHECKS = ["django_doubletoken.W003"]
     if "runserver" in sys.argv:
         print("REDIS_URL is not set: using an in-process cache (one process only).")
+# --8<-- [end:layers]
 
 
 def _seconds(name: str, default: timedelta) -> timedelta:

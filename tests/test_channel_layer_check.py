@@ -65,13 +65,23 @@ def test_every_host_and_layer_is_looked_at(settings):
 
 
 def test_the_documented_setup_and_the_example_project_pass(settings):
-    page = next(ROOT.glob("docs/**/websockets.md"))
-    snippet = re.search(r"^CHANNEL_LAYERS = .*?^}}}$", page.read_text(),
+    page = (ROOT / "docs/how-to/websockets.md").read_text()
+    assert '--8<-- "example_project/settings.py:layers"' in page  # the page shows this section
+    source = (ROOT / "example_project/settings.py").read_text()
+    section = re.search(r"^# --8<-- \[start:layers\]\n(.*?)^# --8<-- \[end:layers\]$", source,
                         flags=re.MULTILINE | re.DOTALL)
-    assert snippet, "docs/websockets.md shows a CHANNEL_LAYERS setting"
-    documented = {}
-    exec(snippet.group(0), {}, documented)  # the docs' own text, as a reader copies it
+    assert section, "example_project/settings.py marks its CHANNEL_LAYERS for the page"
+    documented: dict = {}
+    exec(section[1], {"os": _Environ(REDIS_URL=URL), "sys": sys}, documented)
+    assert documented["CHANNEL_LAYERS"]["default"]["BACKEND"] == CORE
     assert _warned(settings, documented["CHANNEL_LAYERS"]) == []
+
+
+class _Environ:
+    """``os`` as the section sees it: only ``os.environ``, with the given variables."""
+
+    def __init__(self, **environ: str) -> None:
+        self.environ = environ
 
 
 def test_the_example_project_passes(tmp_path):
