@@ -205,6 +205,79 @@ def test_js_client_fetch_example_in_a_browser(live_server, user, password, trans
     assert page.evaluate("location.pathname") == "/docs-example/"  # onLogout never ran
 
 
+JS_EXAMPLES = ROOT / "tests" / "js_docs"
+# Debian's node-axios: its browser ES module build, which the axios example imports.
+AXIOS_ESM = Path("/usr/share/nodejs/axios/dist/esm/axios.js")
+
+
+def _run_js_example(browser, base: str, name: str, password: str):  # noqa: F811
+    """A page of the live server that runs tests/js_docs/<name> as a module, the reader's
+    "s3cret" replaced by the test user's password, "axios" mapped to the real axios."""
+    source = (JS_EXAMPLES / name).read_text().replace('"s3cret"', json.dumps(password))
+    html = ('<!doctype html><script type="importmap">'
+            '{"imports": {"axios": "/docs-example/axios.js"}}</script>'
+            '<body><script type="module" src="/docs-example/example.mjs"></script></body>')
+    files = {"/docs-example/": ("text/html", html),
+             "/docs-example/example.mjs": ("text/javascript", source)}
+    if AXIOS_ESM.exists():
+        files["/docs-example/axios.js"] = ("text/javascript", AXIOS_ESM.read_text())
+
+    def serve(route):
+        content_type, body = files[route.request.url.removeprefix(base)]
+        route.fulfill(body=body, content_type=content_type)
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.route(f"{base}/docs-example/**", serve)
+    page.goto(f"{base}/docs-example/")
+    return page, errors
+
+
+def _page_included(page: str, snippet: str) -> None:
+    assert f'--8<-- "tests/js_docs/{snippet}:example"' in (DOCS / page).read_text(), page
+
+
+def test_js_client_axios_example_in_a_browser(live_server, user, password, transactional_db,
+                                              browser):  # noqa: F811
+    _page_included("how-to/js-client.md", "axios.mjs")
+    assert AXIOS_ESM.exists(), "the axios example runs with Debian's node-axios (apt node-axios)"
+    page, errors = _run_js_example(browser, live_server.url, "axios.mjs", password)
+    page.wait_for_selector("body[data-result]", state="attached", timeout=20_000)
+    assert json.loads(page.evaluate("document.body.dataset.result")) == {
+        "username": "alice", "detach": "function"}, errors
+    assert page.evaluate("location.pathname") == "/docs-example/"  # onLogout never ran
+    assert not errors
+
+
+def test_cookie_mode_resume_example_in_a_browser(settings, live_server, user, password,
+                                                 transactional_db, browser):  # noqa: F811
+    for page_name in ("how-to/js-client.md", "how-to/cookie-mode.md"):
+        _page_included(page_name, "cookie-resume.mjs")
+    (configure,) = blocks("how-to/cookie-mode.md")
+    namespace: dict = {}
+    exec(configure, namespace)
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **namespace["DOUBLETOKEN"]}
+
+    page, errors = _run_js_example(browser, live_server.url, "cookie-resume.mjs", password)
+    # No refresh cookie yet: the login form.
+    page.wait_for_selector("body[data-state]", state="attached", timeout=20_000)
+    assert page.evaluate("document.body.dataset.loginForm") == "shown", errors
+    assert page.evaluate("document.body.dataset.state") == "signed-out"
+    login = page.evaluate("""async (password) => (await fetch("/api/auth/login/", {
+        method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({username: "alice", password})})).json()""", password)
+    assert "refresh" not in login  # in the HttpOnly cookie
+
+    page.reload()
+    page.wait_for_selector("body[data-state]", state="attached", timeout=20_000)
+    assert page.evaluate("document.body.dataset.state") == "resumed", errors
+    assert page.evaluate("document.body.dataset.loginForm") is None
+    me = page.evaluate("async () => (await window.docsAuth.fetch('/api/me/')).json()")
+    assert me["username"] == "alice"
+    assert not errors
+
+
 def _doubletoken_keys(code: str) -> set[str]:
     """The keys of every ``DOUBLETOKEN = {...}`` (or ``DOUBLETOKEN["KEY"] = ...``) in a block."""
     keys: set[str] = set()
