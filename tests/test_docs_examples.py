@@ -210,9 +210,10 @@ JS_EXAMPLES = ROOT / "tests" / "js_docs"
 AXIOS_ESM = Path("/usr/share/nodejs/axios/dist/esm/axios.js")
 
 
-def _run_js_example(browser, base: str, name: str, password: str):  # noqa: F811
-    """A page of the live server that runs tests/js_docs/<name> as a module, the reader's
-    "s3cret" replaced by the test user's password, "axios" mapped to the real axios."""
+def _run_js_example(page, base: str, name: str, password: str) -> list[str]:
+    """A page of the server that runs tests/js_docs/<name> as a module, the reader's
+    "s3cret" replaced by the test user's password, "axios" mapped to the real axios.
+    The page's uncaught errors are collected in the list returned."""
     source = (JS_EXAMPLES / name).read_text().replace('"s3cret"', json.dumps(password))
     html = ('<!doctype html><script type="importmap">'
             '{"imports": {"axios": "/docs-example/axios.js"}}</script>'
@@ -226,12 +227,11 @@ def _run_js_example(browser, base: str, name: str, password: str):  # noqa: F811
         content_type, body = files[route.request.url.removeprefix(base)]
         route.fulfill(body=body, content_type=content_type)
 
-    page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.route(f"{base}/docs-example/**", serve)
     page.goto(f"{base}/docs-example/")
-    return page, errors
+    return errors
 
 
 def _page_included(page: str, snippet: str) -> None:
@@ -242,7 +242,8 @@ def test_js_client_axios_example_in_a_browser(live_server, user, password, trans
                                               browser):  # noqa: F811
     _page_included("how-to/js-client.md", "axios.mjs")
     assert AXIOS_ESM.exists(), "the axios example runs with Debian's node-axios (apt node-axios)"
-    page, errors = _run_js_example(browser, live_server.url, "axios.mjs", password)
+    page = browser.new_page()
+    errors = _run_js_example(page, live_server.url, "axios.mjs", password)
     page.wait_for_selector("body[data-result]", state="attached", timeout=20_000)
     assert json.loads(page.evaluate("document.body.dataset.result")) == {
         "username": "alice", "detach": "function"}, errors
@@ -259,7 +260,8 @@ def test_cookie_mode_resume_example_in_a_browser(settings, live_server, user, pa
     exec(configure, namespace)
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **namespace["DOUBLETOKEN"]}
 
-    page, errors = _run_js_example(browser, live_server.url, "cookie-resume.mjs", password)
+    page = browser.new_page()
+    errors = _run_js_example(page, live_server.url, "cookie-resume.mjs", password)
     # No refresh cookie yet: the login form.
     page.wait_for_selector("body[data-state]", state="attached", timeout=20_000)
     assert page.evaluate("document.body.dataset.loginForm") == "shown", errors
@@ -276,6 +278,40 @@ def test_cookie_mode_resume_example_in_a_browser(settings, live_server, user, pa
     me = page.evaluate("async () => (await window.docsAuth.fetch('/api/me/')).json()")
     assert me["username"] == "alice"
     assert not errors
+
+
+SIGN_IN = """async (password) => {
+    const { createClient } = await import("/static/django_doubletoken/doubletoken.js");
+    await createClient({ storage: "local" }).login({ username: "alice", password });
+}"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_example_in_a_browser(browser, user, password, tmp_path):  # noqa: F811
+    from .servers import app_server
+
+    _page_included("how-to/websockets.md", "websocket.mjs")
+    env = {"DEBUG": "0", "TICK_SECONDS": "0.2", "VAR_DIR": str(tmp_path)}
+    with app_server("uvicorn", workers=1, environ=env) as base:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        # A document the server itself sends (its 404 page): Chromium refuses a socket to a
+        # local address from a page it did not load from one, as a routed page would be.
+        page.goto(f"{base}/docs-example/")
+        page.evaluate(SIGN_IN, password)
+        source = (JS_EXAMPLES / "websocket.mjs").read_text()
+        # The example's socket opens with the stored token, and logs the consumer's messages.
+        with page.expect_console_message(_is_tick(3), timeout=30_000):
+            page.add_script_tag(content=source, type="module")
+        assert not errors
+
+
+def _is_tick(count: int):
+    def matches(message) -> bool:
+        value = message.args[0].json_value() if message.args else None
+        return isinstance(value, dict) and value == {**value, "type": "tick", "count": count}
+    return matches
 
 
 def _doubletoken_keys(code: str) -> set[str]:
