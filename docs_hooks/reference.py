@@ -5,6 +5,9 @@ drf-spectacular schema) are rendered into pages that exist only in the built sit
 cannot drift from the code. A setting, error code, check or signal without its documentation
 entry stops the build (``ReferenceError``), and so does ``mkdocs build --strict`` in
 tests/test_docs.py.
+
+Hand-written pages take the error contract's data (code lists, close codes, reference rows)
+from the same table through ``{{ ... }}`` placeholders, expanded here (render.py says which).
 """
 
 from __future__ import annotations

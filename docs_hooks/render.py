@@ -162,15 +162,20 @@ def errors_page() -> str:
         "in the [JS](../how-to/js-client.md) and [Python](../how-to/python-client.md) client",
         "how-tos.",
         "",
-        "| code | HTTP | `WWW-Authenticate` | WebSocket close | message | the client should |",
-        "|---|---|---|---|---|---|",
+        *error_table_lines(codes, actions),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def error_table_lines(codes: list[Any], actions: dict[str, str]) -> list[str]:
+    lines = ["| code | HTTP | `WWW-Authenticate` | WebSocket close | message | the client should |",
+             "|---|---|---|---|---|---|"]
     for c in codes:
         header = _challenge_header(c)
         close = str(c.close_code) if c.close_code is not None else "—"
         lines.append(f"| `{c.code}` | {c.status} | {header} | {close} | {_cell(c.message)} | "
                      f"{_cell(actions[c.action])} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _challenge_header(code: Any) -> str:
@@ -192,13 +197,15 @@ def _challenge_header(code: Any) -> str:
 #
 #   {{ codes action=login status=401 }}   `token_invalid`, `session_revoked`, ... (inline)
 #   {{ close_code_table }}                every WebSocket close code, its codes and action
+#   {{ error_table code=use_dpop_nonce }} the error reference's rows for the codes chosen
 #
-# ``codes`` filters on ``action``, ``status``, ``close`` and ``socket`` (a comma-separated
-# list each, all must match); a filter matching nothing, an unknown filter or placeholder
-# stops the build.
+# ``codes`` and ``error_table`` choose by ``code``, ``action``, ``status``, ``close`` and
+# ``socket`` (a comma-separated list each, all must match); a filter matching nothing, an
+# unknown filter or placeholder stops the build.
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)((?:\s+\w+=[\w,]+)*)\s*\}\}")
 CODE_FILTERS = {
+    "code": lambda c: c.code,
     "action": lambda c: c.action,
     "status": lambda c: str(c.status),
     "close": lambda c: str(c.close_code),
@@ -249,6 +256,8 @@ def expand_placeholders(markdown: str, where: str = "a page") -> str:
                 return codes_inline(filters)
             if name == "close_code_table" and not filters:
                 return close_code_table()
+            if name == "error_table" and filters:
+                return "\n".join(error_table_lines(select_codes(filters), action_texts()))
         except ReferenceError as error:
             raise ReferenceError(f"{where}: {match[0]}: {error}") from None
         raise ReferenceError(f"{where}: unknown placeholder {match[0]}")

@@ -154,3 +154,10 @@ def test_a_placeholder_the_contract_cannot_fill_fails_the_build(placeholder):
 
     with pytest.raises(render.ReferenceError, match="how-to/x.md"):
         render.expand_placeholders(f"text {placeholder} text", where="how-to/x.md")
+
+
+def test_the_dpop_page_shows_the_reference_rows_of_its_codes(site):
+    html = page(site, "explanation/dpop")
+    assert "{{" not in html
+    for code in ("invalid_dpop_proof", "use_dpop_nonce"):
+        assert f'error_description="{code}"' in html, code
