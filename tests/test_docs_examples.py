@@ -10,6 +10,7 @@ import ast
 import json
 import re
 import shlex
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,10 @@ HOST = "https://api.example.com"
 
 
 def blocks(page: str, language: str = "python") -> list[str]:
+    """The page's code blocks in ``language``, those nested in a list item dedented."""
     text = (DOCS / page).read_text()
-    return [code for lang, code in re.findall(r"```(\w+)[^\n]*\n(.*?)```", text, re.S)
-            if lang == language]
+    fences = re.findall(r"^([ \t]*)```(\w+)[^\n]*\n(.*?)^\1```", text, re.S | re.M)
+    return [textwrap.dedent(code) for _, lang, code in fences if lang == language]
 
 
 @pytest.mark.parametrize("page", sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")))
