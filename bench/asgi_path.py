@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_after": os.getloadavg()[0],
             "workers": args.workers,
             "connections": args.connections,
+            "sessions": len(ours),
             "duration": args.duration,
             "rounds": args.rounds,
             "wrk": wrk_version(wrk).split(" [")[0],

@@ -100,8 +100,15 @@ def test_asgi_bench_runs_every_variant(tmp_path):
         assert set(run["cache_commands"]) == {"mget"}, (label, run["cache_commands"])
         assert abs(run["cache_commands"]["mget"] - run["requests"]) <= in_flight, (
             label, run["cache_commands"], run["requests"])
-    cached = variants["ASGI: uvicorn, django-ninja async, CLIENT_SIDE_CACHE"]
-    assert cached["cache_commands_per_request"] < 0.5
+    # With CLIENT_SIDE_CACHE a worker reads a session once, then hears of its changes from
+    # Redis: after the warm-up, a round's commands are bounded by sessions x workers however
+    # many requests it served (a per-request ratio is not: a loaded machine serves few).
+    label = "ASGI: uvicorn, django-ninja async, CLIENT_SIDE_CACHE"
+    environment = result["environment"]
+    for run in result["runs"][label]:
+        commands = sum(run["cache_commands"].values())
+        assert commands <= environment["sessions"] * environment["workers"], (label, run)
+        assert run["requests"] > 0, (label, run)
     assert (tmp_path / "asgi.md").read_text().startswith("Run on ")
 
 
