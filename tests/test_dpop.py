@@ -542,7 +542,7 @@ def test_request_uri_without_a_proxy_is_the_connections(settings):
 
 def test_a_key_is_imported_once_then_served_from_the_cache(monkeypatch):
     cache = dpop.KeyCache(2)
-    monkeypatch.setattr(dpop, "key_cache", cache)
+    monkeypatch.setattr(dpop.keys, "key_cache", cache)
     first, second, third = private_key(), private_key("EdDSA"), private_key()
     for _ in range(5):
         dpop.verify_proof(make_proof(first), method="GET", uri=URL, now=NOW)
@@ -560,7 +560,7 @@ def test_a_key_is_imported_once_then_served_from_the_cache(monkeypatch):
 
 def test_a_cached_key_still_needs_the_algorithm_its_type_allows(monkeypatch):
     cache = dpop.KeyCache(8)
-    monkeypatch.setattr(dpop, "key_cache", cache)
+    monkeypatch.setattr(dpop.keys, "key_cache", cache)
     key = private_key("RS256")
     dpop.check_proof(make_proof(key, "RS256"), method="GET", uri=URL, now=NOW)
     dpop.check_proof(make_proof(key, "PS256"), method="GET", uri=URL, now=NOW)
