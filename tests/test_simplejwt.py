@@ -286,6 +286,7 @@ def test_a_bad_migration_setting_is_an_error(settings, migration):
     {"SIGNING_KEY": ""},
     {"ALGORITHM": "RS256"},  # and no VERIFYING_KEY
     {"ALGORITHM": "none"},
+    {"ALGORITHM": ["HS256"]},  # not a name: an error, not a TypeError out of the check
     {"TOKEN_TYPE_CLAIM": None},
 ])
 def test_simplejwt_settings_that_cannot_verify_its_tokens_are_an_error(migrating, simple_jwt):

@@ -124,13 +124,15 @@ def verifying_key(config: dict[str, Any]) -> Any:
     """The key simplejwt verifies with: the signing key for HMAC, else VERIFYING_KEY.
     ``MigrationSettingError`` when that key is missing or the algorithm is not usable."""
     algorithm = config["ALGORITHM"]
+    if not isinstance(algorithm, str):  # before PyJWT's lookup, which a list would crash
+        raise MigrationSettingError(f"SIMPLE_JWT['ALGORITHM'] {algorithm!r} is not a name.")
+    if algorithm.lower() == "none":
+        raise MigrationSettingError("SIMPLE_JWT['ALGORITHM'] 'none' verifies nothing.")
     try:
         jwt.get_algorithm_by_name(algorithm)
     except NotImplementedError:
         raise MigrationSettingError(
             f"SIMPLE_JWT['ALGORITHM'] {algorithm!r} is not one PyJWT can verify.") from None
-    if not isinstance(algorithm, str) or algorithm.lower() == "none":
-        raise MigrationSettingError("SIMPLE_JWT['ALGORITHM'] 'none' verifies nothing.")
     name = "SIGNING_KEY" if algorithm.startswith("HS") else "VERIFYING_KEY"
     if not config[name]:
         raise MigrationSettingError(
