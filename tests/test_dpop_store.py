@@ -1,0 +1,88 @@
+"""The replay record of a DPoP request joins its one cache round trip: counted at the socket
+(every write of a command, or of a pipeline of them, to Redis), against a real Redis."""
+
+import pytest
+import redis.connection
+from asgiref.sync import async_to_sync
+
+from django_doubletoken import client_side_cache, dpop, store
+
+from .servers import RedisServer, cache_config
+
+RECORD = dpop.ReplayEntry(dpop.replay_key("jkt-of-a-key", "jti-1"), 60)
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+def _state(sid="sid-1", jti="jti-a"):
+    store.remember_session(sid, store.SessionState("7", ""), 60)  # connections opened
+    return sid, jti
+
+
+@pytest.mark.parametrize("read", ["sync", "async"])
+def test_the_state_read_and_the_replay_record_are_one_round_trip(read, round_trips):
+    sid, jti = _state()
+    call = store.read_request_state if read == "sync" else async_to_sync(
+        store.aread_request_state)
+    round_trips.clear()
+    first = call(sid, jti, RECORD)
+    assert len(round_trips) == 1
+    assert first.session == store.SessionState("7", "") and first.replay_created is True
+    round_trips.clear()
+    again = call(sid, jti, RECORD)
+    assert len(round_trips) == 1
+    assert again.session == first.session and again.replay_created is False
+    # The record is what record_replay would have written: it refuses the proof too.
+    with pytest.raises(dpop.ProofError, match="already used"):
+        dpop.record_replay(RECORD)
+    assert 0 < store.cache().ttl(RECORD.key) <= 60
+    # Without a record to make, the read is what it always was.
+    assert call(sid, jti).replay_created is None
+
+
+def test_a_backend_without_a_pipeline_takes_two_calls(settings, counting_cache):
+    servers = [RedisServer().start() for _ in range(2)]
+    try:
+        settings.CACHES = {"default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": [server.url for server in servers],
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}}}
+        counting_cache._cache = store.caches["default"]
+        sid, jti = _state()
+        counting_cache.calls.clear()
+        assert store.read_request_state(sid, jti, RECORD).replay_created is True
+        assert counting_cache.calls == ["get_many", "add"]
+        assert store.read_request_state(sid, jti, RECORD).replay_created is False
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_with_client_side_cache_the_record_is_the_only_round_trip(settings, round_trips):
+    server = RedisServer().start()
+    try:
+        settings.CACHES = cache_config(server.url)
+        settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CLIENT_SIDE_CACHE": True}
+        sid, jti = _state()
+        store.read_request_state(sid, jti)  # tracked from now on
+        entry = dpop.ReplayEntry(dpop.replay_key("jkt", "steady"), 60)
+        for created in (True, False):  # recorded, then refused as a replay
+            round_trips.clear()
+            state = store.read_request_state(sid, jti, entry)
+            assert state.session == store.SessionState("7", "")
+            assert state.replay_created is created
+            assert len(round_trips) == 1  # the SET NX; the state came from memory
+    finally:
+        client_side_cache.reset()
+        server.stop()
