@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .api_errors import error_response
 from .bearer import TokenUser, aauthenticate_bearer, authenticate_bearer
 from .errors import NOT_AUTHENTICATED, DoubleTokenError
-from .http import DEFAULT_REALM, bearer_challenge
+from .http import DEFAULT_REALM, challenge_scheme
 from .services import AccessGrant
 from .sliding import sliding_exempt
 
@@ -106,7 +106,7 @@ def refusal_response(request: HttpRequest, error: DoubleTokenError | None,
                      realm: str = DEFAULT_REALM) -> JsonResponse:
     """The error contract's response for views outside DRF: ``error``'s, or with None the
     401 ``not_authenticated`` of a request without a token."""
-    scheme = bearer_challenge(realm)
+    scheme = challenge_scheme(request, realm)
     if error is None:
         return error_response(NOT_AUTHENTICATED, scheme)
-    return error_response(error.code, scheme, error.message)
+    return error_response(error.code, scheme, error.message, error)
