@@ -37,11 +37,12 @@ class ProofKey:
               nonce: str | None = None, iat: float | None = None, jti: str | None = None,
               header: dict | None = None, **claims) -> str:
         payload = {"jti": jti or f"test-{next(_jtis)}-{time.time_ns()}", "htm": method,
-                   "htu": url, "iat": int(time.time() if iat is None else iat), **claims}
+                   "htu": url, "iat": int(time.time() if iat is None else iat)}
         if access is not None:
             payload["ath"] = b64url(hashlib.sha256(access.encode()).digest())
         if nonce is not None:
             payload["nonce"] = nonce
+        payload.update(claims)  # given claims win (an attack's own ath, say)
         headers = {"typ": "dpop+jwt", "jwk": self.jwk, **(header or {})}
         return jwt.encode(payload, self.private, algorithm=self.alg, headers=headers)
 
