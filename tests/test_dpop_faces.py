@@ -396,3 +396,24 @@ def test_without_credentials_the_dpop_scheme_is_offered(face, db, optional):
     response = Client().get(FACES[face])
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == f'Bearer realm="api", {ALGS}'
+
+
+# --- admin --------------------------------------------------------------------------------
+
+def test_the_admin_shows_a_sessions_key_and_filters_bound_ones(client, django_user_model,
+                                                               user, password, key, optional):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("staff", "s@example.com", password,
+                                                  is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_devicesession"))
+    assert client.login(username="staff", password=password)
+    bound = login(Client(), password, key, device="bound-phone").json()
+    login(Client(), password, device="plain-laptop")
+    changelist = "/admin/django_doubletoken/devicesession/"
+    only_bound = client.get(changelist, {"dpop": "bound"}).content.decode()
+    assert "bound-phone" in only_bound and "plain-laptop" not in only_bound
+    only_unbound = client.get(changelist, {"dpop": "unbound"}).content.decode()
+    assert "plain-laptop" in only_unbound and "bound-phone" not in only_unbound
+    page = client.get(f"{changelist}{bound['session_id']}/change/").content.decode()
+    assert key.jkt in page and "DPoP key thumbprint" in page
