@@ -90,7 +90,7 @@ def verify(request: HttpRequest, raw: str, dpop_scheme: bool | None = None) -> A
     if grant is not None:
         return grant
     try:
-        grant = services.authenticate_access(raw, proof=_proof(request, raw, dpop_scheme))
+        grant = services.authenticate_access(raw, proof=_proof(request, dpop_scheme))
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise
@@ -104,8 +104,7 @@ async def averify(request: HttpRequest, raw: str, dpop_scheme: bool | None = Non
     if grant is not None:
         return grant
     try:
-        grant = await services.aauthenticate_access(
-            raw, proof=_proof(request, raw, dpop_scheme))
+        grant = await services.aauthenticate_access(raw, proof=_proof(request, dpop_scheme))
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise
@@ -118,8 +117,7 @@ def _verified(request: HttpRequest, raw: str) -> AccessGrant | None:
     return grant if grant is not None and grant.token == raw else None
 
 
-def _proof(request: HttpRequest, raw: str, dpop_scheme: bool | None
-           ) -> dpop.ProofRequest | None:
+def _proof(request: HttpRequest, dpop_scheme: bool | None) -> dpop.ProofRequest | None:
     if dpop_scheme is None:
         found = access_token(request)
         dpop_scheme = found is not None and found[1]

@@ -1,12 +1,18 @@
 """The replay record of a DPoP request joins its one cache round trip: counted at the socket
 (every write of a command, or of a pipeline of them, to Redis), against a real Redis."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import redis.connection
 from asgiref.sync import async_to_sync
+from django.test import Client
 
 from django_doubletoken import client_side_cache, dpop, store
 
+from .backends import BACKENDS
+from .dpop_keys import ProofKey
 from .servers import RedisServer, cache_config
 
 RECORD = dpop.ReplayEntry(dpop.replay_key("jkt-of-a-key", "jti-1"), 60)
@@ -86,3 +92,40 @@ def test_with_client_side_cache_the_record_is_the_only_round_trip(settings, roun
     finally:
         client_side_cache.reset()
         server.stop()
+
+
+# --- every cache backend users run (tests/backends.py) --------------------------------------
+
+@pytest.fixture(scope="module", params=list(BACKENDS))
+def backend_servers(request):
+    directory = Path(tempfile.mkdtemp(prefix=f"doubletoken-dpop-{request.param}-"))
+    servers = BACKENDS[request.param](directory).start()
+    yield servers
+    servers.stop()
+
+
+@pytest.mark.django_db
+def test_dpop_requests_on_every_cache_backend(backend_servers, settings, user, password):
+    """Sync and async faces, the pipelined record (one node, Sentinel, Django's own Redis
+    cache, django-valkey, its native async cache, Redis Cluster with the record on the key's
+    node and the state on the session's): accepted once, refused as a replay."""
+    settings.CACHES = backend_servers.caches()
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **backend_servers.doubletoken(),
+                            "DPOP": "optional"}
+    backend_servers.flush()
+    key = ProofKey()
+    base = "http://testserver"
+    login = Client().post("/api/auth/login/", {"username": "alice", "password": password},
+                          content_type="application/json",
+                          HTTP_DPOP=key.proof("POST", f"{base}/api/auth/login/"))
+    pair = login.json()
+    assert pair["token_type"] == "DPoP", pair
+    for path in ("/whoami-pk/", "/ninja-tests/async"):
+        headers = key.headers("GET", base + path, pair["access"])
+        assert Client().get(path, **headers).status_code == 200
+        again = Client().get(path, **headers)
+        assert (again.status_code, again.json()["code"]) == (401, "invalid_dpop_proof")
+    refreshed = Client().post("/api/auth/refresh/", {"refresh": pair["refresh"]},
+                              content_type="application/json",
+                              HTTP_DPOP=key.proof("POST", f"{base}/api/auth/refresh/"))
+    assert refreshed.status_code == 200 and refreshed.json()["token_type"] == "DPoP"
