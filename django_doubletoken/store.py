@@ -147,7 +147,7 @@ def read_request_state(sid: str, jti: str, replay: Any = None) -> RequestState:
     """The request's state in one round trip. With ``replay`` (a DPoP proof's record,
     ``dpop.ReplayEntry``: ``key``, ``ttl``), its SET NX goes in that round trip: one pipeline
     beside the MGET; with CLIENT_SIDE_CACHE the state comes from memory and the SET NX is the
-    only round trip; a backend without a pipeline (sharding) takes two calls."""
+    only round trip; a backend without a pipeline (sharding) or a cluster takes two calls."""
     keys = _request_keys(sid, jti)
     with available():
         backend = cache()
@@ -167,7 +167,8 @@ async def aread_request_state(sid: str, jti: str, replay: Any = None) -> Request
         backend = cache()
         tracked = client_side_cache.tracker(backend)
         if replay is not None and tracked is None and not doubletoken_settings.ASYNC_CACHE_ALIAS:
-            # The same pipeline in the one thread hop the plain read would cost.
+            # The same pipeline in the one thread hop the plain read would cost (a natively
+            # async cache awaits the read and the record in turn: two round trips).
             read = await sync_to_async(_read_and_record)(backend, keys, replay)
             if read is not None:
                 return _request_state(sid, jti, *read)
@@ -187,10 +188,12 @@ async def aread_request_state(sid: str, jti: str, replay: Any = None) -> Request
 def _read_and_record(backend: BaseCache, keys: list[str], replay: Any
                      ) -> tuple[dict[str, Any], bool] | None:
     """The MGET of ``keys`` and the replay record's SET NX in one pipeline, or None for a
-    backend without one. Stores what ``cache().add(key, 1)`` stores (integers unpickled)."""
+    backend without one, or a cluster (the record lives on its key's node, by the thumbprint's
+    hash tag, not the session's). Stores what ``cache().add(key, 1)`` stores (integers
+    unpickled)."""
     writer = _pipeline(backend)
     decode = _decoder(backend)
-    if writer is None or decode is None:
+    if writer is None or decode is None or hasattr(writer[0], "get_node_from_key"):
         return None
     pipeline = writer[0]
     pipeline.mget([backend.make_key(key) for key in keys])
