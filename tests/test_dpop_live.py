@@ -68,6 +68,11 @@ def test_twenty_concurrent_requests_sharing_one_jti_accept_exactly_one(user, pas
         assert me(base, key, pair["access"]).status_code == 200
 
 
+@pytest.mark.postgres  # in the PostgreSQL run; the SQLite run shares a database file
+def test_two_hosts_share_the_replay_store_and_the_nonces_on_postgresql(user, password):
+    test_two_hosts_share_the_replay_store_and_the_nonces(user, password)
+
+
 def test_two_hosts_share_the_replay_store_and_the_nonces(user, password):
     key = ProofKey()
     with app_server(workers=1, doubletoken=NONCES) as a, \
