@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
@@ -56,7 +57,10 @@ def _unverified_candidate(request: HttpRequest) -> Candidate | None:
         return None
     if not services.needs_slide(claims):
         return None
-    return found[0], claims, proof_request(request, always=True) if found[1] else None
+    try:
+        return found[0], claims, proof_request(request, always=True) if found[1] else None
+    except DisallowedHost:  # the URL a proof names needs a host the project serves
+        return None
 
 
 def _should_consider(request: HttpRequest, response: HttpResponseBase) -> bool:
