@@ -36,7 +36,8 @@ def bearer_auth(view: None = None, *, required: bool = True, realm: str = DEFAUL
 
 def bearer_auth(view=None, *, required=True, realm=DEFAULT_REALM):
     """Authenticate the ``Authorization: Bearer`` access token for a plain Django view (sync
-    or async), as ``DoubleTokenAuthentication`` does for DRF views.
+    or async), as ``DoubleTokenAuthentication`` does for DRF views; where a profile has DPoP
+    on, ``Authorization: DPoP`` with the request's ``DPoP`` proof too (a bound token needs it).
 
     With a valid token, ``request.user`` is a ``TokenUser`` (its row is loaded only when the
     view reads more than ``pk``; ``await request.auser()`` gives it too) and ``request.auth``

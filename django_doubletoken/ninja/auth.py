@@ -122,7 +122,8 @@ def _accepted(auth: DoubleTokenAuth, request: HttpRequest, grant: AccessGrant) -
 
 
 class DoubleTokenAuth(HttpBearer):
-    """``Authorization: Bearer <access token>`` for Ninja operations (sync)."""
+    """``Authorization: Bearer <access token>`` for Ninja operations (sync); where a profile
+    has DPoP on, ``Authorization: DPoP <access token>`` with its ``DPoP`` proof too."""
 
     openapi_bearerFormat = "JWT"
     openapi_description = (
