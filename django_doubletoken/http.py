@@ -46,8 +46,11 @@ def bearer_token(request: HttpRequest) -> str | None:
     None when there is no header or another scheme is used (other authenticators may take
     it); ``TokenError`` when the header says Bearer but carries no usable token.
     """
-    found = access_token(request)
-    return None if found is None or found[1] else found[0]
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return _usable(token) if scheme.lower() == "bearer" else None
 
 
 def access_token(request: HttpRequest) -> tuple[str, bool] | None:
