@@ -17,6 +17,7 @@ from django.http import JsonResponse
 from rest_framework.exceptions import APIException, ErrorDetail
 
 from .errors import ERROR_CODES, TOKEN_INVALID, DoubleTokenError, ErrorCode
+from .stepup import InsufficientAuthentication
 
 
 def _entry(code: str) -> ErrorCode:
@@ -48,10 +49,36 @@ def challenge(code: str, scheme: str) -> str | None:
     return f'{scheme}, error="{entry.challenge}", error_description="{code}"'
 
 
+def error_fields(error: DoubleTokenError) -> dict[str, Any]:
+    """The body of ``error``'s answer: ``error_body`` plus what the error itself names (a
+    step-up refusal's ``max_age`` / ``acr_values``)."""
+    body = error_body(error.code, error.message)
+    if isinstance(error, InsufficientAuthentication):
+        body.update(error.fields())
+    return body
+
+
+def error_challenge(error: DoubleTokenError, scheme: str) -> str | None:
+    """``challenge`` for ``error`` itself: a step-up refusal's carries its RFC 9470
+    parameters."""
+    if isinstance(error, InsufficientAuthentication):
+        return error.challenge(scheme)
+    return challenge(error.code, scheme)
+
+
 def error_response(code: str, scheme: str, message: Any = None) -> JsonResponse:
     """The error contract's answer for a view outside DRF and Ninja."""
     response = JsonResponse(error_body(code, message), status=error_status(code))
     header = challenge(code, scheme)
+    if header is not None:
+        response["WWW-Authenticate"] = header
+    return response
+
+
+def domain_error_response(error: DoubleTokenError, scheme: str) -> JsonResponse:
+    """``error_response`` for a domain error, with what the error itself names."""
+    response = JsonResponse(error_fields(error), status=error_status(error.code))
+    header = error_challenge(error, scheme)
     if header is not None:
         response["WWW-Authenticate"] = header
     return response
@@ -65,10 +92,12 @@ class APIError(APIException):
     def __init__(self, error: DoubleTokenError, scheme: str) -> None:
         self.code = error.code
         self.status_code = error_status(error.code)
-        body = error_body(error.code, error.message)
+        body = error_fields(error)
         detail = ErrorDetail(body["detail"], error.code)
         super().__init__(detail={"detail": detail, "code": error.code}, code=error.code)
-        header = challenge(error.code, scheme)
+        # Set after DRF's conversion, which would make strings of numbers (max_age).
+        self.detail.update({k: v for k, v in body.items() if k not in ("detail", "code")})
+        header = error_challenge(error, scheme)
         if header is not None:
             # DRF's exception handler copies this into the WWW-Authenticate header.
             self.auth_header = header

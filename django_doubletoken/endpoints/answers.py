@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..api_errors import challenge, error_body, error_status
+from ..api_errors import error_body, error_challenge, error_fields, error_status
 from ..errors import NOT_FOUND, THROTTLED, DoubleTokenError
 from ..services import TokenPair
 
@@ -79,10 +79,9 @@ class Refusal(Exception):
     def for_error(cls, error: DoubleTokenError, scheme: str) -> Refusal:
         """The error contract's answer to a domain error: its status, body and challenge
         (``scheme``: the bare challenge of the face, ``Bearer realm="..."``)."""
-        header = challenge(error.code, scheme)
+        header = error_challenge(error, scheme)
         headers = {"WWW-Authenticate": header} if header is not None else {}
-        return cls(Answer(error_status(error.code), error_body(error.code, error.message),
-                          headers))
+        return cls(Answer(error_status(error.code), error_fields(error), headers))
 
     @classmethod
     def throttled(cls, wait: float) -> Refusal:

@@ -16,7 +16,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
 from .. import services
-from ..api_errors import challenge, error_body, error_status
+from ..api_errors import challenge, error_body, error_challenge, error_fields, error_status
 from ..bearer import TokenUser
 from ..database import is_outage, note_schema_error
 from ..endpoints import Refusal
@@ -59,7 +59,11 @@ class NinjaTokenError(HttpError):
 
 def error_response(api: Any, request: HttpRequest, error: DoubleTokenError) -> HttpResponse:
     """The error contract's response: status, body and challenge as ``api_errors`` maps them."""
-    return _rendered(api, request, error.code, error.message)
+    response = api.create_response(request, error_fields(error), status=error_status(error.code))
+    header = error_challenge(error, _scheme(request))
+    if header is not None:
+        response["WWW-Authenticate"] = header
+    return response
 
 
 def _rendered(api: Any, request: HttpRequest, code: str, message: Any = None) -> HttpResponse:
