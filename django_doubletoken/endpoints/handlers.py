@@ -19,9 +19,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import cookies, services
+from .. import cookies, reauthentication, services
 from ..conf import doubletoken_settings
-from ..errors import DoubleTokenError
+from ..errors import INVALID_CREDENTIALS, DoubleTokenError, TokenError
 from ..http import bearer_challenge, remote_ip, user_agent
 from ..keys import key_ring
 from ..models import DeviceSession, RevokeReason
@@ -29,7 +29,7 @@ from ..services.common import database_available, from_unix
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
 from .body import request_data
 from .fields import InvalidInput, token_field
-from .throttle import LoginThrottle
+from .throttle import LoginThrottle, ReauthenticationThrottle
 
 
 class Endpoint:
@@ -194,6 +194,54 @@ class LogoutAll(SessionEndpoint):
             services.revoke_user_sessions(services.user_pk(grant.claims.sub),
                                           RevokeReason.LOGOUT_ALL)
         return self.logged_out()
+
+
+class LogoutOthers(SessionEndpoint):
+    """``POST logout-others/``: every other session of the caller's user is revoked (their
+    next request is refused, their sockets closed); the caller's own goes on untouched.
+    Answers ``{"revoked": <how many>}``."""
+
+    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
+        with self.refusing():
+            revoked = services.revoke_other_sessions(
+                services.user_pk(grant.claims.sub), grant.session_id)
+        return Answer(200, {"revoked": revoked}, dict(NO_STORE))
+
+
+class Reauthenticate(SessionEndpoint):
+    """``POST reauthenticate/``: the caller's session proves its user again (the password, or
+    a method of ``REAUTHENTICATION_METHODS`` named by ``method``) and gets a new pair on the
+    same session, with a fresh ``auth_time`` and the method's ``acr`` / ``amr``. Throttled per
+    session at ``LOGIN_THROTTLE_RATE``; a failed proof is a 401 ``invalid_credentials`` that
+    leaves the session as it was."""
+
+    throttle_class: type[ReauthenticationThrottle] | None = ReauthenticationThrottle
+
+    def throttle(self, request: HttpRequest, grant: services.AccessGrant) -> None:
+        if self.throttle_class is None:
+            return
+        with self.refusing():
+            wait = self.throttle_class(grant.session_id).wait(request)
+        if wait is not None:
+            raise Refusal.throttled(wait)
+
+    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
+        self.throttle(request, grant)
+        data = request_data(request)
+        try:
+            method = reauthentication.method_for(data)
+            with self.refusing():
+                user = services.session_user(grant)
+                if not reauthentication.verify(method, request, user, data):
+                    raise TokenError(INVALID_CREDENTIALS)
+                pair = services.reauthenticate(grant.session_id, user, acr=method.acr,
+                                               amr=method.amr, request=request)
+        except InvalidInput as invalid:
+            raise Refusal.invalid(invalid.errors) from None
+        # The session's refresh token rotated: a cookie client gets the new one there.
+        return pair_answer(pair, token_pair_body(pair),
+                           use_cookie=cookies.enabled_for(grant.claims.client),
+                           refresh_path=self.refresh_path)
 
 
 def session_row(session: DeviceSession, current_session_id: str) -> dict[str, Any]:

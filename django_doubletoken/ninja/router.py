@@ -64,6 +64,16 @@ class DeviceSessionOut(Schema):
     current: bool
 
 
+class ReauthenticateIn(Schema):
+    password: str | None = Field(None, description="The user's password (method \"password\").")
+    method: str = Field("password", description="A method of REAUTHENTICATION_METHODS, whose "
+                        "verifier reads the other fields it needs.")
+
+
+class LogoutOthersOut(Schema):
+    revoked: int = Field(description="How many other sessions were signed out.")
+
+
 class JWKSOut(Schema):
     keys: list[dict[str, Any]]
 
@@ -117,8 +127,8 @@ FAILURES = {400: dict, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOu
 
 def auth_router(*, auth: Any = None, tags: list[str] | None = None,
                 login: endpoints.Login | None = None) -> Router:
-    """A router with login, refresh, verify, jwks, logout, logout-all and the session
-    endpoints.
+    """A router with login, refresh, verify, jwks, logout, logout-all, logout-others,
+    reauthenticate and the session endpoints.
 
     ``auth``: the authentication of the endpoints acting on the caller's session, by default
     ``DoubleTokenAuth()`` (``AsyncDoubleTokenAuth()`` works too); its
@@ -177,6 +187,19 @@ def _add_session_operations(router: Router, challenge: str, session_auth: Any) -
                  summary="Log every device of the user out", url_name="logout-all")
     def logout_all(request: HttpRequest):
         return on_session(endpoints.LogoutAll, request)
+
+    @router.post("logout-others/", auth=session_auth,
+                 response={200: LogoutOthersOut, **FAILURES},
+                 summary="Log every other device of the user out", url_name="logout-others")
+    def logout_others(request: HttpRequest):
+        return on_session(endpoints.LogoutOthers, request)
+
+    @router.post("reauthenticate/", auth=session_auth,
+                 response={200: TokenPairOut, 429: ErrorOut, **FAILURES},
+                 summary="Prove the user's identity again: a fresh auth_time on this session",
+                 url_name="reauthenticate", openapi_extra=_request_body(ReauthenticateIn))
+    def reauthenticate(request: HttpRequest):
+        return on_session(endpoints.Reauthenticate, request)
 
     @router.get("sessions/", auth=session_auth,
                 response={200: list[DeviceSessionOut], **FAILURES},

@@ -1,0 +1,128 @@
+"""How a signed-in user proves again who they are (``reauthenticate/``): the password, through
+``django.contrib.auth.authenticate()`` as login checks it, or a method the project registers
+(a TOTP code, a WebAuthn assertion) in ``REAUTHENTICATION_METHODS``::
+
+    DOUBLETOKEN = {"REAUTHENTICATION_METHODS": {
+        "totp": {"VERIFY": "accounts.mfa.verify_totp", "ACR": "mfa", "AMR": ["otp"]},
+    }}
+
+A verifier is called as ``verify(request, user, data)``: the Django request, the session's
+user (loaded), and the request body (a mapping, ``data["method"]`` its name); it returns True
+when the proof holds. Each method names the ``acr`` and ``amr`` a success records on the
+session (and so in its tokens). The password is the method ``"password"``, the default when
+the body names none: ``acr`` ``PASSWORD_ACR``, ``amr`` ``["pwd"]`` (RFC 8176).
+
+Verification only: the state change (a new pair on the same session) is
+``services.reauthenticate``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+from .conf import derived_from_settings, doubletoken_settings
+from .endpoints.fields import InvalidInput, Message, _given_value
+
+PASSWORD = "password"
+PASSWORD_AMR = ("pwd",)
+# As the login serializer's password field.
+MAX_PASSWORD_LENGTH = 4096
+
+Verifier = Callable[[HttpRequest, Any, Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    verify: Verifier
+    acr: str
+    amr: tuple[str, ...]
+
+
+def password_field(data: Any) -> str:
+    """``data["password"]``, as the login serializer's field takes it (not trimmed);
+    ``InvalidInput`` naming what is wrong."""
+    value = str(_given_value(data, "password"))
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput({"password": [Message(
+            _("Ensure this field has no more than {max_length} characters.").format(
+                max_length=MAX_PASSWORD_LENGTH), "max_length")]})
+    if "\x00" in value:
+        raise InvalidInput({"password": [Message(_("Null characters are not allowed."),
+                                                 "null_characters_not_allowed")]})
+    return value
+
+
+def verify_password(request: HttpRequest, user: Any, data: Mapping[str, Any]) -> bool:
+    """The password through ``authenticate()``, as login checks it: every backend, lockout
+    apps, and ``user_login_failed`` (sent by Django) when it is wrong. It must be this user's,
+    and the user active."""
+    password = password_field(data)
+    found = authenticate(request, username=user.get_username(), password=password)
+    return found is not None and found.pk == user.pk and found.is_active
+
+
+def _method(name: str, config: Any) -> Method:
+    source = f"DOUBLETOKEN['REAUTHENTICATION_METHODS'][{name!r}]"
+    if not isinstance(config, Mapping) or not {"VERIFY", "ACR", "AMR"} <= set(config):
+        raise ImproperlyConfigured(f"{source} must be a dict with VERIFY, ACR and AMR.")
+    verify = config["VERIFY"]
+    if isinstance(verify, str):
+        verify = import_string(verify)
+    amr = config["AMR"]
+    if (not callable(verify) or not isinstance(config["ACR"], str) or isinstance(amr, str)
+            or not all(isinstance(value, str) for value in amr)):
+        raise ImproperlyConfigured(f"{source}: VERIFY is a function (or its dotted path), ACR "
+                                   "a string, AMR a list of strings.")
+    return Method(name, verify, config["ACR"], tuple(amr))
+
+
+@derived_from_settings
+def methods() -> dict[str, Method]:
+    """Every method by name: the password, then the project's."""
+    found = {PASSWORD: Method(PASSWORD, verify_password, doubletoken_settings.PASSWORD_ACR,
+                              PASSWORD_AMR)}
+    for name, config in (doubletoken_settings.REAUTHENTICATION_METHODS or {}).items():
+        if name == PASSWORD:
+            raise ImproperlyConfigured("REAUTHENTICATION_METHODS cannot redefine 'password'.")
+        found[name] = _method(name, config)
+    return found
+
+
+def method_for(data: Any) -> Method:
+    """The method a request body names (``method``, default ``password``); ``InvalidInput``
+    for a body that is no object or names no known method."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput({"non_field_errors": [Message(
+            _("Invalid data. Expected a dictionary, but got {datatype}.").format(
+                datatype=type(data).__name__), "invalid")]})
+    name = data.get("method", PASSWORD) or PASSWORD
+    known = methods()
+    if not isinstance(name, str) or name not in known:
+        raise InvalidInput({"method": [Message(
+            _("Unknown method; expected one of: {names}.").format(names=", ".join(known)),
+            "invalid_choice")]})
+    return known[name]
+
+
+def verify(method: Method, request: HttpRequest, user: Any, data: Mapping[str, Any]) -> bool:
+    """Run ``method``'s verifier. A project's verifier that says no sends
+    ``user_login_failed`` as a wrong password does (``authenticate()`` sends that one), so
+    lockout apps count every failed proof."""
+    if not user.is_active:
+        return False
+    if method.verify(request, user, data):
+        return True
+    if method.name != PASSWORD:
+        user_login_failed.send(sender=__name__, request=request, credentials={
+            "username": user.get_username(), "method": method.name})
+    return False
