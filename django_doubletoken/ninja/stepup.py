@@ -39,6 +39,12 @@ class StepUpAuth(_Guard, DoubleTokenAuth):
     """``DoubleTokenAuth`` plus a step-up requirement: ``max_age`` (seconds or a
     ``timedelta`` since the user last proved who they are) and/or ``acr_values``."""
 
+    openapi_description = (
+        "An access token whose authentication is recent (or strong) enough: otherwise a 401 "
+        "insufficient_user_authentication (RFC 9470) naming max_age / acr_values; "
+        "re-authenticate the session (reauthenticate/) and send the request again."
+    )
+
     def authenticate(self, request: HttpRequest, token: str) -> AccessGrant:
         return self.checked(super().authenticate(request, token))
 
