@@ -17,7 +17,7 @@ from ..claims import custom_claims
 from ..errors import SESSION_EXPIRED, SESSION_REVOKED, TOKEN_INVALID, TokenError
 from ..models import DeviceSession
 from .access import AccessGrant
-from .common import database_available, profile_for, session_uuid, user_pk
+from .common import database_available, note_reissued, profile_for, session_uuid, user_pk
 from .pairs import TokenPair, issue_pair
 
 
@@ -64,6 +64,7 @@ def reauthenticate(session_id: str, user: Any, *, acr: str, amr: Sequence[str],
         # Inside the transaction: with the cache down nothing changes (503).
         store.mark_used(str(sid))
         pair = issue_pair(session, custom_claims(session, user))
+    note_reissued([str(sid)])
     signals.session_reauthenticated.send_robust(sender=DeviceSession, session=session,
                                                 request=request)
     return pair
