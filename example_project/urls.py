@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from .account import AccountView, GuardedLogoutOthersView, PasswordView
 from .api import ExportView, MeView, SignupView
+from .email_change import EmailView
 from .ninja_api import api as ninja_api
 from .pages import demo
 
@@ -17,5 +18,6 @@ urlpatterns = [
     path("api/signup/", SignupView.as_view(), name="signup"),
     path("api/password/", PasswordView.as_view(), name="password"),
     path("api/account/", AccountView.as_view(), name="account"),
+    path("api/email/", EmailView.as_view(), name="email"),
     path("api/ninja/", ninja_api.urls),
 ]
