@@ -1,5 +1,6 @@
-"""Views guarded by step-up requirements on every face (tests/test_stepup.py and the contract
-table's "guarded" face): max_age 300 s, or acr "mfa"."""
+"""Views guarded by step-up requirements on every face (tests/test_stepup_guards.py,
+tests/test_reauthenticate.py and the contract table's "guarded" face): max_age 300 s (or 1 s,
+to see one expire), or acr "mfa"; and a project's own verifier view."""
 
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import django_doubletoken
 from django_doubletoken.decorators import bearer_auth, step_up_required
 from django_doubletoken.ninja import AsyncStepUpAuth, StepUpAuth, register_error_handlers
 from django_doubletoken.permissions import RecentAuthentication, RequireACR
@@ -46,6 +48,20 @@ def drf_acr_or_admin(request):
     return Response(_who(request))
 
 
+@api_view(["GET"])
+@permission_classes([RecentAuthentication(max_age=1)])
+def drf_one_second(request):
+    return Response(_who(request))
+
+
+@api_view(["POST"])
+def own_verifier(request):
+    """A project's own proof (say, a WebAuthn assertion), ending as reauthenticate/ does."""
+    if request.data.get("assertion") != "valid":
+        return Response({"detail": "Bad assertion.", "code": "invalid_credentials"}, status=401)
+    return django_doubletoken.reauthenticate_response(request, acr="mfa", amr=["hwk"])
+
+
 class DrfRecentView(APIView):
     permission_classes = [IsAuthenticated, RecentAuthentication(max_age=300)]
 
@@ -67,6 +83,11 @@ async def ninja_recent_async(request):
     return _who(request)
 
 
+@ninja_api.get("/one-second", auth=StepUpAuth(max_age=1))
+def ninja_one_second(request):
+    return _who(request)
+
+
 @ninja_api.get("/acr", auth=StepUpAuth(acr_values="mfa"))
 def ninja_acr(request):
     return _who(request)
@@ -79,6 +100,11 @@ def plain_recent(request):
 
 @step_up_required(max_age=300)
 async def plain_recent_async(request):
+    return JsonResponse(_who(request))
+
+
+@step_up_required(max_age=1)
+def plain_one_second(request):
     return JsonResponse(_who(request))
 
 
@@ -100,6 +126,9 @@ urlpatterns = [
     path("stepup/drf-both/", drf_both),
     path("stepup/drf-acr-or-admin/", drf_acr_or_admin),
     path("stepup/drf-class/", DrfRecentView.as_view()),
+    path("stepup/drf-one-second/", drf_one_second),
+    path("stepup/own-verifier/", own_verifier),
+    path("stepup/plain-one-second/", plain_one_second),
     path("stepup/ninja/", ninja_api.urls),
     path("stepup/plain/", plain_recent),
     path("stepup/plain-async/", plain_recent_async),
