@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .conf import derived_from_settings, doubletoken_settings
 from .endpoints.fields import InvalidInput, Message, _given_value
+from .tokens import SessionContext
 
 PASSWORD = "password"
 PASSWORD_AMR = ("pwd",)
@@ -46,6 +47,14 @@ class Method:
     verify: Verifier
     acr: str
     amr: tuple[str, ...]
+
+
+def login_context(validated: Mapping[str, Any]) -> SessionContext:
+    """How a ``login/`` authenticated its user, from the login serializer's
+    ``validated_data``: ``acr`` and ``amr`` when the serializer says (a login by one-time
+    code: ``amr`` ``["otp"]``), else a password's (``PASSWORD_ACR``, ``["pwd"]``)."""
+    return SessionContext(acr=validated.get("acr", doubletoken_settings.PASSWORD_ACR),
+                          amr=tuple(validated.get("amr", PASSWORD_AMR)))
 
 
 def password_field(data: Any) -> str:

@@ -73,12 +73,16 @@ class Requirement:
         """The part of this requirement the token's claims do not meet, or None when they
         meet all of it. ``claims``: a verified token's (``AccessClaims``, or any mapping
         with ``get``)."""
+        context = getattr(claims, "context", None)  # AccessClaims: read as decoded
+        if context is not None:
+            auth_time, acr = context.auth_time, context.acr
+        else:
+            auth_time, acr = claims.get("auth_time"), claims.get("acr")
         stale = False
         if self.max_age is not None:
-            auth_time = claims.get("auth_time")
             stale = (not isinstance(auth_time, int) or isinstance(auth_time, bool)
                      or (time.time() if now is None else now) - auth_time > self.max_age)
-        weak = bool(self.acr_values) and claims.get("acr") not in self.acr_values
+        weak = bool(self.acr_values) and acr not in self.acr_values
         if not (stale or weak):
             return None
         if stale and weak:

@@ -117,7 +117,8 @@ class Login(Endpoint):
         with self.refusing():
             pair = services.login(user, client=client, device=validated.get("device") or "",
                                   ip=remote_ip(request), user_agent=user_agent(request),
-                                  request=request)
+                                  request=request,
+                                  context=reauthentication.login_context(validated))
         body = self.get_response_data(pair, user, face_request)
         return pair_answer(pair, body, use_cookie=use_cookie,
                                  refresh_path=self.refresh_path)
@@ -253,6 +254,10 @@ def session_row(session: DeviceSession, current_session_id: str) -> dict[str, An
         "user_agent": session.user_agent,
         "created_at": session.created_at.isoformat(),
         "last_used_at": session.last_used_at.isoformat(),
+        # When and how the user last proved who they are on this device (RFC 9470).
+        "auth_time": session.auth_time.isoformat() if session.auth_time else None,
+        "acr": session.acr,
+        "amr": session.amr.split(),
         "current": str(session.pk) == current_session_id,
     }
 

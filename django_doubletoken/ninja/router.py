@@ -61,6 +61,11 @@ class DeviceSessionOut(Schema):
     user_agent: str
     created_at: datetime
     last_used_at: datetime
+    auth_time: datetime | None = Field(
+        description="When the user last proved who they are on this device (login or "
+                    "re-authentication).")
+    acr: str
+    amr: list[str]
     current: bool
 
 

@@ -5,6 +5,7 @@ other device touched."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -17,7 +18,14 @@ from ..claims import custom_claims
 from ..errors import SESSION_EXPIRED, SESSION_REVOKED, TOKEN_INVALID, TokenError
 from ..models import DeviceSession
 from .access import AccessGrant
-from .common import database_available, note_reissued, profile_for, session_uuid, user_pk
+from .common import (
+    database_available,
+    note_reissued,
+    profile_for,
+    session_uuid,
+    unix,
+    user_pk,
+)
 from .pairs import TokenPair, issue_pair
 
 
@@ -57,8 +65,9 @@ def reauthenticate(session_id: str, user: Any, *, acr: str, amr: Sequence[str],
         session.rotated_at = session.last_used_at = now
         session.refresh_expires_at = min(now + profile.refresh_lifetime,
                                          session.absolute_expires_at)
-        # What every token of the session carries from now on (DeviceSession.context).
-        session.auth_time, session.acr, session.amr = now, acr, " ".join(amr)
+        # What every token of the session carries from now on; its DPoP binding stays.
+        session.context = replace(session.context, auth_time=unix(now), acr=acr,
+                                  amr=tuple(amr))
         session.save(update_fields=["refresh_generation", "rotated_at", "last_used_at",
                                     "refresh_expires_at", "auth_time", "acr", "amr"])
         # Inside the transaction: with the cache down nothing changes (503).
