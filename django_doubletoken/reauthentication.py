@@ -109,7 +109,8 @@ def methods() -> dict[str, Method]:
 
 def method_for(data: Any) -> Method:
     """The method a request body names (``method``, default ``password``); ``InvalidInput``
-    for a body that is no object or names no known method."""
+    for a body that is no object, names no known method, or (the password) lacks its field:
+    refused before any query."""
     if not isinstance(data, Mapping):
         raise InvalidInput({"non_field_errors": [Message(
             _("Invalid data. Expected a dictionary, but got {datatype}.").format(
@@ -120,6 +121,8 @@ def method_for(data: Any) -> Method:
         raise InvalidInput({"method": [Message(
             _("Unknown method; expected one of: {names}.").format(names=", ".join(known)),
             "invalid_choice")]})
+    if name == PASSWORD:
+        password_field(data)
     return known[name]
 
 

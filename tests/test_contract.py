@@ -3,6 +3,7 @@ protected views, plain Django views. Each face must answer each request with the
 status, ``code`` and headers, and all faces alike (issue 24 §2)."""
 
 import json
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -109,6 +110,7 @@ def test_every_face_answers_as_the_table_says(row, user, password, login, settin
         names = {"access": pair["access"], "refresh": pair["refresh"],
                  "session_id": pair["session_id"], "password": password,
                  "expired": access_token(pair, remaining=-60), "too_long": "a" * 5000,
+                 "stale": access_token(pair, auth_time=int(time.time()) - 3600),
                  "unknown_session": str(uuid.uuid4())}
         url = prefix + _substitute(row["path"], names)
         for _ in range(row.get("repeat", 1) - 1):
