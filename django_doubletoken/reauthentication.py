@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .conf import derived_from_settings, doubletoken_settings
 from .endpoints.fields import InvalidInput, Message, _given_value
+from .stepup import is_acr_value
 from .tokens import SessionContext
 
 PASSWORD = "password"
@@ -86,12 +87,16 @@ def _method(name: str, config: Any) -> Method:
         raise ImproperlyConfigured(f"{source} must be a dict with VERIFY, ACR and AMR.")
     verify = config["VERIFY"]
     if isinstance(verify, str):
-        verify = import_string(verify)
+        try:
+            verify = import_string(verify)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"{source}: VERIFY cannot be imported: {exc}") from exc
     amr = config["AMR"]
-    if (not callable(verify) or not isinstance(config["ACR"], str) or isinstance(amr, str)
+    if (not callable(verify) or not is_acr_value(config["ACR"]) or isinstance(amr, str)
+            or not isinstance(amr, (list, tuple))
             or not all(isinstance(value, str) for value in amr)):
         raise ImproperlyConfigured(f"{source}: VERIFY is a function (or its dotted path), ACR "
-                                   "a string, AMR a list of strings.")
+                                   "an acr (no spaces or quotes), AMR a list of strings.")
     return Method(name, verify, config["ACR"], tuple(amr))
 
 
@@ -100,7 +105,11 @@ def methods() -> dict[str, Method]:
     """Every method by name: the password, then the project's."""
     found = {PASSWORD: Method(PASSWORD, verify_password, doubletoken_settings.PASSWORD_ACR,
                               PASSWORD_AMR)}
-    for name, config in (doubletoken_settings.REAUTHENTICATION_METHODS or {}).items():
+    configured = doubletoken_settings.REAUTHENTICATION_METHODS
+    configured = {} if configured is None else configured
+    if not isinstance(configured, Mapping):
+        raise ImproperlyConfigured("REAUTHENTICATION_METHODS must be a dict of methods by name.")
+    for name, config in configured.items():
         if name == PASSWORD:
             raise ImproperlyConfigured("REAUTHENTICATION_METHODS cannot redefine 'password'.")
         found[name] = _method(name, config)

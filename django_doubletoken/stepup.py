@@ -35,6 +35,13 @@ from .errors import INSUFFICIENT_USER_AUTHENTICATION, STEP_UP_CHALLENGE, DoubleT
 # without spaces, quotes or backslashes (RFC 7235 quoted-string, RFC 9470 §3).
 _ACR_VALUE = re.compile(r"[!#-\[\]-~]+")
 
+
+def is_acr_value(value: Any) -> bool:
+    """Whether ``value`` can be an acr in a challenge: a non-empty string of printable ASCII
+    without spaces, quotes or backslashes."""
+    return isinstance(value, str) and _ACR_VALUE.fullmatch(value) is not None
+
+
 # RFC 9470 §3's own wording (the header is for developers, in ASCII; the body's ``detail``
 # is the translated message of the error table).
 RECENCY_DESCRIPTION = "More recent authentication is required"
@@ -61,8 +68,7 @@ class Requirement:
             raise ValueError(f"max_age must be a number of seconds (an int >= 0), not "
                              f"{max_age!r}; e.g. int(timedelta(minutes=5).total_seconds()).")
         values = self.acr_values
-        if isinstance(values, str) or not all(isinstance(v, str) and _ACR_VALUE.fullmatch(v)
-                                              for v in values):
+        if isinstance(values, str) or not all(is_acr_value(v) for v in values):
             raise ValueError(f"acr_values must be a sequence of acr strings without spaces or "
                              f"quotes, not {values!r}.")
         object.__setattr__(self, "acr_values", tuple(values))
