@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_doubletoken', '0004_session_context'),
+        ('django_doubletoken', '0005_simplejwt_exchange_expiry_index'),
     ]
 
     operations = [
