@@ -304,3 +304,22 @@ def test_the_device_list_shows_when_each_device_last_authenticated(user, login, 
         first_row, second_row = listed[first["session_id"]], listed[second["session_id"]]
         assert first_row["auth_time"] < second_row["auth_time"]
         assert (second_row["acr"], second_row["amr"]) == ("pwd", ["pwd"])
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_cookie_mode_gets_the_new_refresh_token_in_its_cookie(prefix, user, password,
+                                                              settings):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "REFRESH_COOKIE_NAME": "dt_refresh",
+                            "REFRESH_COOKIE_SECURE": False}
+    client = Client()
+    pair = client.post(f"{prefix}login/", {"username": "alice", "password": password},
+                       content_type="application/json").json()
+    old_cookie = client.cookies["dt_refresh"].value
+
+    response = client.post(f"{prefix}reauthenticate/", {"password": password},
+                           content_type="application/json", **bearer(pair["access"]))
+
+    assert response.status_code == 200 and "refresh" not in response.json()
+    cookie = response.cookies["dt_refresh"]
+    assert cookie["httponly"] and cookie.value not in ("", old_cookie)
+    assert claims(cookie.value)["auth_time"] == claims(response.json()["access"])["auth_time"]
