@@ -119,6 +119,25 @@ def test_a_refusal_revokes_nothing_and_slides_nothing(user, login):
 
 
 @pytest.mark.parametrize("url", ["/stepup/drf/", "/stepup/ninja/recent", "/stepup/plain/"])
+def test_a_passing_guard_slides_as_any_view(url, user, login):
+    pair = login()
+    near_expiry = access_token(pair, remaining=30, auth_time=int(time.time()))
+
+    passed = _get(url, near_expiry)
+
+    assert passed.status_code == 200
+    slid = passed["NEW_HTTP_AUTHORIZATION"].removeprefix("Bearer ")
+    assert _get(url, slid).status_code == 200  # the successor carries the same auth_time
+
+
+def test_auth_router_refuses_an_unknown_operation_name():
+    from django_doubletoken.ninja import StepUpAuth, auth_router
+
+    with pytest.raises(ValueError, match="logout-other"):
+        auth_router(auth_for={"logout-other": StepUpAuth(max_age=60)})
+
+
+@pytest.mark.parametrize("url", ["/stepup/drf/", "/stepup/ninja/recent", "/stepup/plain/"])
 def test_the_guard_reads_claims_only(url, user, login, django_assert_num_queries,
                                      counting_cache):
     """Hot path: a guarded request costs what an unguarded one does, one cache round trip
