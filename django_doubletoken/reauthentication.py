@@ -8,7 +8,8 @@
 
 A verifier is called as ``verify(request, user, data)``: the Django request, the session's
 user (loaded), and the request body (a mapping, ``data["method"]`` its name); it returns True
-when the proof holds. Each method names the ``acr`` and ``amr`` a success records on the
+when the proof holds, or raises Django's ``ValidationError`` for a body it cannot read (a 400
+with those messages). Each method names the ``acr`` and ``amr`` a success records on the
 session (and so in its tokens). The password is the method ``"password"``, the default when
 the body names none: ``acr`` ``PASSWORD_ACR``, ``amr`` ``["pwd"]`` (RFC 8176).
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
@@ -141,7 +142,15 @@ def verify(method: Method, request: HttpRequest, user: Any, data: Mapping[str, A
     lockout apps count every failed proof."""
     if not user.is_active:
         return False
-    if method.verify(request, user, data):
+    try:
+        verified = method.verify(request, user, data)
+    except ValidationError as invalid:  # the verifier's own input rules: a 400
+        errors = invalid.message_dict if hasattr(invalid, "error_dict") else {
+            "non_field_errors": invalid.messages}
+        raise InvalidInput({name: [Message(text, getattr(invalid, "code", None) or "invalid")
+                                    for text in texts]
+                            for name, texts in errors.items()}) from None
+    if verified:
         return True
     if method.name != PASSWORD:
         user_login_failed.send(sender=__name__, request=request, credentials={

@@ -1,5 +1,5 @@
 """Views guarded by step-up requirements on every face (tests/test_stepup_guards.py,
-tests/test_reauthenticate.py and the contract table's "guarded" face): max_age 300 s (or 1 s,
+tests/test_reauthenticate.py and the contract table's "guarded" face): max_age 300 s (or 3 s,
 to see one expire), or acr "mfa"; and a project's own verifier view."""
 
 from datetime import timedelta
@@ -49,8 +49,8 @@ def drf_acr_or_admin(request):
 
 
 @api_view(["GET"])
-@permission_classes([RecentAuthentication(max_age=1)])
-def drf_one_second(request):
+@permission_classes([RecentAuthentication(max_age=3)])
+def drf_short(request):
     return Response(_who(request))
 
 
@@ -83,8 +83,8 @@ async def ninja_recent_async(request):
     return _who(request)
 
 
-@ninja_api.get("/one-second", auth=StepUpAuth(max_age=1))
-def ninja_one_second(request):
+@ninja_api.get("/short", auth=StepUpAuth(max_age=3))
+def ninja_short(request):
     return _who(request)
 
 
@@ -103,8 +103,8 @@ async def plain_recent_async(request):
     return JsonResponse(_who(request))
 
 
-@step_up_required(max_age=1)
-def plain_one_second(request):
+@step_up_required(max_age=3)
+def plain_short(request):
     return JsonResponse(_who(request))
 
 
@@ -126,9 +126,9 @@ urlpatterns = [
     path("stepup/drf-both/", drf_both),
     path("stepup/drf-acr-or-admin/", drf_acr_or_admin),
     path("stepup/drf-class/", DrfRecentView.as_view()),
-    path("stepup/drf-one-second/", drf_one_second),
+    path("stepup/drf-short/", drf_short),
     path("stepup/own-verifier/", own_verifier),
-    path("stepup/plain-one-second/", plain_one_second),
+    path("stepup/plain-short/", plain_short),
     path("stepup/ninja/", ninja_api.urls),
     path("stepup/plain/", plain_recent),
     path("stepup/plain-async/", plain_recent_async),

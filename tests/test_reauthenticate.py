@@ -20,9 +20,12 @@ from .helpers import access_token, bearer
 pytestmark = pytest.mark.django_db
 
 PREFIXES = ["/api/auth/", "/api/ninja/auth/"]
-ONE_SECOND = ["/stepup/drf-one-second/", "/stepup/ninja/one-second", "/stepup/plain-one-second/"]
-ONE_SECOND_CHALLENGE = ('Bearer realm="api", error="insufficient_user_authentication", '
-                        'error_description="More recent authentication is required", max_age=1')
+# Guards of max_age 3 s (auth_time is in whole seconds: a margin for a loaded machine), each
+# face with one of the routers.
+SHORT = [("/stepup/drf-short/", "/api/auth/"), ("/stepup/ninja/short", "/api/ninja/auth/"),
+         ("/stepup/plain-short/", "/api/ninja/auth/")]
+SHORT_CHALLENGE = ('Bearer realm="api", error="insufficient_user_authentication", '
+                   'error_description="More recent authentication is required", max_age=3')
 
 
 def claims(token):
@@ -105,8 +108,7 @@ def test_auth_time_survives_refreshes_and_slides_and_moves_on_reauthentication(
     assert again["session_id"] == pair["session_id"]
 
 
-@pytest.mark.parametrize("guarded", ONE_SECOND)
-@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize("guarded, prefix", SHORT)
 def test_guarded_view_until_max_age_then_reauthenticate(guarded, prefix, user, login, password,
                                                         heard):
     pair, other_device = login(), login()
@@ -114,7 +116,7 @@ def test_guarded_view_until_max_age_then_reauthenticate(guarded, prefix, user, l
     other_before = DeviceSession.objects.get(pk=other_device["session_id"])
     client = Client()
     assert client.get(guarded, **bearer(pair["access"])).status_code == 200
-    time.sleep(2.1)
+    time.sleep(4.1)
 
     old = client.get(guarded, **bearer(pair["access"]))
     refreshed = client.post(f"{prefix}refresh/", {"refresh": pair["refresh"]},
@@ -125,9 +127,9 @@ def test_guarded_view_until_max_age_then_reauthenticate(guarded, prefix, user, l
 
     for refused in (old, old_refreshed):
         assert refused.status_code == 401
-        assert refused["WWW-Authenticate"] == ONE_SECOND_CHALLENGE
+        assert refused["WWW-Authenticate"] == SHORT_CHALLENGE
         assert refused.json()["code"] == "insufficient_user_authentication"
-        assert refused.json()["max_age"] == 1
+        assert refused.json()["max_age"] == 3
     assert renewed.status_code == 200, renewed.content
     assert renewed["Cache-Control"] == "no-store"
     assert passes.status_code == 200, passes.content
@@ -249,11 +251,13 @@ def test_a_registered_method_records_its_acr_and_amr(user, login, settings, hear
     client = Client()
     assert client.get("/stepup/ninja/acr", **bearer(pair["access"])).status_code == 401
 
+    missing = _reauthenticate("/api/ninja/auth/", pair["access"], {"method": "code"})
     wrong = _reauthenticate("/api/ninja/auth/", pair["access"],
                             {"method": "code", "code": "000000"})
     right = _reauthenticate("/api/ninja/auth/", pair["access"],
                             {"method": "code", "code": "123456"})
 
+    assert missing.status_code == 400 and missing.json() == {"code": ["Send the six digits."]}
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
     assert heard["login_failed"] == [{"username": "alice", "method": "code"}]
     assert right.status_code == 200
