@@ -327,3 +327,24 @@ def test_cookie_mode_gets_the_new_refresh_token_in_its_cookie(prefix, user, pass
     cookie = response.cookies["dt_refresh"]
     assert cookie["httponly"] and cookie.value not in ("", old_cookie)
     assert claims(cookie.value)["auth_time"] == claims(response.json()["access"])["auth_time"]
+
+
+def test_a_lockout_backend_stops_reauthentication_as_it_stops_login(user, login, password,
+                                                                    settings, heard):
+    pair = login()
+    settings.AUTHENTICATION_BACKENDS = ["tests.stepup_methods.LockoutBackend",
+                                        "django.contrib.auth.backends.ModelBackend"]
+    stepup_methods.LOCKED_OUT.add("alice")
+    try:
+        locked = _reauthenticate("/api/auth/", pair["access"], {"password": password})
+        login_refused = Client().post("/api/auth/login/", {"username": "alice",
+                                                           "password": password},
+                                      content_type="application/json")
+    finally:
+        stepup_methods.LOCKED_OUT.clear()
+    unlocked = _reauthenticate("/api/auth/", pair["access"], {"password": password})
+
+    assert (locked.status_code, locked.json()["code"]) == (401, "invalid_credentials")
+    assert login_refused.json()["code"] == "invalid_credentials"
+    assert [c["username"] for c in heard["login_failed"]] == ["alice", "alice"]
+    assert unlocked.status_code == 200
