@@ -13,7 +13,8 @@ with those messages). Each method names the ``acr`` and ``amr`` a success record
 session (and so in its tokens). The password is the method ``"password"``, the default when
 the body names none: ``acr`` ``PASSWORD_ACR``, ``amr`` ``["pwd"]`` (RFC 8176).
 
-Verification only: the state change (a new pair on the same session) is
+Core: no HTTP framework (the body's rules are ``endpoints.fields``'). Verification only: the
+state change (a new pair on the same session) is
 ``services.reauthenticate``'s.
 """
 
@@ -25,20 +26,16 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
-from django.utils.translation import gettext_lazy as _
 
 from .conf import derived_from_settings, doubletoken_settings
-from .endpoints.fields import InvalidInput, Message, _given_value
 from .stepup import is_acr_value
 from .tokens import SessionContext
 
 PASSWORD = "password"
 PASSWORD_AMR = ("pwd",)
-# As the login serializer's password field.
-MAX_PASSWORD_LENGTH = 4096
 
 Verifier = Callable[[HttpRequest, Any, Mapping[str, Any]], bool]
 
@@ -59,25 +56,13 @@ def login_context(validated: Mapping[str, Any]) -> SessionContext:
                           amr=tuple(validated.get("amr", PASSWORD_AMR)))
 
 
-def password_field(data: Any) -> str:
-    """``data["password"]``, as the login serializer's field takes it (not trimmed);
-    ``InvalidInput`` naming what is wrong."""
-    value = str(_given_value(data, "password"))
-    if len(value) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput({"password": [Message(
-            _("Ensure this field has no more than {max_length} characters.").format(
-                max_length=MAX_PASSWORD_LENGTH), "max_length")]})
-    if "\x00" in value:
-        raise InvalidInput({"password": [Message(_("Null characters are not allowed."),
-                                                 "null_characters_not_allowed")]})
-    return value
-
-
 def verify_password(request: HttpRequest, user: Any, data: Mapping[str, Any]) -> bool:
     """The password through ``authenticate()``, as login checks it: every backend, lockout
     apps, and ``user_login_failed`` (sent by Django) when it is wrong. It must be this user's,
-    and the user active."""
-    password = password_field(data)
+    and the user active. (``reauthenticate/`` has checked the field: ``endpoints.fields``.)"""
+    password = data.get("password")
+    if not isinstance(password, str):
+        return False
     found = authenticate(request, username=user.get_username(), password=password)
     return found is not None and found.pk == user.pk and found.is_active
 
@@ -117,40 +102,14 @@ def methods() -> dict[str, Method]:
     return found
 
 
-def method_for(data: Any) -> Method:
-    """The method a request body names (``method``, default ``password``); ``InvalidInput``
-    for a body that is no object, names no known method, or (the password) lacks its field:
-    refused before any query."""
-    if not isinstance(data, Mapping):
-        raise InvalidInput({"non_field_errors": [Message(
-            _("Invalid data. Expected a dictionary, but got {datatype}.").format(
-                datatype=type(data).__name__), "invalid")]})
-    name = data.get("method", PASSWORD) or PASSWORD
-    known = methods()
-    if not isinstance(name, str) or name not in known:
-        raise InvalidInput({"method": [Message(
-            _("Unknown method; expected one of: {names}.").format(names=", ".join(known)),
-            "invalid_choice")]})
-    if name == PASSWORD:
-        password_field(data)
-    return known[name]
-
-
 def verify(method: Method, request: HttpRequest, user: Any, data: Mapping[str, Any]) -> bool:
     """Run ``method``'s verifier. A project's verifier that says no sends
     ``user_login_failed`` as a wrong password does (``authenticate()`` sends that one), so
-    lockout apps count every failed proof."""
+    lockout apps count every failed proof. A verifier's ``ValidationError`` goes through (the
+    endpoint answers it with a 400)."""
     if not user.is_active:
         return False
-    try:
-        verified = method.verify(request, user, data)
-    except ValidationError as invalid:  # the verifier's own input rules: a 400
-        errors = invalid.message_dict if hasattr(invalid, "error_dict") else {
-            "non_field_errors": invalid.messages}
-        raise InvalidInput({name: [Message(text, getattr(invalid, "code", None) or "invalid")
-                                    for text in texts]
-                            for name, texts in errors.items()}) from None
-    if verified:
+    if method.verify(request, user, data):
         return True
     if method.name != PASSWORD:
         user_login_failed.send(sender=__name__, request=request, credentials={

@@ -16,7 +16,7 @@ import django_doubletoken
 from django_doubletoken import services
 
 CORE = ["conf", "errors", "keys", "tokens", "store", "models", "signals", "checks", "receivers",
-        "database"]
+        "database", "stepup", "reauthentication"]
 SERVICES = [f"services.{m.name}" for m in pkgutil.iter_modules(services.__path__)]
 
 SETUP = """

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +29,7 @@ from ..models import DeviceSession, RevokeReason
 from ..services.common import database_available, from_unix
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
 from .body import request_data
-from .fields import InvalidInput, token_field
+from .fields import InvalidInput, invalid_input, reauthentication_method, token_field
 from .throttle import LoginThrottle, ReauthenticationThrottle
 
 
@@ -230,10 +231,14 @@ class Reauthenticate(SessionEndpoint):
         self.throttle(request, grant)
         data = request_data(request)
         try:
-            method = reauthentication.method_for(data)
+            method = reauthentication_method(data)
             with self.refusing():
                 user = services.session_user(grant)
-                if not reauthentication.verify(method, request, user, data):
+                try:
+                    verified = reauthentication.verify(method, request, user, data)
+                except ValidationError as error:  # the verifier's own input rules
+                    raise invalid_input(error) from None
+                if not verified:
                     raise TokenError(INVALID_CREDENTIALS)
                 pair = services.reauthenticate(grant.session_id, user, acr=method.acr,
                                                amr=method.amr, request=request)
