@@ -5,7 +5,7 @@ and the close, by the middleware (revocation, expiry, refusal) or by either end.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..authentication import TokenUser
 from ..errors import (
@@ -29,8 +29,8 @@ from .wire import (
     Send,
     authenticate_message,
     authenticated_message,
-    checked_token,
     close_code,
+    close_reason,
     logger,
 )
 
@@ -81,17 +81,17 @@ class Connection:
     async def _authenticate(self) -> bool:
         """Admit the socket (True) or close it with the reason (False)."""
         try:
-            raw = handshake.token_from_handshake(self.scope, self.middleware.query_param)
-            if raw is None:
-                raw = await self._token_from_first_message()
-                if raw is None:
+            credentials = handshake.from_handshake(self.scope, self.middleware.query_param)
+            if credentials is None:
+                credentials = await self._first_message()
+                if credentials is None:
                     return False  # disconnected while we waited
-            self._admit(await handshake.verify(raw))
+            self._admit(await handshake.verify(self.scope, credentials))
             await self.relay.join()
             if self.accepted_early:
                 await self._acknowledge()
         except DoubleTokenError as exc:
-            await self.close(exc.code)
+            await self.refuse(exc)
             return False
         except handshake.NoToken:
             await self.close(NOT_AUTHENTICATED)
@@ -102,7 +102,7 @@ class Connection:
             return False
         return True
 
-    async def _token_from_first_message(self) -> str | None:
+    async def _first_message(self) -> handshake.Credentials | None:
         await self.send({"type": "websocket.accept"})
         self.accepted = self.accepted_early = True
         try:
@@ -113,7 +113,7 @@ class Connection:
         if message["type"] == "websocket.disconnect":
             self.closed = True
             return None
-        return handshake.token_from_first_message(message)
+        return handshake.from_first_message(message)
 
     def _admit(self, grant: AccessGrant) -> None:
         self.grant = grant
@@ -147,25 +147,25 @@ class Connection:
         while True:
             message = await self.receive()
             if message["type"] == "websocket.receive":
-                token = authenticate_message(message)
-                if token is not None:
-                    await self._renew(token)
+                found = authenticate_message(message)
+                if found is not None:
+                    await self._renew(handshake.Credentials(*found))
                     continue
             await self.inbox.put(message)
             if message["type"] == "websocket.disconnect":
                 self.closed = True
                 return
 
-    async def _renew(self, token: Any) -> None:
-        """A fresh token of the socket's session, sent over it: the socket lives on until
-        that one expires."""
+    async def _renew(self, credentials: handshake.Credentials) -> None:
+        """A fresh token of the socket's session, sent over it (with a fresh proof when it is
+        bound): the socket lives on until that one expires."""
         try:
-            grant = await handshake.verify(checked_token(token))
+            grant = await handshake.verify(self.scope, credentials)
             if (grant.session_id, grant.claims.sub) != (self.grant.session_id,
                                                         self.grant.claims.sub):
                 raise TokenError(TOKEN_INVALID)  # a socket stays with its session
         except DoubleTokenError as exc:
-            await self.close(exc.code)
+            await self.refuse(exc)
             return
         self._admit(grant)
         self.expiry.schedule(grant.claims.exp)
@@ -197,6 +197,11 @@ class Connection:
     async def close(self, error_code: str) -> None:
         """Close the socket for this error code (its close code, the code as the reason)."""
         await self._close_with(close_code(error_code), error_code)
+
+    async def refuse(self, error: DoubleTokenError) -> None:
+        """Close the socket for this error: its code's close code, and as the reason the code
+        with what the client needs to answer it (``wire.close_reason``)."""
+        await self._close_with(close_code(error.code), close_reason(error))
 
     async def _close_with(self, code: int, reason: str) -> None:
         if self.closed:

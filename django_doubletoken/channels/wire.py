@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..conf import doubletoken_settings
-from ..errors import ERROR_CODES, TOKEN_INVALID, TokenError
+from ..dpop import MAX_PROOF_LENGTH
+from ..errors import ERROR_CODES, TOKEN_INVALID, DoubleTokenError, TokenError
 
 logger = logging.getLogger("django_doubletoken")
 
@@ -29,8 +30,33 @@ CLOSE_CODES = {code: entry.close_code for code, entry in ERROR_CODES.items()
                if entry.close_code is not None}
 
 
+# RFC 6455 §5.5.1: a close frame's body is at most 125 bytes, 2 of them the code.
+MAX_CLOSE_REASON = 123
+
+
 def close_code(error_code: str) -> int:
     return CLOSE_CODES.get(error_code, CLOSE_CODES[TOKEN_INVALID])
+
+
+def close_reason(error: DoubleTokenError) -> str:
+    """The reason of the close frame for ``error``: its code, then what the client needs to
+    answer it, as space-separated ``name=value`` parameters (a value with spaces quoted),
+    like the auth-params of the HTTP challenge: ``use_dpop_nonce nonce=<the nonce>``,
+    ``insufficient_user_authentication max_age=300`` (or ``acr_values="..."``). The code
+    alone when that would not fit in a close frame."""
+    params: dict[str, Any] = {}
+    nonce = getattr(error, "nonce", None)  # dpop.ProofError with use_dpop_nonce
+    if isinstance(nonce, str) and nonce:
+        params["nonce"] = nonce
+    fields = getattr(error, "fields", None)  # stepup.InsufficientAuthentication
+    if callable(fields):
+        params.update(fields())
+    parts = [error.code]
+    for name, value in params.items():
+        value = str(value)
+        parts.append(f'{name}="{value}"' if " " in value else f"{name}={value}")
+    reason = " ".join(parts)
+    return reason if len(reason.encode()) <= MAX_CLOSE_REASON else error.code
 
 
 def checked_token(value: Any) -> str:
@@ -48,21 +74,25 @@ def checked_token(value: Any) -> str:
     return value
 
 
-def authenticate_message(message: Message) -> Any:
-    """The token of a ``doubletoken.authenticate`` text frame; None for any other frame."""
+def authenticate_message(message: Message) -> tuple[Any, str | None] | None:
+    """The token and DPoP proof of a ``doubletoken.authenticate`` text frame (the proof None
+    when it has no ``dpop`` member, "" when that is not a string); None for any other
+    frame."""
     text = message.get("text")
     # Cheap test first: the consumer's own frames are never parsed here.
     if not isinstance(text, str) or AUTHENTICATE not in text:
         return None
-    if len(text) > doubletoken_settings.MAX_TOKEN_LENGTH + 200:
-        return ""
+    if len(text) > doubletoken_settings.MAX_TOKEN_LENGTH + MAX_PROOF_LENGTH + 200:
+        return "", None
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("type") != AUTHENTICATE:
         return None
-    return data.get("token", "")
+    proof = data.get("dpop")
+    return data.get("token", ""), None if proof is None else (
+        proof if isinstance(proof, str) else "")
 
 
 def authenticated_message(exp: int) -> Message:
