@@ -5,16 +5,20 @@ WebSocket client (the ``websockets`` package) and channels-redis on the test Red
 import json
 import time
 
+import jwt
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from django_doubletoken import dpop, services
 from django_doubletoken.channels import CLOSE_CODES
 from django_doubletoken.models import DeviceSession
+from django_doubletoken.tokens import SessionContext
 
 from .helpers import access_token
 from .servers import app_server
+from .test_dpop import make_proof, private_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -238,3 +242,43 @@ def test_bad_token_over_the_socket_closes_it(hosts, user, password, case, code):
         ws.send(json.dumps({"type": "doubletoken.authenticate", "token": token}))
         assert _closed(ws)[:2] == (CLOSE_CODES[code], code)
 
+
+# --- DPoP (RFC 9449): a bound token's socket needs a proof of its key ----------------------
+
+
+def _bound_session(user):
+    """A session bound to a fresh key, as a DPoP login opens one: (tokens, key)."""
+    key = private_key("ES256")
+    jkt = dpop.jwk_thumbprint(jwt.get_algorithm_by_name("ES256").to_jwk(key.public_key(),
+                                                                        as_dict=True))
+    return services.login(user, client="web", context=SessionContext(jkt=jkt)), key
+
+
+def _proof(key, url, token):
+    return make_proof(key, htu=url, iat=int(time.time()), ath=dpop.access_token_hash(token))
+
+
+def test_a_bound_token_on_a_websocket_without_a_proof_is_refused(hosts, user):
+    socket_host, _ = hosts
+    pair, _ = _bound_session(user)
+    with _open(socket_host, pair.access) as ws:
+        assert _closed(ws)[:2] == (CLOSE_CODES["invalid_dpop_proof"], "invalid_dpop_proof")
+    # Nor in the first message.
+    with connect(_ws(socket_host)) as ws:
+        ws.send(json.dumps({"type": "doubletoken.authenticate", "token": pair.access}))
+        assert _closed(ws)[:2] == (CLOSE_CODES["invalid_dpop_proof"], "invalid_dpop_proof")
+
+
+def test_a_bound_socket_opens_with_its_proof_once(hosts, user):
+    """The proof travels after the "doubletoken.dpop" marker; the server answers the
+    "doubletoken" marker; the same proof again (on whichever worker) is a replay."""
+    socket_host, _ = hosts
+    pair, key = _bound_session(user)
+    proof = _proof(key, _ws(socket_host), pair.access)
+    protocols = ["doubletoken", pair.access, "doubletoken.dpop", proof]
+    with connect(_ws(socket_host), subprotocols=protocols, open_timeout=10) as ws:
+        assert ws.subprotocol == "doubletoken"
+        assert _tick(ws)["session_id"] == pair.session_id
+    for _ in range(2):  # two workers: a replay is refused on both
+        with connect(_ws(socket_host), subprotocols=protocols, open_timeout=10) as ws:
+            assert _closed(ws)[:2] == (CLOSE_CODES["invalid_dpop_proof"], "invalid_dpop_proof")
