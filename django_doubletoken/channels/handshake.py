@@ -70,8 +70,7 @@ async def _check_proof(raw: str, grant: AccessGrant, request: ProofRequest | Non
                        ) -> None:
     # Interim, until the access service takes the proof (``aauthenticate_access(proof=)``):
     # the dpop package's own checks, the replay record written on its own.
-    context = getattr(grant.claims, "context", None)
-    jkt = getattr(context, "jkt", "") or ""
+    jkt = grant.claims.context.jkt
     if request is None:
         if jkt:
             raise refuse("a DPoP-bound token was sent without a proof")
