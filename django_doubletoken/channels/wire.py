@@ -40,9 +40,9 @@ def close_code(error_code: str) -> int:
 
 def close_reason(error: DoubleTokenError) -> str:
     """The reason of the close frame for ``error``: its code, then what the client needs to
-    answer it, as space-separated ``name=value`` parameters (a value with spaces quoted),
-    like the auth-params of the HTTP challenge: ``use_dpop_nonce nonce=<the nonce>``,
-    ``insufficient_user_authentication max_age=300`` (or ``acr_values="..."``). The code
+    answer it, as space-separated parameters written like the auth-params of the HTTP
+    challenge (a string quoted, a number bare): ``use_dpop_nonce nonce="<the nonce>"``,
+    ``insufficient_user_authentication max_age=300`` (or ``acr_values="a b"``). The code
     alone when that would not fit in a close frame."""
     params: dict[str, Any] = {}
     nonce = getattr(error, "nonce", None)  # dpop.ProofError with use_dpop_nonce
@@ -53,8 +53,7 @@ def close_reason(error: DoubleTokenError) -> str:
         params.update(fields())
     parts = [error.code]
     for name, value in params.items():
-        value = str(value)
-        parts.append(f'{name}="{value}"' if " " in value else f"{name}={value}")
+        parts.append(f"{name}={value}" if isinstance(value, int) else f'{name}="{value}"')
     reason = " ".join(parts)
     return reason if len(reason.encode()) <= MAX_CLOSE_REASON else error.code
 
