@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
-from .. import dpop, services
-from ..conf import doubletoken_settings
-from ..dpop.errors import refuse
+from .. import services
 from ..services import AccessGrant
-from .proof import ProofRequest, proof_from_subprotocols, proof_request
+from .proof import proof_from_subprotocols, proof_request
 from .wire import SUBPROTOCOL, Message, Scope, authenticate_message, checked_token
 
 
@@ -58,28 +56,8 @@ def from_first_message(message: Message) -> Credentials:
 async def verify(scope: Scope, credentials: Credentials) -> AccessGrant:
     """Verify a socket's token and proof (at the handshake, or a renewal over the socket):
     the HTTP face's one access service, with the proof where the ``DPoP`` scheme would
-    bring one. A bound token needs a fresh proof by its key each time."""
+    bring one (its checks, and its replay record in the same cache round trip as the
+    session's state). A bound token needs a fresh proof by its key each time."""
     raw = checked_token(credentials.token)
-    request = proof_request(scope, credentials.proof)
-    grant = await services.aauthenticate_access(raw)
-    await _check_proof(raw, grant, request)
-    return grant
-
-
-async def _check_proof(raw: str, grant: AccessGrant, request: ProofRequest | None
-                       ) -> None:
-    # Interim, until the access service takes the proof (``aauthenticate_access(proof=)``):
-    # the dpop package's own checks, the replay record written on its own.
-    jkt = grant.claims.context.jkt
-    if request is None:
-        if jkt:
-            raise refuse("a DPoP-bound token was sent without a proof")
-        return
-    try:
-        mode = doubletoken_settings.profile(grant.claims.client).dpop
-    except KeyError:  # a profile that no longer exists
-        mode = dpop.OFF
-    if not jkt and mode == dpop.OFF:
-        raise refuse("the token is not DPoP-bound")
-    await dpop.averify_proof(request.values, method=request.method, uri=request.uri,
-                             access_token=raw, jkt=jkt or None)
+    return await services.aauthenticate_access(
+        raw, proof=proof_request(scope, credentials.proof))

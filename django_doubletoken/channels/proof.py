@@ -13,12 +13,11 @@ scheme is on HTTP.
 from __future__ import annotations
 
 import io
-from typing import NamedTuple
 
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 
-from .. import http
+from .. import dpop, http
 from ..dpop.errors import refuse
 from .wire import Scope
 
@@ -52,16 +51,7 @@ def socket_uri(scope: Scope) -> str:
         else "ws" + uri.removeprefix("http")
 
 
-class ProofRequest(NamedTuple):
-    """Interim stand-in for ``dpop.ProofRequest`` (the proof, the method and the URL it must
-    name), until the core's lands."""
-
-    values: str | None
-    method: str
-    uri: str
-
-
-def proof_request(scope: Scope, proof: str | None) -> ProofRequest | None:
+def proof_request(scope: Scope, proof: str | None) -> dpop.ProofRequest | None:
     """What the core checks the proof against; None when the socket sent none (a bound token
     is then refused, as one sent with the ``Bearer`` scheme is)."""
     if proof is None:
@@ -71,4 +61,4 @@ def proof_request(scope: Scope, proof: str | None) -> ProofRequest | None:
     except DisallowedHost:
         # Refused as the HTTP face refuses it (400): no URL of this server to name.
         raise refuse("the socket's host is not allowed") from None
-    return ProofRequest(proof, METHOD, uri)
+    return dpop.ProofRequest(proof, METHOD, uri)
