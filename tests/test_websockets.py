@@ -22,7 +22,8 @@ from .test_dpop import make_proof, private_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SETTINGS = {"GRACE_PERIOD": 1, "LEEWAY": 0}
+# DPOP "optional": a login with a proof binds its session, one without stays Bearer.
+SETTINGS = {"GRACE_PERIOD": 1, "LEEWAY": 0, "DPOP": "optional"}
 # Open sockets of a revoked session close within this many seconds of the revoking call's
 # answer, on any worker or host.
 PROMISE = 1.0
@@ -282,3 +283,39 @@ def test_a_bound_socket_opens_with_its_proof_once(hosts, user):
     for _ in range(2):  # two workers: a replay is refused on both
         with connect(_ws(socket_host), subprotocols=protocols, open_timeout=10) as ws:
             assert _closed(ws)[:2] == (CLOSE_CODES["invalid_dpop_proof"], "invalid_dpop_proof")
+
+
+def test_dpop_end_to_end_over_http_and_the_socket(hosts, user, password):
+    """A DPoP login on one host, the socket on the other, a refresh over HTTP and the renewed
+    token sent over the socket with its own proof, then a logout closes the socket."""
+    socket_host, api_host = hosts
+    key = private_key("ES256")
+    login = requests.post(f"{api_host}/api/auth/login/", timeout=30, json={
+        "username": "alice", "password": password}, headers={"DPoP": make_proof(
+            key, htm="POST", htu=f"{api_host}/api/auth/login/", iat=int(time.time()))})
+    assert login.status_code == 200, login.text
+    pair = login.json()
+    assert pair["token_type"] == "DPoP"
+    url = _ws(socket_host)
+    with connect(url, open_timeout=10, subprotocols=[
+            "doubletoken", pair["access"], "doubletoken.dpop",
+            _proof(key, url, pair["access"])]) as ws:
+        _tick(ws)
+        refreshed = requests.post(f"{api_host}/api/auth/refresh/", timeout=30,
+                                  json={"refresh": pair["refresh"]}, headers={
+                                      "DPoP": make_proof(key, htm="POST", iat=int(time.time()),
+                                                         htu=f"{api_host}/api/auth/refresh/")})
+        assert refreshed.status_code == 200, refreshed.text
+        fresh = refreshed.json()["access"]
+        ws.send(json.dumps({"type": "doubletoken.authenticate", "token": fresh,
+                            "dpop": _proof(key, url, fresh)}))
+        while (message := json.loads(ws.recv(timeout=5)))["type"] != "doubletoken.authenticated":
+            pass
+        assert message["expires_at"] > time.time()
+        logout = requests.post(f"{api_host}/api/auth/logout/", timeout=30, headers={
+            "Authorization": f"DPoP {fresh}",
+            "DPoP": make_proof(key, htm="POST", htu=f"{api_host}/api/auth/logout/",
+                               iat=int(time.time()), ath=dpop.access_token_hash(fresh))})
+        assert logout.status_code == 204, logout.text
+        _, reason, waited = _closed(ws)
+        assert reason == "session_revoked" and waited <= PROMISE
