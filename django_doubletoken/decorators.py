@@ -16,10 +16,10 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .api_errors import domain_error_response, error_response
+from .api_errors import error_response
 from .bearer import TokenUser, aauthenticate_bearer, authenticate_bearer
 from .errors import NOT_AUTHENTICATED, DoubleTokenError
-from .http import DEFAULT_REALM, bearer_challenge
+from .http import DEFAULT_REALM, challenge_scheme
 from .services import AccessGrant
 from .sliding import sliding_exempt
 from .stepup import InsufficientAuthentication, Requirement, requirement
@@ -38,7 +38,8 @@ def bearer_auth(view: None = None, *, required: bool = True, realm: str = DEFAUL
 
 def bearer_auth(view=None, *, required=True, realm=DEFAULT_REALM):
     """Authenticate the ``Authorization: Bearer`` access token for a plain Django view (sync
-    or async), as ``DoubleTokenAuthentication`` does for DRF views.
+    or async), as ``DoubleTokenAuthentication`` does for DRF views; where a profile has DPoP
+    on, ``Authorization: DPoP`` with the request's ``DPoP`` proof too (a bound token needs it).
 
     With a valid token, ``request.user`` is a ``TokenUser`` (its row is loaded only when the
     view reads more than ``pk``; ``await request.auser()`` gives it too) and ``request.auth``
@@ -108,10 +109,10 @@ def refusal_response(request: HttpRequest, error: DoubleTokenError | None,
                      realm: str = DEFAULT_REALM) -> JsonResponse:
     """The error contract's response for views outside DRF: ``error``'s, or with None the
     401 ``not_authenticated`` of a request without a token."""
-    scheme = bearer_challenge(realm)
+    scheme = challenge_scheme(request, realm)
     if error is None:
         return error_response(NOT_AUTHENTICATED, scheme)
-    return domain_error_response(error, scheme)
+    return error_response(error.code, scheme, error.message, error)
 
 
 def step_up_required(*, max_age: Any = None, acr_values: Iterable[str] | str = (),
