@@ -74,9 +74,8 @@ def error_challenge(error: DoubleTokenError, scheme: str) -> str | None:
 
 
 def error_headers(error: DoubleTokenError, scheme: str) -> dict[str, str]:
-    """The headers of the error contract's answer to ``error``: its challenge (a step-up
-    refusal's with its RFC 9470 parameters), and the nonce a DPoP client must use
-    (``use_dpop_nonce``, RFC 9449 §9)."""
+    """The headers of the error contract's answer to ``error``: its challenge, and the nonce
+    a DPoP client must use (``use_dpop_nonce``, RFC 9449 §9)."""
     headers = {}
     header = error_challenge(error, scheme)
     if header is not None:
@@ -90,12 +89,17 @@ def error_headers(error: DoubleTokenError, scheme: str) -> dict[str, str]:
 def error_response(code: str, scheme: str, message: Any = None,
                    error: DoubleTokenError | None = None) -> JsonResponse:
     """The error contract's answer for a view outside DRF and Ninja (``error``: the domain
-    error answered, whose nonce or step-up requirement it carries)."""
-    body = error_fields(error) if error is not None else error_body(code, message)
+    error answered, whose own fields and nonce it carries)."""
+    body = error_body(code, message) if error is None else error_fields(error)
     response = JsonResponse(body, status=error_status(code))
     for name, value in error_headers(error or DoubleTokenError(code), scheme).items():
         response[name] = value
     return response
+
+
+def domain_error_response(error: DoubleTokenError, scheme: str) -> JsonResponse:
+    """``error_response`` for a domain error, with what the error itself names."""
+    return error_response(error.code, scheme, error.message, error)
 
 
 class APIError(APIException):
@@ -111,12 +115,11 @@ class APIError(APIException):
         super().__init__(detail={"detail": detail, "code": error.code}, code=error.code)
         # Set after DRF's conversion, which would make strings of numbers (max_age).
         self.detail.update({k: v for k, v in body.items() if k not in ("detail", "code")})
-        header = error_challenge(error, scheme)
-        if header is not None:
-            # DRF's exception handler copies this into the WWW-Authenticate header.
-            self.auth_header = header
-        # The app's exception handler adds it (DPoP-Nonce); DRF's own has no way to.
+        # The app's exception handler adds them (DPoP-Nonce); DRF's own has no way to.
         self.headers = error_headers(error, scheme)
+        if "WWW-Authenticate" in self.headers:
+            # DRF's exception handler copies this into the WWW-Authenticate header.
+            self.auth_header = self.headers["WWW-Authenticate"]
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail['detail']}"

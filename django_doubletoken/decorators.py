@@ -16,7 +16,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .api_errors import error_response
+from .api_errors import domain_error_response, error_response
 from .bearer import TokenUser, aauthenticate_bearer, authenticate_bearer
 from .errors import NOT_AUTHENTICATED, DoubleTokenError
 from .http import DEFAULT_REALM, challenge_scheme
@@ -112,7 +112,7 @@ def refusal_response(request: HttpRequest, error: DoubleTokenError | None,
     scheme = challenge_scheme(request, realm)
     if error is None:
         return error_response(NOT_AUTHENTICATED, scheme)
-    return error_response(error.code, scheme, error.message, error)
+    return domain_error_response(error, scheme)
 
 
 def step_up_required(*, max_age: Any = None, acr_values: Iterable[str] | str = (),

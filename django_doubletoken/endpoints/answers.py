@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 
 from .. import dpop
 from ..api_errors import error_body, error_fields, error_headers, error_status
-from ..errors import ERROR_CODES, NOT_FOUND, THROTTLED, DoubleTokenError
+from ..errors import ERROR_CODES, METHOD_NOT_ALLOWED, NOT_FOUND, THROTTLED, DoubleTokenError
 from ..services import TokenPair
 
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
@@ -81,8 +81,9 @@ class Refusal(Exception):
                   token_endpoint: bool = False) -> Refusal:
         """The error contract's answer to a domain error: its status, body and challenge
         (``scheme``: the bare challenge of the face, ``Bearer realm="..."``), the nonce of a
-        ``use_dpop_nonce``; at a token endpoint (login, refresh) that one is a 400 (RFC 9449
-        §8), without a challenge."""
+        ``use_dpop_nonce``, what the error itself names (a step-up refusal's ``max_age``); at
+        a token endpoint (login, refresh) a ``use_dpop_nonce`` is a 400 (RFC 9449 §8),
+        without a challenge."""
         status = dpop.error_status(error.code, token_endpoint=token_endpoint) if (
             error.code in ERROR_CODES) else error_status(error.code)
         headers = error_headers(error, scheme)
@@ -103,6 +104,12 @@ class Refusal(Exception):
     @classmethod
     def not_found(cls, detail: Any = None) -> Refusal:
         return cls.coded(NOT_FOUND, detail)
+
+    @classmethod
+    def method_not_allowed(cls, method: str, allowed: list[str]) -> Refusal:
+        """405 for a method the endpoint does not take, in DRF's words and with ``Allow``."""
+        detail = _('Method "{method}" not allowed.').format(method=method)
+        return cls.coded(METHOD_NOT_ALLOWED, detail, {"Allow": ", ".join(allowed)})
 
 
 def token_pair_body(pair: TokenPair) -> dict[str, Any]:

@@ -123,8 +123,7 @@ class Login(Endpoint):
         if use_cookie:  # login CSRF: refused before any session is opened
             cookies.refuse_cross_site_login(request)
         with self.refusing():
-            # How the user authenticated (a password: PASSWORD_ACR, ["pwd"]); DPoP binds the
-            # session to the proof's key.
+            # How the user authenticated; DPoP binds the session to the proof's key.
             context = bound_context(client, proof_request(request),
                                     reauthentication.login_context(validated))
             pair = services.login(user, client=client, device=validated.get("device") or "",

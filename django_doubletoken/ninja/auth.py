@@ -64,7 +64,7 @@ def error_response(api: Any, request: HttpRequest, error: DoubleTokenError) -> H
 
 def _rendered(api: Any, request: HttpRequest, code: str, message: Any = None,
               error: DoubleTokenError | None = None) -> HttpResponse:
-    body = error_fields(error) if error is not None else error_body(code, message)
+    body = error_body(code, message) if error is None else error_fields(error)
     response = api.create_response(request, body, status=error_status(code))
     for name, value in error_headers(error or DoubleTokenError(code), _scheme(request)).items():
         response[name] = value
