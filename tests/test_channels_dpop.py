@@ -212,6 +212,9 @@ def test_the_proof_names_the_url_as_seen_behind_the_proxy(bound, key, settings):
     ({"scheme": "wss", "headers": [(b"host", b"h.example:443")], "path": "/ws/",
       "query_string": b"token=x"}, "wss://h.example:443/ws/"),
     ({"server": ("10.0.0.1", 8000), "headers": [], "path": "/ws/"}, "ws://10.0.0.1:8000/ws/"),
+    # Raw bytes that are not UTF-8 in the query (no part of htu) are no error.
+    ({"headers": [(b"host", b"h.example")], "path": "/ws/", "query_string": b"a=\xff"},
+     "ws://h.example/ws/"),
 ])
 def test_socket_uri(scope, uri):
     assert socket_uri({"type": "websocket", **scope}) == uri
