@@ -75,6 +75,34 @@ def counting_cache(monkeypatch):
 
 
 @pytest.fixture
+def redis_wire(monkeypatch):
+    """What goes over the app's Redis sockets, in order: ("send", command names) for each
+    write (one round trip: a command, or a pipeline or script call) and ("read", None) for
+    each reply read. Raw-client paths (pipelines, scripts, the refresh's overlapped SET)
+    bypass ``counting_cache``; this sees them. Tests append their own events (SQL) to it."""
+    import redis.connection
+
+    events = []
+    send = redis.connection.AbstractConnection.send_packed_command
+    read = redis.connection.AbstractConnection.read_response
+
+    def sent(self, command, check_health=True):
+        packed = command if isinstance(command, list) else [command]
+        names = [part.split(b"\r\n")[2].decode().upper() for part in packed
+                 if isinstance(part, bytes) and part.startswith(b"*")]
+        events.append(("send", names))
+        return send(self, command, check_health)
+
+    def replied(self, *args, **kwargs):
+        events.append(("read", None))
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", sent)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", replied)
+    return events
+
+
+@pytest.fixture
 def password():
     return "correct horse battery staple"
 
