@@ -14,6 +14,7 @@ from . import services
 from .errors import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
 from .services import AccessGrant
+from .sliding import is_sliding_exempt
 
 
 class TokenUser(SimpleLazyObject):
@@ -58,7 +59,8 @@ def authenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] |
     if raw is None:
         return None
     try:
-        return _authenticated(request, services.authenticate_access(raw))
+        return _authenticated(
+            request, services.authenticate_access(raw, slide=_will_slide(request)))
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise
@@ -74,6 +76,16 @@ async def aauthenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessG
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise
+
+
+def _will_slide(request: HttpRequest) -> bool:
+    """Whether the sliding middleware will consider this request's token: it handles the
+    request and the resolved view did not opt out (the response's status is not known yet:
+    the middleware withdraws a successor its response does not carry)."""
+    if not services.sliding_request():
+        return False
+    match = getattr(request, "resolver_match", None)
+    return not is_sliding_exempt(match.func if match is not None else None)
 
 
 def _bearer(request: HttpRequest) -> str | None:

@@ -166,6 +166,72 @@ def read_request_state(sid: str, jti: str) -> RequestState:
         return _request_state(sid, jti, found)
 
 
+class Offer(NamedTuple):
+    """A successor computed before the request's read, stored by it unless one is there."""
+
+    successor: Successor
+    ttl: float
+
+
+def read_request_state_offering(sid: str, jti: str, offer: Offer
+                                ) -> tuple[RequestState, bool] | None:
+    """``read_request_state`` and ``add_successor`` of ``offer`` in one round trip (a
+    pipeline: MGET, SET NX), for a request whose token will be slid: the state with the
+    successor stored for ``jti`` (the one already there, or the offer), and whether the offer
+    was stored. None where the backend exposes no raw single-node client, or with
+    CLIENT_SIDE_CACHE (whose read needs no round trip): then read and add apart."""
+    backend = cache()
+    with available():
+        if client_side_cache.tracker(backend) is not None:
+            return None
+        codec = _codec(backend)
+        if codec is None:
+            return None
+        client, encode, decode = codec
+        keys = _request_keys(sid, jti)
+        raw_keys = [backend.make_key(key) for key in keys]
+        pipeline = client.pipeline(transaction=False)
+        pipeline.mget(raw_keys)
+        pipeline.set(raw_keys[1], encode(tuple(offer.successor)), ex=_ttl(offer.ttl), nx=True)
+        values, added = pipeline.execute()
+        found = {key: decode(value) for key, value in zip(keys, values, strict=True)
+                 if value is not None}
+        if added:
+            found[keys[1]] = tuple(offer.successor)
+        elif keys[1] not in found:  # another request stored one between the two commands
+            stored = _read_from_primary(keys[1])
+            if stored is not None:
+                found[keys[1]] = stored
+        _invalidate_local([keys[1]])
+        return _request_state(sid, jti, found), bool(added)
+
+
+def withdraw_successor(sid: str, jti: str) -> None:
+    """Delete a successor stored for ``jti`` that its response did not carry (an error, a
+    request that revoked its session), so the old token is not refused after GRACE_PERIOD
+    for want of a token its client never got. A concurrent request that did send it is not
+    harmed: the successor is a valid token of its own; the old one just slides again."""
+    with available():
+        cache().delete(successor_key(sid, jti))
+        _invalidate_local([successor_key(sid, jti)])
+
+
+def _codec(backend: BaseCache) -> tuple[Any, Any, Any] | None:
+    """The raw single-node client, the backend's value encoder and decoder."""
+    client = getattr(backend, "client", None)  # django-redis, django-valkey
+    if (client is not None and not isinstance(client, ShardClient)
+            and hasattr(client, "get_client") and hasattr(client, "encode")
+            and hasattr(client, "decode")):
+        raw = client.get_client(write=True)
+        return (None if hasattr(raw, "get_node_from_key") else
+                (raw, client.encode, client.decode))
+    inner = getattr(backend, "_cache", None)  # django.core.cache.backends.redis
+    serializer = getattr(inner, "_serializer", None)
+    if serializer is not None and hasattr(inner, "get_client"):
+        return inner.get_client(write=True), serializer.dumps, serializer.loads
+    return None
+
+
 async def aread_request_state(sid: str, jti: str) -> RequestState:
     keys = _request_keys(sid, jti)
     with available():

@@ -74,6 +74,21 @@ def counting_cache(monkeypatch):
     return counter
 
 
+def _command_names(data: bytes) -> list[str]:
+    """The names of the RESP commands packed in ``data``."""
+    names, at = [], 0
+    while at < len(data):
+        end = data.index(b"\r\n", at)
+        count, at = int(data[at + 1:end]), end + 2
+        for index in range(count):
+            end = data.index(b"\r\n", at)
+            length, at = int(data[at + 1:end]), end + 2
+            if index == 0:
+                names.append(data[at:at + length].decode().upper())
+            at += length + 2
+    return names
+
+
 @pytest.fixture
 def redis_wire(monkeypatch):
     """What goes over the app's Redis sockets, in order: ("send", command names) for each
@@ -88,9 +103,8 @@ def redis_wire(monkeypatch):
 
     def sent(self, command, check_health=True):
         packed = command if isinstance(command, list) else [command]
-        names = [part.split(b"\r\n")[2].decode().upper() for part in packed
-                 if isinstance(part, bytes) and part.startswith(b"*")]
-        events.append(("send", names))
+        data = b"".join(bytes(part) for part in packed)
+        events.append(("send", _command_names(data)))
         return send(self, command, check_health)
 
     def replied(self, *args, **kwargs):

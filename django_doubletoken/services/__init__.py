@@ -17,8 +17,9 @@ from .access import (
     authenticate_access,
     needs_slide,
     slide,
+    withdraw,
 )
-from .common import profile_for, request_scope, user_pk
+from .common import profile_for, request_scope, sliding_request, user_pk
 from .pairs import TokenPair, issue_pair
 from .rotation import refresh
 from .sessions import (
@@ -47,5 +48,7 @@ __all__ = [
     "revoke_sessions",
     "revoke_user_sessions",
     "slide",
+    "sliding_request",
     "user_pk",
+    "withdraw",
 ]

@@ -39,6 +39,9 @@ class AccessGrant:
     claims: AccessClaims
     # Set when the sliding middleware already replaced this token (inside the grace window).
     successor: Successor | None = None
+    # The successor was stored by this request's own read (``authenticate_access(slide=
+    # True)``): the middleware sends it without a round trip, and the token_slid signal.
+    stored_here: bool = False
 
     @property
     def session_id(self) -> str:
@@ -98,22 +101,40 @@ def _decode(raw: str) -> AccessClaims:
         raise
 
 
-def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
+def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
+                        slide: bool = False) -> AccessGrant:
     """Verify an access token and its session: one JWT decode, one cache round trip.
 
     ``claims``, when the caller already decoded ``raw``, saves the second decode. The
     database is read only when the session's state is not cached, and written only to
     refresh ``last_used_at`` once per ``LAST_USED_UPDATE_INTERVAL``.
+
+    ``slide``: the sliding middleware will slide this token if its response lets it (the
+    caller knows the view is not ``sliding_exempt``): a token inside the window then has its
+    successor computed first and stored by the same round trip (``stored_here``).
     """
     claims = claims or _decode(raw)
     if not doubletoken_settings.REVOCATION_CHECK:
         return AccessGrant(raw, claims)
-    state = store.read_request_state(claims.sid, claims.jti)
+    read = _read_offering(claims) if slide else None
+    state, stored_here = read or (store.read_request_state(claims.sid, claims.jti), False)
     session = state.session or _load_session_state(claims.sid)
     _check_session(claims, session, state.successor)
     if not state.recently_used:
         _record_use(claims.sid)
-    return AccessGrant(raw, claims, state.successor)
+    return AccessGrant(raw, claims, state.successor, stored_here)
+
+
+def _read_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
+    """The request state read with a successor offered, for a token inside the window."""
+    now = int(time.time())
+    if not needs_slide(claims, now) or revoked_in_request(claims.sid):
+        return None
+    replacement = _new_replacement(claims, now)
+    if replacement is None:
+        return None
+    offer = store.Offer(replacement.successor, _successor_ttl(claims, now))
+    return store.read_request_state_offering(claims.sid, claims.jti, offer)
 
 
 async def aauthenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
@@ -206,6 +227,27 @@ def _slid_arguments(grant: AccessGrant, ours: _Replacement) -> dict[str, Any]:
     }
 
 
+def _slid_by_read(grant: AccessGrant, plan: str | _Replacement | None) -> bool:
+    """Whether the successor about to be sent was stored by this request's read, and the
+    token_slid signal (sent once, by the request that stored it) has receivers."""
+    return (grant.stored_here and plan is not None
+            and signals.token_slid.has_listeners(DeviceSession))
+
+
+def _stored_replacement(grant: AccessGrant) -> _Replacement:
+    """The replacement a request's read stored, as the token_slid signal describes it."""
+    assert grant.successor is not None
+    claims = tokens.decode_access(grant.successor.token)
+    return _Replacement(grant.successor, claims.jti, claims.exp)
+
+
+def withdraw(grant: AccessGrant) -> None:
+    """The successor this request's read stored will not be sent (an error response, a
+    request that revoked its session): delete it (``store.withdraw_successor``)."""
+    if grant.stored_here:
+        store.withdraw_successor(grant.claims.sid, grant.claims.jti)
+
+
 def slide(grant: AccessGrant) -> str | None:
     """The token to send in NEW_TOKEN_HEADER for this request, or None.
 
@@ -214,6 +256,10 @@ def slide(grant: AccessGrant) -> str | None:
     """
     now = int(time.time())
     plan = _plan_slide(grant, now)
+    if grant.stored_here and plan is None:  # the request revoked its own session
+        withdraw(grant)
+    if _slid_by_read(grant, plan):
+        signals.token_slid.send_robust(**_slid_arguments(grant, _stored_replacement(grant)))
     if not isinstance(plan, _Replacement):
         return plan
     ttl = _successor_ttl(grant.claims, now)
@@ -226,6 +272,10 @@ def slide(grant: AccessGrant) -> str | None:
 async def aslide(grant: AccessGrant) -> str | None:
     now = int(time.time())
     plan = _plan_slide(grant, now)
+    if grant.stored_here and plan is None:
+        await sync_to_async(withdraw)(grant)
+    if _slid_by_read(grant, plan):
+        await signals.token_slid.asend_robust(**_slid_arguments(grant, _stored_replacement(grant)))
     if not isinstance(plan, _Replacement):
         return plan
     ttl = _successor_ttl(grant.claims, now)
