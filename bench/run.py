@@ -452,7 +452,7 @@ def notes(result: dict[str, Any]) -> list[str]:
         answered = sum(r["requests"] for r in rounds)
         reissued = sum(r["reissued"] for r in rounds)
         share = 100 * reissued / max(1, answered)
-        return f"{reissued} successor writes for {answered} answers ({share:.1f} %)"
+        return f"{reissued} SET NX for {answered} answers ({share:.1f} %)"
 
     notes = []
     if "get" in by_name:
@@ -484,9 +484,10 @@ def notes(result: dict[str, Any]) -> list[str]:
             f"Scenario 4: tokens with 4 min left (threshold 5 min). 4a: each request a "
             f"distinct token, {reissues('ours_inside_window', 'sliding')}; 4b: each token "
             f"sent 10 times in a row, {reissues('ours_inside_window_10x', 'sliding_10x')}, "
-            "the others answered with the stored successor. Successor writes (SET NX) are "
-            "counted in Redis: concurrent requests with the same new token each try one, and "
-            "requests in flight when wrk stopped are counted in Redis only."
+            "the others answered with the stored successor. The SET NX that stores a "
+            "successor is pipelined with the request's MGET (one round trip): a request whose "
+            "token already has one sends it too, refused, so in 4b it is not the count of "
+            "successors; requests in flight when wrk stopped are counted in Redis only."
         )
     if "login" in by_name:
         notes.append(
