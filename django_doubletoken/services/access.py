@@ -118,6 +118,8 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
         return AccessGrant(raw, claims)
     read = _read_offering(claims) if slide else None
     state, stored_here = read or (store.read_request_state(claims.sid, claims.jti), False)
+    if slide and state.successor is not None:
+        _note_successor(claims.jti)
     session = state.session or _load_session_state(claims.sid)
     _check_session(claims, session, state.successor)
     if not state.recently_used:
@@ -125,10 +127,26 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
     return AccessGrant(raw, claims, state.successor, stored_here)
 
 
+# The jtis of tokens this process saw a successor stored for: a client sends its token a few
+# more times before it swaps in the new one, and those requests need no successor computed
+# and offered (a signature, a refused SET NX). Only a hint: the read still says whether the
+# successor is there (if not, the middleware stores one in a round trip of its own).
+_successor_seen: dict[str, None] = {}
+SUCCESSOR_MEMORY = 4096
+
+
+def _note_successor(jti: str) -> None:
+    if len(_successor_seen) >= SUCCESSOR_MEMORY:
+        _successor_seen.clear()
+    _successor_seen[jti] = None
+
+
 def _read_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
-    """The request state read with a successor offered, for a token inside the window."""
+    """The request state read with a successor offered, for a token inside the window
+    (unless this process saw a successor stored for it already: then the read alone)."""
     now = int(time.time())
-    if not needs_slide(claims, now) or revoked_in_request(claims.sid):
+    if (not needs_slide(claims, now) or revoked_in_request(claims.sid)
+            or claims.jti in _successor_seen):
         return None
     replacement = _new_replacement(claims, now)
     if replacement is None:
@@ -246,6 +264,7 @@ def withdraw(grant: AccessGrant) -> None:
     """The successor this request's read stored will not be sent (an error response, a
     request that revoked its session): delete it (``store.withdraw_successor``)."""
     if grant.stored_here:
+        _successor_seen.pop(grant.claims.jti, None)
         store.withdraw_successor(grant.claims.sid, grant.claims.jti)
 
 
