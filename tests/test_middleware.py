@@ -149,6 +149,28 @@ def test_a_successor_stored_by_the_read_is_withdrawn_when_the_response_is_an_err
     assert [names for kind, names in redis_wire if kind == "send"] == [["MGET", "SET"]]
 
 
+def test_a_connection_lost_under_the_sliding_read_is_retried(api, user, login, monkeypatch):
+    """The read and the successor's SET NX go out in one write on a pooled connection; if
+    that connection is dead (Redis restarted), they go again through the client's pipeline,
+    with its retries, instead of failing the request."""
+    import redis.connection
+
+    pair = login()
+    near = access_token(pair, remaining=60)
+    send = redis.connection.AbstractConnection.send_packed_command
+    failed = []
+
+    def dead_once(self, command, check_health=True):
+        if not failed:
+            failed.append(True)
+            raise redis.exceptions.ConnectionError("connection reset")
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", dead_once)
+    response = api.get("/whoami-pk/", **bearer(near))
+    assert failed and response.status_code == 200 and _new_token(response)
+
+
 def test_no_reissue_for_a_revoked_session(api, user, login):
     pair = login()
     near = access_token(pair, remaining=60)
