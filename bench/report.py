@@ -63,6 +63,7 @@ TARGETS = {
     "sliding": ("ratio >= 0.90 (within 10% of outside)", lambda s: s["ratio_rps"] >= 0.90),
     "login": ("ratio >= 0.85", lambda s: s["ratio_rps"] >= 0.85),
     "login_no_throttle": ("ratio >= 0.85", lambda s: s["ratio_rps"] >= 0.85),
+    "dpop": ("ratio >= 0.7 (DPoP vs bearer)", lambda s: s["ratio_rps"] >= 0.7),
 }
 
 

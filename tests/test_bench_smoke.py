@@ -23,6 +23,7 @@ SCENARIOS = {
     "sliding_10x": ("ours_inside_window_10x", "ours_outside_window"),
     "login": ("ours", "simplejwt"),
     "login_no_throttle": ("ours_no_throttle", "simplejwt"),
+    "dpop": ("ours_dpop", "ours_bearer"),
 }
 
 

@@ -148,6 +148,9 @@ DOUBLETOKEN = {
     "CLIENT_IP_HEADER": "HTTP_X_FORWARDED_FOR",
     "REVOCATION_CHECK": STACK != "ours_stateless",
     "CLIENT_SIDE_CACHE": STACK == "ours_cached",
+    # Scenario 6's sessions are bound to a DPoP key (a profile of their own: the web
+    # profile's bearer path is unchanged).
+    "CLIENT_PROFILES": {"web": {}, "dpop": {"DPOP": "optional"}},
 }
 if CACHE_KIND == "valkey":
     DOUBLETOKEN["ASYNC_CACHE_ALIAS"] = "async"

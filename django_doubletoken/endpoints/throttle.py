@@ -80,6 +80,21 @@ class LoginThrottle:
         return cls.wait is LoginThrottle.wait and cls.hit is LoginThrottle.hit
 
 
+class ReauthenticationThrottle(LoginThrottle):
+    """``reauthenticate/``'s throttle: ``LOGIN_THROTTLE_RATE`` attempts per session (the
+    caller's access token names it), so that a stolen access token cannot try passwords
+    faster than a login could, from however many addresses."""
+
+    scope = "doubletoken_reauthenticate"
+
+    def __init__(self, session_id: str, rate: str | None = None) -> None:
+        super().__init__(rate)
+        self.session_id = session_id
+
+    def key(self, request: HttpRequest) -> str:
+        return store.throttle_key(self.scope, self.session_id)
+
+
 # A login is counted after its credentials are checked, in the round trip that opens its
 # session. So that a throttled client cannot make each worker hash password after password,
 # a worker remembers whom it refused until when, and asks the cache before the credentials
