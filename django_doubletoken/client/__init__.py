@@ -15,9 +15,10 @@ ever retried twice.
 
 Neither requests nor httpx is a dependency of the app: ``RequestsAuth`` exists when requests is
 installed, ``HttpxAuth`` when httpx is. Of the app the client imports only the error table (no
-settings, no models). Its parts: ``store`` (the tokens and the account calls), ``exchange``
-(what a response makes the client do, shared by both auth classes), ``requests_auth`` and
-``httpx_auth``.
+settings, no models). Its parts: ``store`` (the tokens, and the one refresh), ``account`` (the
+account calls), ``tokens`` (what is stored and raised), ``exchange`` (what a response makes the
+client do, shared by both auth classes), ``transport`` (which library the store's own calls
+use), ``requests_auth`` and ``httpx_auth``.
 """
 
 from __future__ import annotations
@@ -25,17 +26,10 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .store import (
-    DEFAULT_NEW_TOKEN_HEADER,
-    LOGOUT_CODES,
-    RENEW_CODES,
-    LoginFailed,
-    RequestFailed,
-    StoredTokens,
-    TokenStore,
-    httpx_auth,
-    requests_auth,
-)
+from .exchange import DEFAULT_NEW_TOKEN_HEADER, LOGOUT_CODES, RENEW_CODES
+from .store import TokenStore
+from .tokens import LoginFailed, RequestFailed, StoredTokens
+from .transport import httpx_auth, requests_auth
 
 if requests_auth is not None:
     from .requests_auth import RequestsAuth

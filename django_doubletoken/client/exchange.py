@@ -5,6 +5,10 @@ styles: ``response_flow`` yields ``Recover`` (ask the store what to do about a 4
 with the token to send the request again with, or None) and ``Replay`` (send the request again
 with that token; answered with the new response), and returns the response to hand back. Each
 auth class drives it with its own I/O.
+
+What a 401 means comes from the server's own table (``django_doubletoken.errors``), the one
+rule both clients follow: ``RENEW_CODES`` are cured by a refresh, ``LOGOUT_CODES`` end the
+session; any other 401 is returned as it is.
 """
 
 from __future__ import annotations
@@ -13,8 +17,18 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ERROR_CODES, LOGIN, RENEW_ACTIONS
+
 if TYPE_CHECKING:
     from .store import TokenStore
+
+DEFAULT_NEW_TOKEN_HEADER = "NEW_HTTP_AUTHORIZATION"
+# What a 401 means, by its code's action in the server's table: a refresh cures it...
+RENEW_CODES = frozenset(code for code, entry in ERROR_CODES.items()
+                        if entry.status == 401 and entry.action in RENEW_ACTIONS)
+# ...or the session is over and only a new login helps. Any other 401 is returned as it is.
+LOGOUT_CODES = frozenset(code for code, entry in ERROR_CODES.items()
+                         if entry.status == 401 and entry.action == LOGIN)
 
 
 @dataclass(frozen=True)

@@ -1,89 +1,28 @@
-"""The tokens of one signed-in device (``TokenStore``), and the account calls made with them."""
+"""The tokens of one signed-in device (``TokenStore``): every auth object and thread using them
+shares one store, which refreshes once for all of them and always presents the newest refresh
+token. Its account calls (logout, the device list) are ``account.AccountCalls``."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ERROR_CODES, LOGIN, RENEW_ACTIONS
-from ..flow import adrive, drive
-from .exchange import code_of
-
-try:
-    from . import requests_auth
-except ImportError:  # requests is optional: the app itself never needs it
-    requests_auth = None
-try:
-    from . import httpx_auth
-except ImportError:  # optional
-    httpx_auth = None
-
-DEFAULT_NEW_TOKEN_HEADER = "NEW_HTTP_AUTHORIZATION"
-# What a 401 means, by its code's action in the server's table: a refresh cures it...
-RENEW_CODES = frozenset(code for code, entry in ERROR_CODES.items()
-                        if entry.status == 401 and entry.action in RENEW_ACTIONS)
-# ...or the session is over and only a new login helps. Any other 401 is returned as it is.
-LOGOUT_CODES = frozenset(code for code, entry in ERROR_CODES.items()
-                         if entry.status == 401 and entry.action == LOGIN)
+from .account import AccountCalls
+from .exchange import DEFAULT_NEW_TOKEN_HEADER, LOGOUT_CODES, RENEW_CODES, code_of
+from .tokens import LoginFailed, StoredTokens, auth_urls, is_pair
+from .transport import sync_transport
 
 # Sends ``{"refresh": ...}`` to the refresh URL; returns the status and the decoded JSON body
 # (None when there is none). Transport errors are raised, not returned.
 Post = Callable[[str, dict], tuple[int, Any]]
 AsyncPost = Callable[[str, dict], Awaitable[tuple[int, Any]]]
-# An account call: yields (method, path relative to the auth URL), receives (status, body).
-AccountFlow = Generator[tuple[str, str], tuple[int, Any], Any]
 
 
-@dataclass(frozen=True)
-class StoredTokens:
-    """What an app persists between runs (tokens are kept out of ``repr`` so logs stay clean)."""
-
-    access: str = field(repr=False)
-    refresh: str | None = field(repr=False)
-
-    @property
-    def access_expires_at(self) -> datetime | None:
-        """Read from the token without verifying it: good for display or scheduling, no more."""
-        expires = _unverified_claims(self.access).get("exp")
-        try:
-            return datetime.fromtimestamp(expires, tz=timezone.utc)
-        except (TypeError, ValueError, OverflowError):
-            return None
-
-    @property
-    def session_id(self) -> str | None:
-        """This device's session id (as in ``sessions()``), read from the token unverified."""
-        sid = _unverified_claims(self.access).get("sid")
-        return sid if isinstance(sid, str) else None
-
-
-class RequestFailed(Exception):
-    """An endpoint answered with an error: ``status_code``, and the body's ``code`` (None if
-    absent) and ``body``."""
-
-    what = "request"
-
-    def __init__(self, status_code: int, body: Any) -> None:
-        self.status_code = status_code
-        self.code = code_of(body)
-        self.body = body
-        super().__init__(f"{self.what} failed: HTTP {status_code} {self.code or ''}".strip())
-
-
-class LoginFailed(RequestFailed):
-    """The login endpoint said no; ``code`` is e.g. ``invalid_credentials``."""
-
-    what = "login"
-
-
-class TokenStore:
+class TokenStore(AccountCalls):
     """The tokens of one signed-in device, shared by every auth object and thread using them.
 
     The server rotates refresh tokens and treats an old one presented after its grace window as
@@ -117,7 +56,7 @@ class TokenStore:
         if refresh_url is None:
             if base_url is None:
                 raise TypeError("TokenStore needs base_url or refresh_url")
-            refresh_url = _auth_urls(base_url)[1]
+            refresh_url = auth_urls(base_url)[1]
         self.refresh_url = refresh_url
         # The other endpoints are the refresh endpoint's siblings.
         self.auth_url = (
@@ -154,14 +93,14 @@ class TokenStore:
         or that field's own name (``"email"``, say). Uses requests if installed, else httpx.
         Raises ``LoginFailed`` when the server refuses.
         """
-        login_url, refresh_url = _auth_urls(url)
+        login_url, refresh_url = auth_urls(url)
         payload = {username_field: username, "password": password}
         if device is not None:
             payload["device"] = device
         if client is not None:
             payload["client"] = client
-        status, body = _transport("TokenStore.login").post_once(login_url, payload, timeout)
-        if status != 200 or not _is_pair(body):
+        status, body = sync_transport("TokenStore.login").post_once(login_url, payload, timeout)
+        if status != 200 or not is_pair(body):
             raise LoginFailed(status, body)
         options.setdefault("refresh_url", refresh_url)
         return cls.from_response(body, **options)
@@ -296,7 +235,7 @@ class TokenStore:
             return _Presented(self._refresh)
 
     def _refreshed(self, presented: str, status: int, body: Any) -> str | None:
-        if status == 200 and _is_pair(body):
+        if status == 200 and is_pair(body):
             self.set_tokens(body["access"], body["refresh"])
             return body["access"]
         if status == 401:
@@ -323,93 +262,6 @@ class TokenStore:
         if self.on_tokens is not None:
             self.on_tokens(tokens)
 
-    # --- account calls (each one like any other request: slides, refreshes, logouts) ---
-    # Each is one flow (``_logout_flow``, ...), driven by ``_call`` or ``_acall``.
-
-    def logout(self, *, timeout: float = 10.0) -> bool:
-        """Log this device out (``POST logout/``). The tokens are dropped here in any case,
-        even when the server could not be reached (the error is then raised); True when the
-        server confirmed."""
-        return self._run(self._logout_flow("logout/"), timeout)
-
-    def logout_all(self, *, timeout: float = 10.0) -> bool:
-        """Log every device of the user out (``POST logout-all/``); as ``logout()``."""
-        return self._run(self._logout_flow("logout-all/"), timeout)
-
-    def sessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """The user's signed-in devices (``GET sessions/``); ``current`` marks this one.
-        Raises ``RequestFailed``."""
-        return self._run(self._sessions_flow(), timeout)
-
-    def revoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
-        """Log one of the user's devices out (``DELETE sessions/<id>/``); this one's id works
-        like ``logout()``. False when the user has no such session; ``RequestFailed`` for any
-        other refusal."""
-        return self._run(self._revoke_flow(session_id), timeout)
-
-    async def alogout(self, *, timeout: float = 10.0) -> bool:
-        return await self._arun(self._logout_flow("logout/"), timeout)
-
-    async def alogout_all(self, *, timeout: float = 10.0) -> bool:
-        return await self._arun(self._logout_flow("logout-all/"), timeout)
-
-    async def asessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
-        return await self._arun(self._sessions_flow(), timeout)
-
-    async def arevoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
-        return await self._arun(self._revoke_flow(session_id), timeout)
-
-    def _logout_flow(self, path: str) -> AccountFlow:
-        session_id = self.session_id
-        if session_id is None:
-            return False
-        try:
-            status, _ = yield "POST", path
-        finally:
-            self._drop_session(session_id)
-        return status == 204
-
-    def _sessions_flow(self) -> AccountFlow:
-        status, body = yield "GET", "sessions/"
-        if status != 200 or not isinstance(body, list):
-            raise RequestFailed(status, body)
-        return body
-
-    def _revoke_flow(self, session_id: str) -> AccountFlow:
-        current = self.session_id
-        status, body = yield "DELETE", f"sessions/{session_id}/"
-        if status == 404:
-            return False
-        if status != 204:
-            raise RequestFailed(status, body)
-        if session_id == current:
-            self._drop_session(current)
-        return True
-
-    def _drop_session(self, session_id: str) -> None:
-        """Drop the tokens of a session the app logged out (refreshed or slid during the call,
-        maybe), but not those of a new login meanwhile."""
-        with self._lock:
-            if (self._access is not None
-                    and StoredTokens(self._access, None).session_id == session_id):
-                self._access = self._refresh = None
-
-    def _run(self, flow: AccountFlow, timeout: float) -> Any:
-        return drive(flow, lambda call: _transport("TokenStore").send(
-            self, call[0], self._url(call[1]), timeout))
-
-    async def _arun(self, flow: AccountFlow, timeout: float) -> Any:
-        if httpx_auth is None:
-            raise ImportError("TokenStore's coroutines need httpx: pip install httpx")
-        return await adrive(
-            flow, lambda call: httpx_auth.asend(self, call[0], self._url(call[1]), timeout))
-
-    def _url(self, path: str) -> str:
-        if self.auth_url is None:
-            raise ValueError(f"refresh_url {self.refresh_url!r} does not end in /refresh/: "
-                             "the other endpoints cannot be found next to it")
-        return self.auth_url + path
-
 
 @dataclass(frozen=True)
 class _Presented:
@@ -417,33 +269,3 @@ class _Presented:
 
 
 _RENEW = object()
-
-
-def _transport(what: str) -> Any:
-    """The HTTP library's module for the store's own calls: requests if installed, else
-    httpx."""
-    transport = requests_auth or httpx_auth
-    if transport is None:
-        raise ImportError(f"{what} needs requests or httpx: pip install requests")
-    return transport
-
-
-def _auth_urls(url: str) -> tuple[str, str]:
-    """(login URL, refresh URL) from a site root or from the login URL itself."""
-    trimmed = url.rstrip("/")
-    root = trimmed[: -len("login")] if trimmed.endswith("/login") else trimmed + "/api/auth/"
-    return root + "login/", root + "refresh/"
-
-
-def _is_pair(body: Any) -> bool:
-    return (isinstance(body, dict) and isinstance(body.get("access"), str)
-            and isinstance(body.get("refresh"), str))
-
-
-def _unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}

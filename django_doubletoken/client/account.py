@@ -1,0 +1,108 @@
+"""The account calls of a ``TokenStore``: ``logout()``, ``logout_all()``, ``sessions()`` and
+``revoke_session(id)``, each also as an ``a``-prefixed coroutine (with httpx).
+
+Each call is one flow (``django_doubletoken.flow``) that yields (method, path relative to the
+auth URL) and receives (status, body); ``_run`` drives it with the blocking library,
+``_arun`` with httpx's async client. Each is sent like any other request of the app, through
+the library's auth class: it slides, refreshes and logs out as they do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from ..flow import adrive, drive
+from .tokens import RequestFailed, StoredTokens
+from .transport import async_transport, sync_transport
+
+# An account call: yields (method, path relative to the auth URL), receives (status, body).
+AccountFlow = Generator[tuple[str, str], tuple[int, Any], Any]
+
+
+class AccountCalls:
+    """What ``TokenStore`` can ask of the server's account endpoints (a mixin: the store's
+    tokens, lock, ``session_id`` and ``auth_url`` are the ones it uses)."""
+
+    def logout(self, *, timeout: float = 10.0) -> bool:
+        """Log this device out (``POST logout/``). The tokens are dropped here in any case,
+        even when the server could not be reached (the error is then raised); True when the
+        server confirmed."""
+        return self._run(self._logout_flow("logout/"), timeout)
+
+    def logout_all(self, *, timeout: float = 10.0) -> bool:
+        """Log every device of the user out (``POST logout-all/``); as ``logout()``."""
+        return self._run(self._logout_flow("logout-all/"), timeout)
+
+    def sessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The user's signed-in devices (``GET sessions/``); ``current`` marks this one.
+        Raises ``RequestFailed``."""
+        return self._run(self._sessions_flow(), timeout)
+
+    def revoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
+        """Log one of the user's devices out (``DELETE sessions/<id>/``); this one's id works
+        like ``logout()``. False when the user has no such session; ``RequestFailed`` for any
+        other refusal."""
+        return self._run(self._revoke_flow(session_id), timeout)
+
+    async def alogout(self, *, timeout: float = 10.0) -> bool:
+        return await self._arun(self._logout_flow("logout/"), timeout)
+
+    async def alogout_all(self, *, timeout: float = 10.0) -> bool:
+        return await self._arun(self._logout_flow("logout-all/"), timeout)
+
+    async def asessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        return await self._arun(self._sessions_flow(), timeout)
+
+    async def arevoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
+        return await self._arun(self._revoke_flow(session_id), timeout)
+
+    def _logout_flow(self, path: str) -> AccountFlow:
+        session_id = self.session_id
+        if session_id is None:
+            return False
+        try:
+            status, _ = yield "POST", path
+        finally:
+            self._drop_session(session_id)
+        return status == 204
+
+    def _sessions_flow(self) -> AccountFlow:
+        status, body = yield "GET", "sessions/"
+        if status != 200 or not isinstance(body, list):
+            raise RequestFailed(status, body)
+        return body
+
+    def _revoke_flow(self, session_id: str) -> AccountFlow:
+        current = self.session_id
+        status, body = yield "DELETE", f"sessions/{session_id}/"
+        if status == 404:
+            return False
+        if status != 204:
+            raise RequestFailed(status, body)
+        if session_id == current:
+            self._drop_session(current)
+        return True
+
+    def _drop_session(self, session_id: str) -> None:
+        """Drop the tokens of a session the app logged out (refreshed or slid during the call,
+        maybe), but not those of a new login meanwhile."""
+        with self._lock:
+            if (self._access is not None
+                    and StoredTokens(self._access, None).session_id == session_id):
+                self._access = self._refresh = None
+
+    def _run(self, flow: AccountFlow, timeout: float) -> Any:
+        return drive(flow, lambda call: sync_transport("TokenStore").send(
+            self, call[0], self._url(call[1]), timeout))
+
+    async def _arun(self, flow: AccountFlow, timeout: float) -> Any:
+        transport = async_transport()
+        return await adrive(
+            flow, lambda call: transport.asend(self, call[0], self._url(call[1]), timeout))
+
+    def _url(self, path: str) -> str:
+        if self.auth_url is None:
+            raise ValueError(f"refresh_url {self.refresh_url!r} does not end in /refresh/: "
+                             "the other endpoints cannot be found next to it")
+        return self.auth_url + path
