@@ -1,8 +1,9 @@
-"""The account calls of a ``TokenStore``: ``logout()``, ``logout_all()``, ``sessions()`` and
-``revoke_session(id)``, each also as an ``a``-prefixed coroutine (with httpx).
+"""The account calls of a ``TokenStore``: ``logout()``, ``logout_all()``, ``logout_others()``,
+``sessions()``, ``revoke_session(id)`` and ``reauthenticate(password)``, each also as an
+``a``-prefixed coroutine (with httpx).
 
 Each call is one flow (``django_doubletoken.flow``) that yields (method, path relative to the
-auth URL) and receives (status, body); ``_run`` drives it with the blocking library,
+auth URL[, JSON payload]) and receives (status, body); ``_run`` drives it with the blocking library,
 ``_arun`` with httpx's async client. Each is sent like any other request of the app, through
 the library's auth class: it slides, refreshes and logs out as they do.
 """
@@ -13,11 +14,12 @@ from collections.abc import Generator
 from typing import Any
 
 from ..flow import adrive, drive
-from .tokens import RequestFailed, StoredTokens
+from .tokens import ReauthenticationFailed, RequestFailed, StoredTokens, is_pair
 from .transport import async_transport, sync_transport
 
-# An account call: yields (method, path relative to the auth URL), receives (status, body).
-AccountFlow = Generator[tuple[str, str], tuple[int, Any], Any]
+# An account call: yields (method, path relative to the auth URL[, JSON payload]), receives
+# (status, body).
+AccountFlow = Generator[tuple, tuple[int, Any], Any]
 
 
 class AccountCalls:
@@ -33,6 +35,21 @@ class AccountCalls:
     def logout_all(self, *, timeout: float = 10.0) -> bool:
         """Log every device of the user out (``POST logout-all/``); as ``logout()``."""
         return self._run(self._logout_flow("logout-all/"), timeout)
+
+    def logout_others(self, *, timeout: float = 10.0) -> int:
+        """Log every other device of the user out (``POST logout-others/``); this one stays
+        signed in. How many sessions were revoked; ``RequestFailed`` (``StepUpRequired`` when
+        the server wants a recent authentication first)."""
+        return self._run(self._logout_others_flow(), timeout)
+
+    def reauthenticate(self, password: str, *, timeout: float = 10.0,
+                       **fields: Any) -> StoredTokens:
+        """Prove again who the user is (``POST reauthenticate/``), e.g. after a
+        ``StepUpRequired``: the same session gets a new pair with a fresh ``auth_time``, stored
+        here (``on_tokens``); no other device is touched. ``fields`` go into the body too (a
+        project's own verifier: ``method="totp", code=...``). ``ReauthenticationFailed`` when
+        refused (``invalid_credentials``: the session is untouched)."""
+        return self._run(self._reauthenticate_flow(password, fields), timeout)
 
     def sessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The user's signed-in devices (``GET sessions/``); ``current`` marks this one.
@@ -51,6 +68,13 @@ class AccountCalls:
     async def alogout_all(self, *, timeout: float = 10.0) -> bool:
         return await self._arun(self._logout_flow("logout-all/"), timeout)
 
+    async def alogout_others(self, *, timeout: float = 10.0) -> int:
+        return await self._arun(self._logout_others_flow(), timeout)
+
+    async def areauthenticate(self, password: str, *, timeout: float = 10.0,
+                              **fields: Any) -> StoredTokens:
+        return await self._arun(self._reauthenticate_flow(password, fields), timeout)
+
     async def asessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
         return await self._arun(self._sessions_flow(), timeout)
 
@@ -66,6 +90,22 @@ class AccountCalls:
         finally:
             self._drop_session(session_id)
         return status == 204
+
+    def _logout_others_flow(self) -> AccountFlow:
+        status, body = yield "POST", "logout-others/"
+        if status != 200 or not isinstance(body, dict):
+            raise RequestFailed(status, body)
+        revoked = body.get("revoked")
+        return revoked if isinstance(revoked, int) else 0
+
+    def _reauthenticate_flow(self, password: str, fields: dict[str, Any]) -> AccountFlow:
+        status, body = yield "POST", "reauthenticate/", {"password": password, **fields}
+        if status != 200 or not is_pair(body):
+            raise ReauthenticationFailed(status, body)
+        tokens = StoredTokens(body["access"], body["refresh"])
+        if self.session_id == tokens.session_id:  # not if another login came meanwhile
+            self.set_tokens(tokens.access, tokens.refresh)
+        return tokens
 
     def _sessions_flow(self) -> AccountFlow:
         status, body = yield "GET", "sessions/"
@@ -94,12 +134,13 @@ class AccountCalls:
 
     def _run(self, flow: AccountFlow, timeout: float) -> Any:
         return drive(flow, lambda call: sync_transport("TokenStore").send(
-            self, call[0], self._url(call[1]), timeout))
+            self, call[0], self._url(call[1]), timeout, *call[2:]))
 
     async def _arun(self, flow: AccountFlow, timeout: float) -> Any:
         transport = async_transport()
         return await adrive(
-            flow, lambda call: transport.asend(self, call[0], self._url(call[1]), timeout))
+            flow, lambda call: transport.asend(self, call[0], self._url(call[1]), timeout,
+                                               *call[2:]))
 
     def _url(self, path: str) -> str:
         if self.auth_url is None:

@@ -20,13 +20,19 @@ class HttpxAuth(httpx.Auth):
     Only 401 bodies are read before the response is handed back, so streamed downloads stay
     streamed. A request with streaming content cannot be sent twice: after a refresh its
     401 is returned as is (the tokens are fresh, so sending it again works).
+
+    ``dpop=True`` (or a key) gives the store a DPoP key if it has none; with the store's key,
+    every request, refresh and account call carries a proof (see ``TokenStore``). A step-up
+    refusal raises ``StepUpRequired`` out of the request call.
     """
 
-    def __init__(self, store: TokenStore, *, timeout: float = 10.0,
+    def __init__(self, store: TokenStore, *, timeout: float = 10.0, dpop: Any = None,
                  **client_options: Any) -> None:
         """Refresh calls use a short-lived ``httpx.Client`` / ``AsyncClient`` made with
         ``client_options`` (``verify``, ``cert``, ``proxy``, ...): one call every access
         lifetime, and it keeps the refresh out of the app's client and its event hooks."""
+        if dpop is not None:
+            store.use_dpop(dpop)
         self.store = store
         self.timeout = timeout
         self.client_options = client_options
@@ -60,31 +66,30 @@ class HttpxAuth(httpx.Auth):
     def _flow(self, request: httpx.Request) -> Generator[Any, Any, Any]:
         """Sends ``request`` (yields it, for the auth flow to hand to httpx), then follows
         ``response_flow``, a replay being the same request with the new token."""
-        sent = _authorize(request, self.store.access)
+        sent = _authorize(self.store, request, self.store.access)
         response = yield request
         flow = response_flow(self.store, sent, response, _replayable(request))
         step = resume(flow)
         while not isinstance(step, Finished):
             if isinstance(step, Replay):
-                _authorize(request, step.token)
+                _authorize(self.store, request, step.token)
                 step = resume(flow, (yield request))
             else:
                 step = resume(flow, (yield step))
 
-    def _post(self, url: str, payload: dict) -> tuple[int, Any]:
+    def _post(self, url: str, payload: dict, headers: dict) -> tuple[int, Any, Any]:
         with httpx.Client(timeout=self.timeout, **self.client_options) as http:
-            response = http.post(url, json=payload)
-        return response.status_code, json_of(response)
+            response = http.post(url, json=payload, headers=headers)
+        return response.status_code, json_of(response), response.headers
 
-    async def _apost(self, url: str, payload: dict) -> tuple[int, Any]:
+    async def _apost(self, url: str, payload: dict, headers: dict) -> tuple[int, Any, Any]:
         async with httpx.AsyncClient(timeout=self.timeout, **self.client_options) as http:
-            response = await http.post(url, json=payload)
-        return response.status_code, json_of(response)
+            response = await http.post(url, json=payload, headers=headers)
+        return response.status_code, json_of(response), response.headers
 
 
-def _authorize(request: httpx.Request, token: str | None) -> str | None:
-    if token is not None:
-        request.headers["Authorization"] = f"Bearer {token}"
+def _authorize(store: TokenStore, request: httpx.Request, token: str | None) -> str | None:
+    request.headers.update(store.authorization(request.method, str(request.url), token))
     return token
 
 
@@ -96,21 +101,30 @@ def _replayable(request: httpx.Request) -> bool:
     return True
 
 
-def send(store: TokenStore, method: str, url: str, timeout: float) -> tuple[int, Any]:
+def send(store: TokenStore, method: str, url: str, timeout: float, payload: Any = None
+         ) -> tuple[int, Any]:
     """One of the store's account calls, made like any other request of the app."""
     with httpx.Client(auth=HttpxAuth(store, timeout=timeout), timeout=timeout) as http:
-        response = http.request(method, url)
+        response = http.request(method, url, json=payload)
     return response.status_code, json_of(response)
 
 
-async def asend(store: TokenStore, method: str, url: str, timeout: float) -> tuple[int, Any]:
+async def asend(store: TokenStore, method: str, url: str, timeout: float, payload: Any = None
+                ) -> tuple[int, Any]:
     auth = HttpxAuth(store, timeout=timeout)
     async with httpx.AsyncClient(auth=auth, timeout=timeout) as http:
-        response = await http.request(method, url)
+        response = await http.request(method, url, json=payload)
     return response.status_code, json_of(response)
 
 
-def post_once(url: str, payload: dict, timeout: float) -> tuple[int, Any]:
+def post_once(url: str, payload: dict, headers: dict, timeout: float) -> tuple[int, Any, Any]:
     """A POST without a token (the login)."""
-    response = httpx.post(url, json=payload, timeout=timeout)
-    return response.status_code, json_of(response)
+    response = httpx.post(url, json=payload, headers=headers, timeout=timeout)
+    return response.status_code, json_of(response), response.headers
+
+
+async def apost_once(url: str, payload: dict, headers: dict, timeout: float
+                     ) -> tuple[int, Any, Any]:
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        response = await http.post(url, json=payload, headers=headers)
+    return response.status_code, json_of(response), response.headers

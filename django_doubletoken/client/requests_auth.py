@@ -19,6 +19,10 @@ class RequestsAuth(requests.auth.AuthBase):
 
     A request whose body is a stream or generator cannot be sent twice: after a refresh its
     401 is returned as is (the tokens are fresh, so sending it again works).
+
+    ``dpop=True`` (or a key) gives the store a DPoP key if it has none; with the store's key,
+    every request, refresh and account call carries a proof (see ``TokenStore``). A step-up
+    refusal raises ``StepUpRequired`` out of the request call.
     """
 
     def __init__(
@@ -27,17 +31,19 @@ class RequestsAuth(requests.auth.AuthBase):
         *,
         session: requests.Session | None = None,
         timeout: float = 10.0,
+        dpop: Any = None,
     ) -> None:
         """``session`` makes the refresh calls (give yours for its proxies or TLS settings);
         by default a private one."""
+        if dpop is not None:
+            store.use_dpop(dpop)
         self.store = store
         self.session = session if session is not None else requests.Session()
         self.timeout = timeout
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        token = self.store.access
-        if token is not None:
-            request.headers["Authorization"] = f"Bearer {token}"
+        request.headers.update(
+            self.store.authorization(request.method, request.url, self.store.access))
         request.register_hook("response", self._on_response)
         return request
 
@@ -56,12 +62,11 @@ class RequestsAuth(requests.auth.AuthBase):
             step = resume(flow, outcome)
         return step.value
 
-    @staticmethod
-    def _replay(response: requests.Response, token: str, send_kwargs: dict[str, Any]
+    def _replay(self, response: requests.Response, token: str, send_kwargs: dict[str, Any]
                 ) -> requests.Response:
         response.close()  # its body was read; this frees the connection
         replay = response.request.copy()
-        replay.headers["Authorization"] = f"Bearer {token}"
+        replay.headers.update(self.store.authorization(replay.method, replay.url, token))
         # Straight to the adapter, as requests' own digest auth does: hooks do not run
         # again, so a 401 on the replay is returned as it is.
         retried = response.connection.send(replay, **send_kwargs)
@@ -69,9 +74,10 @@ class RequestsAuth(requests.auth.AuthBase):
         retried.request = replay
         return retried
 
-    def _post(self, url: str, payload: dict) -> tuple[int, Any]:
-        response = self.session.post(url, json=payload, timeout=self.timeout, auth=_no_auth)
-        return response.status_code, json_of(response)
+    def _post(self, url: str, payload: dict, headers: dict) -> tuple[int, Any, Any]:
+        response = self.session.post(url, json=payload, headers=headers, timeout=self.timeout,
+                                     auth=_no_auth)
+        return response.status_code, json_of(response), response.headers
 
 
 def _no_auth(request: Any) -> Any:
@@ -79,14 +85,15 @@ def _no_auth(request: Any) -> Any:
     return request
 
 
-def send(store: TokenStore, method: str, url: str, timeout: float) -> tuple[int, Any]:
+def send(store: TokenStore, method: str, url: str, timeout: float, payload: Any = None
+         ) -> tuple[int, Any]:
     """One of the store's account calls, made like any other request of the app."""
-    response = requests.request(method, url, timeout=timeout,
+    response = requests.request(method, url, json=payload, timeout=timeout,
                                 auth=RequestsAuth(store, timeout=timeout))
     return response.status_code, json_of(response)
 
 
-def post_once(url: str, payload: dict, timeout: float) -> tuple[int, Any]:
+def post_once(url: str, payload: dict, headers: dict, timeout: float) -> tuple[int, Any, Any]:
     """A POST without a token (the login)."""
-    response = requests.post(url, json=payload, timeout=timeout)
-    return response.status_code, json_of(response)
+    response = requests.post(url, json=payload, headers=headers, timeout=timeout)
+    return response.status_code, json_of(response), response.headers

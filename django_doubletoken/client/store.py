@@ -7,22 +7,26 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..flow import adrive, drive
 from .account import AccountCalls
-from .exchange import DEFAULT_NEW_TOKEN_HEADER, LOGOUT_CODES, RENEW_CODES, code_of
-from .tokens import LoginFailed, StoredTokens, auth_urls, is_pair
-from .transport import sync_transport
+from .dpop import DPoPKey, as_key, proof_header, token_call
+from .exchange import DEFAULT_NEW_TOKEN_HEADER, LOGOUT_CODES, RENEW_CODES
+from .login import LoginCalls
+from .tokens import StoredTokens, auth_urls, code_of, is_pair, unverified_claims
 
-# Sends ``{"refresh": ...}`` to the refresh URL; returns the status and the decoded JSON body
-# (None when there is none). Transport errors are raised, not returned.
-Post = Callable[[str, dict], tuple[int, Any]]
-AsyncPost = Callable[[str, dict], Awaitable[tuple[int, Any]]]
+# POSTs a JSON payload (``{"refresh": ...}``) with extra headers (a DPoP proof); returns the
+# status, the decoded JSON body (None when there is none) and the response headers. Transport
+# errors are raised, not returned.
+Reply = tuple[int, Any, Mapping[str, str]]
+Post = Callable[[str, dict, dict], Reply]
+AsyncPost = Callable[[str, dict, dict], Awaitable[Reply]]
 
 
-class TokenStore(AccountCalls):
+class TokenStore(LoginCalls, AccountCalls):
     """The tokens of one signed-in device, shared by every auth object and thread using them.
 
     The server rotates refresh tokens and treats an old one presented after its grace window as
@@ -33,6 +37,10 @@ class TokenStore(AccountCalls):
     Sync refreshes queue on a ``threading.Lock``, async ones on an ``asyncio.Lock`` (one per
     event loop). A sync and an async refresh of the same store may overlap; both present the
     same refresh token within the grace window and get the same new pair, so no harm is done.
+
+    With a DPoP key (``dpop=``), every request of the store's tokens carries a proof signed
+    with it, and a session bound to it (its access token's ``cnf.jkt``) sends its token as
+    ``Authorization: DPoP``.
     """
 
     def __init__(
@@ -45,6 +53,7 @@ class TokenStore(AccountCalls):
         new_token_header: str = DEFAULT_NEW_TOKEN_HEADER,
         on_tokens: Callable[[StoredTokens], None] | None = None,
         on_logout: Callable[[str | None], None] | None = None,
+        dpop: DPoPKey | Any = None,
     ) -> None:
         """``base_url`` is the site root (the refresh URL is then ``/api/auth/refresh/`` under
         it); give ``refresh_url`` instead when the app is mounted elsewhere.
@@ -52,6 +61,9 @@ class TokenStore(AccountCalls):
         ``on_tokens(tokens)`` runs whenever the tokens change (login, refresh, slide), for apps
         that persist them. ``on_logout(code)`` runs when the server refused a refresh and the
         tokens were dropped; ``code`` says why (``session_revoked``, ``refresh_reused``, ...).
+
+        ``dpop``: the key the session is (or is to be) bound to: a ``DPoPKey``, a
+        ``cryptography`` private key, or True for a new key (see ``DPoPKey``).
         """
         if refresh_url is None:
             if base_url is None:
@@ -65,53 +77,12 @@ class TokenStore(AccountCalls):
         self.new_token_header = new_token_header
         self.on_tokens = on_tokens
         self.on_logout = on_logout
+        self.dpop = as_key(dpop)
         self._access = access
         self._refresh = refresh
         self._lock = threading.Lock()  # guards the tokens; never held during I/O or callbacks
         self._refresh_lock = threading.Lock()
         self._async_refresh_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    @classmethod
-    def login(
-        cls,
-        url: str,
-        username: str,
-        password: str,
-        *,
-        device: str | None = None,
-        client: str | None = None,
-        username_field: str = "username",
-        timeout: float = 10.0,
-        **options: Any,
-    ) -> TokenStore:
-        """Log in and return a store holding the new pair (``on_tokens`` is called with it).
-
-        ``url`` is the site root or the login URL itself (``.../login/``); the refresh URL is
-        its sibling. ``client`` picks the server's client profile (``web``, ``mobile``);
-        ``device`` is the label shown in the user's device list. ``username_field`` is the
-        body's field: the server takes ``username`` for any user model's ``USERNAME_FIELD``,
-        or that field's own name (``"email"``, say). Uses requests if installed, else httpx.
-        Raises ``LoginFailed`` when the server refuses.
-        """
-        login_url, refresh_url = auth_urls(url)
-        payload = {username_field: username, "password": password}
-        if device is not None:
-            payload["device"] = device
-        if client is not None:
-            payload["client"] = client
-        status, body = sync_transport("TokenStore.login").post_once(login_url, payload, timeout)
-        if status != 200 or not is_pair(body):
-            raise LoginFailed(status, body)
-        options.setdefault("refresh_url", refresh_url)
-        return cls.from_response(body, **options)
-
-    @classmethod
-    def from_response(cls, data: dict, **options: Any) -> TokenStore:
-        """A store from a login (or refresh) response body you fetched yourself, e.g. with an
-        ``httpx.AsyncClient``; ``options`` as for the constructor. Calls ``on_tokens``."""
-        store = cls(data["access"], data["refresh"], **options)
-        store._tokens_changed(StoredTokens(data["access"], data["refresh"]))
-        return store
 
     @property
     def access(self) -> str | None:
@@ -133,6 +104,32 @@ class TokenStore(AccountCalls):
         tokens = self.tokens
         return tokens.session_id if tokens is not None else None
 
+    def use_dpop(self, dpop: DPoPKey | Any) -> DPoPKey | None:
+        """Give the store a DPoP key if it has none (True: a new one); the store's key. A
+        store already holding another key keeps it: ``ValueError``."""
+        key = self.dpop if dpop is True and self.dpop is not None else as_key(dpop)
+        with self._lock:
+            if self.dpop is None:
+                self.dpop = key
+            elif key is not None and key.thumbprint != self.dpop.thumbprint:
+                raise ValueError("this store's tokens are bound to another DPoP key")
+        return self.dpop
+
+    @property
+    def bound(self) -> bool:
+        """Whether the session is bound to the store's DPoP key (the token says ``cnf``)."""
+        access = self._access
+        return (self.dpop is not None and access is not None
+                and isinstance(unverified_claims(access).get("cnf"), dict))
+
+    def authorization(self, method: str, url: str, token: str | None) -> dict[str, str]:
+        """The headers that authorize a request with ``token``: ``Authorization`` (the DPoP
+        scheme for a bound session, else Bearer), and with a DPoP key, a fresh proof."""
+        headers = proof_header(self.dpop, method, url, token)
+        if token is not None:
+            headers["Authorization"] = f"{'DPoP' if self.bound else 'Bearer'} {token}"
+        return headers
+
     def set_tokens(self, access: str, refresh: str) -> None:
         """Replace both tokens (a new login); calls ``on_tokens``."""
         with self._lock:
@@ -151,9 +148,10 @@ class TokenStore(AccountCalls):
         Only while ``sent`` is still the current token: a slow response to an old request must
         not put back a token older than one a refresh has brought in the meantime.
         """
-        if sent is None or not header_value or not header_value.startswith("Bearer "):
+        scheme, _, new = (header_value or "").partition(" ")
+        if sent is None or scheme not in ("Bearer", "DPoP"):
             return
-        new = header_value[len("Bearer "):].strip()
+        new = new.strip()
         with self._lock:
             if self._access != sent or not new:
                 return
@@ -212,7 +210,8 @@ class TokenStore(AccountCalls):
             refresh = self._refresh_token_for(stale)
             if not isinstance(refresh, _Presented):
                 return refresh
-            status, body = post(self.refresh_url, {"refresh": refresh.token})
+            call = token_call(self.dpop, self.refresh_url, {"refresh": refresh.token})
+            status, body = drive(call, lambda step: post(*step))
             return self._refreshed(refresh.token, status, body)
 
     async def arenew(self, stale: str, post: AsyncPost) -> str | None:
@@ -221,7 +220,8 @@ class TokenStore(AccountCalls):
             refresh = self._refresh_token_for(stale)
             if not isinstance(refresh, _Presented):
                 return refresh
-            status, body = await post(self.refresh_url, {"refresh": refresh.token})
+            call = token_call(self.dpop, self.refresh_url, {"refresh": refresh.token})
+            status, body = await adrive(call, lambda step: post(*step))
             return self._refreshed(refresh.token, status, body)
 
     def _refresh_token_for(self, stale: str) -> _Presented | str | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .exchange import code_of
+_MAX_AGE = re.compile(r'\bmax_age="?(\d+)')
+_ACR_VALUES = re.compile(r'\bacr_values="([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,46 @@ class LoginFailed(RequestFailed):
     """The login endpoint said no; ``code`` is e.g. ``invalid_credentials``."""
 
     what = "login"
+
+
+class ReauthenticationFailed(LoginFailed):
+    """``reauthenticate()`` was refused: ``invalid_credentials`` (a wrong password; the session
+    is untouched), ``throttled``, or the session's own trouble (``session_revoked``...)."""
+
+    what = "re-authentication"
+
+
+class StepUpRequired(RequestFailed):
+    """RFC 9470: the server wants a more recent (``max_age``, in seconds) or a stronger
+    (``acr_values``, in order of preference) authentication for this request; the token itself
+    is fine. Raised for the 401 ``insufficient_user_authentication``; ``reauthenticate()`` the
+    store (e.g. after asking for the password), then send the request again. ``response`` is
+    the 401 when an auth class raised it."""
+
+    what = "step-up"
+
+    def __init__(self, status_code: int, body: Any, challenge: str | None = None,
+                 response: Any = None) -> None:
+        super().__init__(status_code, body)
+        self.response = response
+        fields = body if isinstance(body, dict) else {}
+        challenge = challenge or ""
+        max_age = fields.get("max_age")
+        if isinstance(max_age, bool) or not isinstance(max_age, int):
+            found = _MAX_AGE.search(challenge)
+            max_age = int(found.group(1)) if found else None
+        self.max_age: int | None = max_age
+        acr_values = fields.get("acr_values")
+        if not isinstance(acr_values, str):
+            found = _ACR_VALUES.search(challenge)
+            acr_values = found.group(1) if found else ""
+        self.acr_values: tuple[str, ...] = tuple(acr_values.split())
+
+
+def code_of(body: Any) -> str | None:
+    """The ``code`` of an error body, or None."""
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def is_pair(body: Any) -> bool:
