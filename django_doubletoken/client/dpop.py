@@ -31,6 +31,7 @@ from .tokens import code_of
 
 PROOF_TYPE = "dpop+jwt"
 NONCE_HEADER = "DPoP-Nonce"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # The members of each key type's public JWK (and, sorted, of its RFC 7638 thumbprint).
 PUBLIC_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"),
                   "RSA": ("e", "kty", "n")}
@@ -63,8 +64,11 @@ def target_uri(url: str) -> str:
 
 
 def origin_of(url: str) -> str:
+    """Whose nonce a request needs: scheme, host and port (the default one left out)."""
     parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+    scheme = parts.scheme.lower()
+    port = parts.port if parts.port not in (None, DEFAULT_PORTS.get(scheme)) else None
+    return f"{scheme}://{parts.hostname or ''}" + (f":{port}" if port else "")
 
 
 class DPoPKey:

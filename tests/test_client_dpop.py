@@ -1,0 +1,243 @@
+"""The Python client's DPoP (RFC 9449): its proofs, checked by the server's own verifier
+(``django_doubletoken.dpop.check_proof``) on every request a live server receives (login,
+refresh, API calls, logout), and its nonce handling (one retry, token endpoint or resource)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import httpx
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.core.signals import request_started
+
+from django_doubletoken import dpop
+from django_doubletoken.client import DPoPKey, HttpxAuth, RequestsAuth, TokenStore
+from django_doubletoken.client.exchange import bearer_of
+
+from .helpers import access_claims, access_token, craft
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KINDS = ["requests", "httpx", "httpx-async"]
+ME = "/api/me/"
+
+
+# --- the proof itself --------------------------------------------------------------------
+
+def _rsa(bits=2048):
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+@pytest.mark.parametrize("make, alg", [
+    (lambda: DPoPKey(), "ES256"),
+    (lambda: DPoPKey(ec.generate_private_key(ec.SECP256R1())), "ES256"),
+    (lambda: DPoPKey(ed25519.Ed25519PrivateKey.generate()), "EdDSA"),
+    (lambda: DPoPKey(_rsa()), "RS256"),
+    (lambda: DPoPKey(_rsa(), algorithm="PS256"), "PS256"),
+])
+def test_proofs_pass_the_servers_verifier(make, alg):
+    key = make()
+    url = "https://API.example.com:443/api/me/?page=2#top"
+    proof = key.proof("get", url, access_token="the-access-token")
+
+    header = jwt.get_unverified_header(proof)
+    assert header["typ"] == "dpop+jwt" and header["alg"] == alg == key.algorithm
+    assert set(header["jwk"]) <= {"kty", "crv", "x", "y", "n", "e"}  # public members only
+    claims = jwt.decode(proof, options={"verify_signature": False})
+    assert claims["htm"] == "GET"
+    assert claims["htu"] == "https://API.example.com:443/api/me/"  # no query, no fragment
+    assert abs(claims["iat"] - time.time()) < 5 and "nonce" not in claims
+    checked = dpop.check_proof(proof, method="GET", uri="https://api.example.com/api/me/",
+                               access_token="the-access-token", jkt=key.thumbprint)
+    assert checked.jkt == key.thumbprint == dpop.jwk_thumbprint(header["jwk"])
+
+    with pytest.raises(dpop.ProofError):  # the ath names this token only
+        dpop.check_proof(proof, method="GET", uri="https://api.example.com/api/me/",
+                         access_token="another-token")
+    with pytest.raises(dpop.ProofError):  # and the URL it was made for
+        dpop.check_proof(proof, method="GET", uri="https://api.example.com/api/me")
+
+
+def test_each_proof_is_unique_and_carries_the_origins_nonce():
+    key = DPoPKey()
+    proofs = [key.proof("POST", "http://h/api/auth/refresh/") for _ in range(50)]
+    assert len({jwt.decode(p, options={"verify_signature": False})["jti"]
+                for p in proofs}) == 50
+    key.remember_nonce("http://h/anything?x", "n-1")
+    same = jwt.decode(key.proof("GET", "http://H:80/api/me/"),
+                      options={"verify_signature": False})
+    other = jwt.decode(key.proof("GET", "http://other/api/me/"),
+                       options={"verify_signature": False})
+    assert same["nonce"] == "n-1" and "nonce" not in other and "ath" not in same
+
+
+def test_keys_the_server_would_refuse_are_refused_here():
+    with pytest.raises(ValueError, match="2048"):
+        DPoPKey(_rsa(1024))
+    with pytest.raises(ValueError, match="cannot sign"):
+        DPoPKey(ec.generate_private_key(ec.SECP256R1()), algorithm="RS256")
+    with pytest.raises(TypeError):
+        DPoPKey("not a key")
+
+
+def test_a_bound_session_sends_its_token_with_the_dpop_scheme(pair):
+    key = DPoPKey()
+    bound = craft(access_claims(pair, cnf={"jkt": key.thumbprint}))
+    store = TokenStore(bound, pair["refresh"], base_url="http://x", dpop=key)
+    headers = store.authorization("GET", "http://x/api/me/", bound)
+    assert headers["Authorization"] == f"DPoP {bound}" and bearer_of(headers) == bound
+    dpop.check_proof(headers["DPoP"], method="GET", uri="http://x/api/me/",
+                     access_token=bound, jkt=key.thumbprint)
+
+    # An unbound session keeps the Bearer scheme (the proof goes along, harmlessly).
+    unbound = TokenStore(pair["access"], pair["refresh"], base_url="http://x", dpop=key)
+    assert unbound.authorization("GET", "http://x/", pair["access"])["Authorization"] \
+        == f"Bearer {pair['access']}"
+    # Without a key: Bearer and no proof, as before.
+    plain = TokenStore(bound, pair["refresh"], base_url="http://x")
+    assert plain.authorization("GET", "http://x/", bound) == {"Authorization": f"Bearer {bound}"}
+
+
+def test_an_auths_dpop_key_joins_its_store_once(pair):
+    store = TokenStore(pair["access"], pair["refresh"], base_url="http://x")
+    RequestsAuth(store, dpop=True)
+    key = store.dpop
+    assert isinstance(key, DPoPKey)
+    HttpxAuth(store, dpop=True)  # the store's key is kept
+    assert store.dpop is key
+    HttpxAuth(store, dpop=key.private_key)  # the same key, wrapped anew: fine
+    with pytest.raises(ValueError, match="another DPoP key"):
+        RequestsAuth(store, dpop=DPoPKey())
+
+
+# --- every request a live server receives carries a valid proof -------------------------
+
+@pytest.fixture
+def base(live_server):
+    return live_server.url
+
+
+@pytest.fixture
+def pair(live_server, user, password):
+    response = requests.post(f"{live_server.url}/api/auth/login/",
+                             json={"username": "alice", "password": password}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def received():
+    """What reached the live server: (method, URL, DPoP header, Authorization) per request."""
+    seen, lock = [], threading.Lock()
+
+    def receiver(sender, environ=None, **kwargs):
+        query = environ.get("QUERY_STRING")
+        url = (f"{environ['wsgi.url_scheme']}://{environ['HTTP_HOST']}{environ['PATH_INFO']}"
+               + (f"?{query}" if query else ""))
+        with lock:
+            seen.append((environ["REQUEST_METHOD"], url, environ.get("HTTP_DPOP"),
+                         environ.get("HTTP_AUTHORIZATION")))
+
+    request_started.connect(receiver, weak=False)
+    yield seen
+    request_started.disconnect(receiver)
+
+
+def _get(kind, store, url):
+    if kind == "requests":
+        return requests.get(url, auth=RequestsAuth(store), timeout=10)
+    if kind == "httpx":
+        return httpx.get(url, auth=HttpxAuth(store), timeout=10)
+
+    async def main():
+        async with httpx.AsyncClient(auth=HttpxAuth(store), timeout=10) as client:
+            return await client.get(url)
+
+    return asyncio.run(main())
+
+
+def _login(kind, url, password, **options):
+    if kind == "httpx-async":
+        return asyncio.run(TokenStore.alogin(url, "alice", password, **options))
+    return TokenStore.login(url, "alice", password, **options)
+
+
+def _logout(kind, store):
+    return asyncio.run(store.alogout()) if kind == "httpx-async" else store.logout()
+
+
+def _check_all(received, key):
+    """Every request carried a proof the server's verifier accepts for its method and URL, with
+    the hash of the token it carried; no jti twice."""
+    jtis = set()
+    for method, url, proof, authorization in received:
+        assert proof is not None, (method, url)
+        token = authorization.partition(" ")[2] if authorization else None
+        checked = dpop.check_proof(proof, method=method, uri=url, access_token=token,
+                                   jkt=key.thumbprint)
+        jtis.add(checked.jti)
+    assert len(jtis) == len(received)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_login_api_calls_refresh_and_logout_carry_proofs(kind, base, user, password,
+                                                         received):
+    store = _login(kind, base, password, dpop=True)
+    key = store.dpop
+    assert isinstance(key, DPoPKey) and key.algorithm == "ES256"
+
+    assert _get(kind, store, f"{base}{ME}?page=2").status_code == 200
+    store.set_tokens(access_token({"access": store.access, "session_id": store.session_id},
+                                  remaining=-60), store.refresh)
+    assert _get(kind, store, f"{base}{ME}").status_code == 200  # refreshed, then replayed
+    assert _logout(kind, store) is True
+
+    paths = [(method, url.removeprefix(base)) for method, url, *_ in received]
+    assert paths == [("POST", "/api/auth/login/"), ("GET", f"{ME}?page=2"), ("GET", ME),
+                     ("POST", "/api/auth/refresh/"), ("GET", ME), ("POST", "/api/auth/logout/")]
+    _check_all(received, key)
+
+
+# --- nonces: remembered, and one retry when the server asks for one ---------------------
+
+@pytest.mark.urls("tests.client_dpop_urls")
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_resource_asking_for_a_nonce_gets_it_on_one_retry(kind, base, pair, received):
+    store = TokenStore(pair["access"], pair["refresh"], base_url=base, dpop=True)
+
+    first = _get(kind, store, f"{base}/__dpop__/nonce/n-1/")
+    assert first.status_code == 200 and len(received) == 2  # refused once, then sent again
+    again = _get(kind, store, f"{base}/__dpop__/nonce/n-1/")
+    assert again.status_code == 200 and len(received) == 3  # the nonce is known now
+    assert store.dpop.nonce_for(base) == "n-1"
+
+    # A server that keeps asking gets one retry, then its answer as it is.
+    refused = _get(kind, store, f"{base}/__dpop__/nonce/rotating/")
+    assert refused.status_code == 401 and refused.json()["code"] == "use_dpop_nonce"
+    assert len(received) == 5
+    assert store.tokens is not None  # a proof problem, not the session's: nothing dropped
+    _check_all(received, store.dpop)
+
+
+@pytest.mark.urls("tests.client_dpop_urls")
+@pytest.mark.parametrize("kind", KINDS)
+def test_token_endpoints_asking_for_a_nonce_get_it_on_one_retry(kind, base, user, password,
+                                                                received):
+    store = _login(kind, f"{base}/__dpop__/auth/login/", password, dpop=True)
+    assert store.refresh_url == f"{base}/__dpop__/auth/refresh/"
+    assert [url.removeprefix(base) for _, url, *_ in received] == [
+        "/__dpop__/auth/login/"] * 2  # a 400 use_dpop_nonce, then the login with it
+
+    refresh = store.refresh
+    store.set_tokens(access_token({"access": store.access, "session_id": store.session_id},
+                                  remaining=-60), refresh)
+    assert _get(kind, store, f"{base}{ME}").status_code == 200
+    assert store.refresh != refresh
+    assert [url.removeprefix(base) for _, url, *_ in received[2:]] == [
+        ME, "/__dpop__/auth/refresh/", "/__dpop__/auth/refresh/", ME]
+    _check_all(received, store.dpop)
