@@ -241,3 +241,76 @@ def test_token_endpoints_asking_for_a_nonce_get_it_on_one_retry(kind, base, user
     assert [url.removeprefix(base) for _, url, *_ in received[2:]] == [
         ME, "/__dpop__/auth/refresh/", "/__dpop__/auth/refresh/", ME]
     _check_all(received, store.dpop)
+
+
+# --- end to end against the server's DPoP (DPOP "optional": a proof at login binds) -------
+
+@pytest.fixture
+def dpop_on(settings):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP": "optional"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_bound_session_logs_in_calls_refreshes_and_logs_out(kind, base, user, password,
+                                                              dpop_on, received):
+    store = _login(kind, base, password, dpop=True)
+    assert store.bound
+    claims = jwt.decode(store.access, options={"verify_signature": False})
+    assert claims["cnf"] == {"jkt": store.dpop.thumbprint}
+
+    assert _get(kind, store, f"{base}{ME}").status_code == 200
+    assert received[-1][3] == f"DPoP {store.access}"
+    # Expired (the same session and binding): refreshed with a proof of the same key.
+    expired = access_token({"access": store.access, "session_id": store.session_id},
+                           remaining=-60, cnf={"jkt": store.dpop.thumbprint})
+    refresh = store.refresh
+    store.set_tokens(expired, refresh)
+    assert _get(kind, store, f"{base}{ME}").status_code == 200
+    assert store.refresh != refresh and store.bound
+    access = store.access
+    assert _logout(kind, store) is True
+    assert store.tokens is None
+    after = requests.get(f"{base}{ME}", timeout=10, headers={
+        "Authorization": f"DPoP {access}",
+        "DPoP": DPoPKey(store.dpop.private_key).proof("GET", f"{base}{ME}",
+                                                      access_token=access)})
+    assert after.status_code == 401  # logged out for good
+    _check_all(received[:-1], store.dpop)
+
+
+def test_a_stolen_bound_token_is_useless_without_the_key(base, user, password, dpop_on):
+    victim = TokenStore.login(base, "alice", password, dpop=True)
+    access, refresh = victim.access, victim.refresh
+
+    # Without a proof, as Bearer, or with the thief's own key: refused.
+    bare = requests.get(f"{base}{ME}", headers={"Authorization": f"DPoP {access}"}, timeout=10)
+    as_bearer = requests.get(f"{base}{ME}", headers={"Authorization": f"Bearer {access}"},
+                             timeout=10)
+    thief = TokenStore(access, refresh, base_url=base, dpop=True)
+    assert thief.bound  # it sends the token as DPoP, with a proof of the wrong key
+    stolen = _get("requests", thief, f"{base}{ME}")
+    assert [r.status_code for r in (bare, as_bearer, stolen)] == [401] * 3
+    assert stolen.json()["code"] == "invalid_dpop_proof" and thief.tokens is not None
+
+    # The refresh token is bound too: the thief's refresh is refused, the tokens stay as
+    # they were (a proof problem is not the end of the session).
+    thief.set_tokens(access_token({"access": access, "session_id": victim.session_id},
+                                  remaining=-60, cnf={"jkt": victim.dpop.thumbprint}), refresh)
+    assert _get("requests", thief, f"{base}{ME}").status_code == 401
+    assert thief.refresh == refresh
+    # The victim carries on.
+    assert _get("requests", victim, f"{base}{ME}").status_code == 200
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_server_with_nonces_gets_them_at_login_and_after(kind, base, user, password,
+                                                           settings, received):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP": "optional", "DPOP_NONCE": True}
+    store = _login(kind, base, password, dpop=True)
+    assert store.bound and store.dpop.nonce_for(base)
+    assert _get(kind, store, f"{base}{ME}").status_code == 200
+    assert _logout(kind, store) is True
+    # One refused login (400 use_dpop_nonce), then every request with the nonce.
+    assert [(m, url.removeprefix(base)) for m, url, *_ in received] == [
+        ("POST", "/api/auth/login/"), ("POST", "/api/auth/login/"), ("GET", ME),
+        ("POST", "/api/auth/logout/")]

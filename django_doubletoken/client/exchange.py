@@ -19,14 +19,14 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ERROR_CODES, LOGIN, RENEW_ACTIONS, USE_DPOP_NONCE
+from ..errors import DPOP_CHALLENGES, ERROR_CODES, LOGIN, RENEW_ACTIONS, USE_DPOP_NONCE
 from .dpop import NONCE_HEADER, took_nonce
 from .tokens import StepUpRequired, code_of
 
 if TYPE_CHECKING:
     from .store import TokenStore
 
-__all__ = ["ACCEPTED", "DEFAULT_NEW_TOKEN_HEADER", "LOGOUT_CODES", "RENEW_CODES",
+__all__ = ["ACCEPTED", "DEFAULT_NEW_TOKEN_HEADER", "LOGOUT_CODES", "PROOF_CODES", "RENEW_CODES",
            "STEP_UP_CODES", "Recover", "Replay", "bearer_of", "code_of", "json_of",
            "rejection", "response_flow"]
 
@@ -40,6 +40,10 @@ LOGOUT_CODES = frozenset(code for code, entry in ERROR_CODES.items()
 # ...or the user must prove who they are again (RFC 9470). Any other 401 is returned as it is.
 STEP_UP_CODES = frozenset(code for code, entry in ERROR_CODES.items()
                           if entry.status == 401 and entry.action == "step_up")
+# A DPoP proof the server did not take: the request's fault, not the session's, even at the
+# refresh endpoint (the tokens are kept).
+PROOF_CODES = frozenset(code for code, entry in ERROR_CODES.items()
+                        if entry.challenge in DPOP_CHALLENGES)
 
 
 @dataclass(frozen=True)

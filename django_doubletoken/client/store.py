@@ -14,7 +14,7 @@ from typing import Any
 from ..flow import adrive, drive
 from .account import AccountCalls
 from .dpop import DPoPKey, as_key, proof_header, token_call
-from .exchange import DEFAULT_NEW_TOKEN_HEADER, LOGOUT_CODES, RENEW_CODES
+from .exchange import DEFAULT_NEW_TOKEN_HEADER, LOGOUT_CODES, PROOF_CODES, RENEW_CODES
 from .login import LoginCalls
 from .tokens import StoredTokens, auth_urls, code_of, is_pair, unverified_claims
 
@@ -238,14 +238,14 @@ class TokenStore(LoginCalls, AccountCalls):
         if status == 200 and is_pair(body):
             self.set_tokens(body["access"], body["refresh"])
             return body["access"]
-        if status == 401:
+        if status == 401 and code_of(body) not in PROOF_CODES:
             with self._lock:
                 if self._refresh != presented:  # logged in again meanwhile: keep that
                     return None
                 sent = self._access
             self._end_session(sent, code_of(body))
-        # Anything else (503 cache_unavailable, 5xx, 429) is the server's trouble, not the
-        # session's: keep the tokens so that a later request can refresh.
+        # Anything else (503 cache_unavailable, 5xx, 429; a DPoP proof refused) is not the
+        # session's end: keep the tokens so that a later request can refresh.
         return None
 
     def _async_refresh_lock(self) -> asyncio.Lock:
