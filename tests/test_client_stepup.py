@@ -11,6 +11,7 @@ import httpx
 import pytest
 import requests
 
+from django_doubletoken import errors
 from django_doubletoken.client import (
     HttpxAuth,
     ReauthenticationFailed,
@@ -23,6 +24,9 @@ from django_doubletoken.client import (
 from .helpers import access_claims, craft
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# Until step-up (issue 28, branch stepup) is merged: then these run everywhere.
+server_step_up = pytest.mark.skipif(not hasattr(errors, "INSUFFICIENT_USER_AUTHENTICATION"),
+                                    reason="the server's step-up is not on this branch yet")
 
 KINDS = ["requests", "httpx", "httpx-async"]
 GUARDED = "/stepup/drf/"  # RecentAuthentication(max_age=300)
@@ -75,6 +79,7 @@ def _reauthenticate(kind, store, password):
     return store.reauthenticate(password)
 
 
+@server_step_up
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_guard_raises_step_up_and_reauthenticate_cures_it(kind, base, user, password):
     changes, logouts = [], []
@@ -103,6 +108,7 @@ def test_a_guard_raises_step_up_and_reauthenticate_cures_it(kind, base, user, pa
     assert answer.status_code == 200 and answer.json()["sid"] == before.session_id
 
 
+@server_step_up
 @pytest.mark.parametrize("kind", ["requests", "httpx-async"])
 def test_logout_others_keeps_this_session(kind, base, user, password):
     phone = _login(base, password, "phone")
@@ -121,6 +127,7 @@ def test_logout_others_keeps_this_session(kind, base, user, password):
     assert [s["device"] for s in laptop.sessions()] == ["laptop"]
 
 
+@server_step_up
 def test_logout_others_behind_a_guard_asks_for_a_step_up(base, user, password):
     """The example project asks for a recent sign-in before signing the other devices out."""
     phone = _login(base, password, "phone")
