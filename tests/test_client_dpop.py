@@ -153,10 +153,11 @@ def _get(kind, store, url):
     if kind == "requests":
         return requests.get(url, auth=RequestsAuth(store), timeout=10)
     if kind == "httpx":
-        return httpx.get(url, auth=HttpxAuth(store), timeout=10)
+        return httpx.get(url, auth=HttpxAuth(store), timeout=10, follow_redirects=True)
 
     async def main():
-        async with httpx.AsyncClient(auth=HttpxAuth(store), timeout=10) as client:
+        async with httpx.AsyncClient(auth=HttpxAuth(store), timeout=10,
+                                     follow_redirects=True) as client:
             return await client.get(url)
 
     return asyncio.run(main())
@@ -324,3 +325,18 @@ def test_a_server_with_nonces_gets_them_at_login_and_after(kind, base, user, pas
     assert [(m, url.removeprefix(base)) for m, url, *_ in received] == [
         ("POST", "/api/auth/login/"), ("POST", "/api/auth/login/"), ("GET", ME),
         ("POST", "/api/auth/logout/")]
+
+
+@server_dpop
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_redirect_is_followed_with_a_proof_for_its_target(kind, base, user, password,
+                                                            dpop_on, received):
+    store = _login(kind, base, password, dpop=True)
+    answer = _get(kind, store, f"{base}/api/me")  # APPEND_SLASH: 301 to /api/me/
+    assert answer.status_code == 200 and answer.json()["username"] == "alice"
+    paths = [url.removeprefix(base) for _, url, *_ in received[1:]]
+    # requests signs the next hop before following it; httpx follows with the first hop's
+    # proof, which the server refuses, then sends the last hop once more with its own.
+    assert paths == (["/api/me", ME] if kind == "requests" else ["/api/me", ME, ME])
+    valid = received if kind == "requests" else received[:2] + received[3:]
+    _check_all(valid, store.dpop)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ..flow import Finished, resume
-from .exchange import Replay, json_of, response_flow
+from .exchange import PROOF_CODES, Replay, code_of, json_of, response_flow
 
 if TYPE_CHECKING:
     from .store import TokenStore
@@ -65,15 +65,22 @@ class HttpxAuth(httpx.Auth):
 
     def _flow(self, request: httpx.Request) -> Generator[Any, Any, Any]:
         """Sends ``request`` (yields it, for the auth flow to hand to httpx), then follows
-        ``response_flow``, a replay being the same request with the new token."""
+        ``response_flow``, a replay being the request that got the response (the last hop of
+        a redirect) with the new token."""
         sent = _authorize(self.store, request, self.store.access)
         response = yield request
+        if response.request is not request and self.store.dpop is not None \
+                and response.status_code == 401 and _proof_refused(response):
+            # httpx followed a redirect with this request's proof, which names another URL:
+            # the last hop once more, with a proof of its own.
+            _authorize(self.store, response.request, sent)
+            response = yield response.request
         flow = response_flow(self.store, sent, response, _replayable(request))
         step = resume(flow)
         while not isinstance(step, Finished):
             if isinstance(step, Replay):
-                _authorize(self.store, request, step.token)
-                step = resume(flow, (yield request))
+                _authorize(self.store, response.request, step.token)
+                step = resume(flow, (yield response.request))
             else:
                 step = resume(flow, (yield step))
 
@@ -91,6 +98,10 @@ class HttpxAuth(httpx.Auth):
 def _authorize(store: TokenStore, request: httpx.Request, token: str | None) -> str | None:
     request.headers.update(store.authorization(request.method, str(request.url), token))
     return token
+
+
+def _proof_refused(response: httpx.Response) -> bool:
+    return code_of(json_of(response)) in PROOF_CODES
 
 
 def _replayable(request: httpx.Request) -> bool:

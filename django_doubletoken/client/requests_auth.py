@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.auth
+from requests.utils import requote_uri
 
 from ..flow import Finished, resume
 from .exchange import Replay, bearer_of, json_of, response_flow
@@ -60,7 +62,23 @@ class RequestsAuth(requests.auth.AuthBase):
                 outcome = self.store.recover(step.sent, step.code, self._post,
                                              replayed=step.replayed)
             step = resume(flow, outcome)
+        if step.value.is_redirect and self.store.dpop is not None:
+            self._sign_next_hop(step.value)
         return step.value
+
+    def _sign_next_hop(self, response: requests.Response) -> None:
+        """requests follows a redirect with a copy of the request that got it: the copy gets
+        a proof for its own method and URL (a proof names one)."""
+        target = self.session.get_redirect_target(response)
+        if target is None:
+            return
+        if target.startswith("//"):
+            target = f"{urlsplit(response.url).scheme}:{target}"
+        hop = response.request.copy()
+        hop.url = requote_uri(urljoin(response.url, target))
+        self.session.rebuild_method(hop, response)
+        token = bearer_of(response.request.headers)
+        response.request.headers.update(self.store.authorization(hop.method, hop.url, token))
 
     def _replay(self, response: requests.Response, token: str, send_kwargs: dict[str, Any]
                 ) -> requests.Response:
