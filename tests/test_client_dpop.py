@@ -99,6 +99,13 @@ def test_a_bound_session_sends_its_token_with_the_dpop_scheme(pair):
     unbound = TokenStore(pair["access"], pair["refresh"], base_url="http://x", dpop=key)
     assert unbound.authorization("GET", "http://x/", pair["access"])["Authorization"] \
         == f"Bearer {pair['access']}"
+    # What the login or refresh response said wins over the token's claims.
+    unbound.set_tokens(pair["access"], pair["refresh"], "DPoP")
+    assert unbound.bound
+    unbound.set_tokens(bound, pair["refresh"], "Bearer")
+    assert not unbound.bound
+    unbound.set_tokens(bound, pair["refresh"])
+    assert unbound.bound
     # Without a key: Bearer and no proof, as before.
     plain = TokenStore(bound, pair["refresh"], base_url="http://x")
     assert plain.authorization("GET", "http://x/", bound) == {"Authorization": f"Bearer {bound}"}

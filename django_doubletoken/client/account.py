@@ -104,7 +104,7 @@ class AccountCalls:
             raise ReauthenticationFailed(status, body)
         tokens = StoredTokens(body["access"], body["refresh"])
         if self.session_id == tokens.session_id:  # not if another login came meanwhile
-            self.set_tokens(tokens.access, tokens.refresh)
+            self.set_tokens(tokens.access, tokens.refresh, body.get("token_type"))
         return tokens
 
     def _sessions_flow(self) -> AccountFlow:

@@ -68,6 +68,8 @@ class LoginCalls:
         as for the constructor (give ``dpop=`` the key whose proof the login carried). Calls
         ``on_tokens``."""
         store = cls(data["access"], data["refresh"], **options)
+        token_type = data.get("token_type")
+        store._token_type = token_type if isinstance(token_type, str) else None
         store._tokens_changed(StoredTokens(data["access"], data["refresh"]))
         return store
 

@@ -78,6 +78,7 @@ class TokenStore(LoginCalls, AccountCalls):
         self.on_tokens = on_tokens
         self.on_logout = on_logout
         self.dpop = as_key(dpop)
+        self._token_type: str | None = None  # from a response; None: read from the token
         self._access = access
         self._refresh = refresh
         self._lock = threading.Lock()  # guards the tokens; never held during I/O or callbacks
@@ -117,10 +118,15 @@ class TokenStore(LoginCalls, AccountCalls):
 
     @property
     def bound(self) -> bool:
-        """Whether the session is bound to the store's DPoP key (the token says ``cnf``)."""
-        access = self._access
-        return (self.dpop is not None and access is not None
-                and isinstance(unverified_claims(access).get("cnf"), dict))
+        """Whether the session is bound to the store's DPoP key: as the login or refresh
+        response said (``"token_type": "DPoP"``), or for tokens given to the constructor, as
+        the access token says (``cnf``)."""
+        access, token_type = self._access, self._token_type
+        if self.dpop is None or access is None:
+            return False
+        if token_type is not None:
+            return token_type.lower() == "dpop"
+        return isinstance(unverified_claims(access).get("cnf"), dict)
 
     def authorization(self, method: str, url: str, token: str | None) -> dict[str, str]:
         """The headers that authorize a request with ``token``: ``Authorization`` (the DPoP
@@ -130,10 +136,12 @@ class TokenStore(LoginCalls, AccountCalls):
             headers["Authorization"] = f"{'DPoP' if self.bound else 'Bearer'} {token}"
         return headers
 
-    def set_tokens(self, access: str, refresh: str) -> None:
-        """Replace both tokens (a new login); calls ``on_tokens``."""
+    def set_tokens(self, access: str, refresh: str, token_type: str | None = None) -> None:
+        """Replace both tokens (a new login); calls ``on_tokens``. ``token_type``: the
+        response's (``DPoP`` for a session bound to the key); None to read the token."""
         with self._lock:
             self._access, self._refresh = access, refresh
+            self._token_type = token_type if isinstance(token_type, str) else None
         self._tokens_changed(StoredTokens(access, refresh))
 
     def clear(self) -> None:
@@ -236,7 +244,7 @@ class TokenStore(LoginCalls, AccountCalls):
 
     def _refreshed(self, presented: str, status: int, body: Any) -> str | None:
         if status == 200 and is_pair(body):
-            self.set_tokens(body["access"], body["refresh"])
+            self.set_tokens(body["access"], body["refresh"], body.get("token_type"))
             return body["access"]
         if status == 401 and code_of(body) not in PROOF_CODES:
             with self._lock:
