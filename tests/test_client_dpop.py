@@ -347,3 +347,22 @@ def test_a_redirect_is_followed_with_a_proof_for_its_target(kind, base, user, pa
     assert paths == (["/api/me", ME] if kind == "requests" else ["/api/me", ME, ME])
     valid = received if kind == "requests" else received[:2] + received[3:]
     _check_all(valid, store.dpop)
+
+
+@server_dpop
+@pytest.mark.parametrize("kind", KINDS)
+def test_concurrent_expired_bound_requests_share_one_refresh(kind, base, user, password,
+                                                             dpop_on, received):
+    from .test_client import send  # n concurrent requests of one kind sharing a store
+
+    store = TokenStore.login(base, "alice", password, dpop=True)
+    refresh = store.refresh
+    store.set_tokens(access_token({"access": store.access, "session_id": store.session_id},
+                                  remaining=-60, cnf={"jkt": store.dpop.thumbprint}), refresh)
+
+    results = send(kind, store, base, n=10)
+
+    assert [r.status for r in results] == [200] * 10 and store.bound
+    assert [url for _, url, *_ in received].count(f"{base}/api/auth/refresh/") == 1
+    assert {r.sent for r in results} == {store.access} and store.refresh != refresh
+    _check_all(received, store.dpop)  # 1 login, 10 expired, 1 refresh, 10 replays: all fresh
