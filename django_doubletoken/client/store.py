@@ -1,6 +1,7 @@
 """The tokens of one signed-in device (``TokenStore``): every auth object and thread using them
 shares one store, which refreshes once for all of them and always presents the newest refresh
-token. Its account calls (logout, the device list) are ``account.AccountCalls``."""
+token. How a store comes from a login is ``login.LoginCalls``; its account calls (logout,
+re-authentication, the device list) are ``account.AccountCalls``."""
 
 from __future__ import annotations
 
