@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import subprocess
+import sys
 import threading
 import time
 
@@ -84,6 +86,24 @@ def test_keys_the_server_would_refuse_are_refused_here():
         DPoPKey(ec.generate_private_key(ec.SECP256R1()), algorithm="RS256")
     with pytest.raises(TypeError):
         DPoPKey("not a key")
+
+
+def test_without_cryptography_only_a_key_is_missing():
+    script = (
+        "import sys; sys.modules['cryptography'] = None\n"
+        "from django_doubletoken.client import DPoPKey, TokenStore\n"
+        "TokenStore('a', 'r', base_url='http://x')\n"
+        "try:\n"
+        "    TokenStore('a', 'r', base_url='http://x', dpop=True)\n"
+        "except ImportError as exc:\n"
+        "    assert 'pip install django-doubletoken[crypto]' in str(exc), exc\n"
+        "else:\n"
+        "    raise AssertionError('no ImportError')\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def test_a_bound_session_sends_its_token_with_the_dpop_scheme(pair):

@@ -84,8 +84,11 @@ class DPoPKey:
 
     def __init__(self, private_key: Any = None, *, algorithm: str | None = None) -> None:
         if private_key is None:
-            from cryptography.hazmat.primitives.asymmetric import ec
-
+            try:
+                from cryptography.hazmat.primitives.asymmetric import ec
+            except ImportError as exc:  # an optional dependency of the app
+                raise ImportError("a DPoP key needs cryptography: "
+                                  "pip install django-doubletoken[crypto]") from exc
             private_key = ec.generate_private_key(ec.SECP256R1())
         self.private_key = private_key
         self.algorithm, self.public_jwk = _describe(private_key, algorithm)
