@@ -5,7 +5,9 @@ session's authentication, and ``logout_others()`` signs out every other device."
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -141,3 +143,68 @@ def test_logout_others_behind_a_guard_asks_for_a_step_up(base, user, password):
     assert laptop.logout_others() == 1
     assert _call("requests", phone, "GET", base + ME).status_code == 401
     assert _call("requests", laptop, "GET", base + ME).status_code == 200
+
+
+def _concurrently(kind, store, url, n, on_step_up):
+    if kind == "httpx-async":
+        async def main():
+            auth = HttpxAuth(store, on_step_up=on_step_up)
+            async with httpx.AsyncClient(auth=auth, timeout=30) as client:
+                return await asyncio.gather(*(client.get(url) for _ in range(n)))
+
+        return asyncio.run(main())
+    barrier = threading.Barrier(n)  # all start together, so all carry the old token
+    if kind == "requests":
+        session = requests.Session()
+        session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=n))
+        session.auth = RequestsAuth(store, on_step_up=on_step_up)
+        get = session.get
+    else:
+        client = httpx.Client(auth=HttpxAuth(store, on_step_up=on_step_up), timeout=30)
+        get = client.get
+
+    def call(_):
+        barrier.wait()
+        return get(url, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(call, range(n)))
+
+
+@server_step_up
+@pytest.mark.parametrize("kind", KINDS)
+def test_on_step_up_asks_once_for_requests_refused_together(kind, base, user, password):
+    store = _signed_in_long_ago(_login(base, password, "cli"))
+    session_id = store.session_id
+    asked = []
+
+    if kind == "httpx-async":
+        async def confirm(error):
+            asked.append(error.max_age)
+            await store.areauthenticate(password)
+            return True
+    else:
+        def confirm(error):
+            asked.append(error.max_age)
+            store.reauthenticate(password)
+            return True
+
+    answers = _concurrently(kind, store, base + GUARDED, 5, confirm)
+
+    assert [a.status_code for a in answers] == [200] * 5 and asked == [300]
+    assert {a.json()["sid"] for a in answers} == {session_id}
+
+
+@server_step_up
+@pytest.mark.parametrize("kind", KINDS)
+def test_on_step_up_declining_raises(kind, base, user, password):
+    store = _signed_in_long_ago(_login(base, password, "cli"))
+    before, asked = store.tokens, []
+
+    def decline(error):
+        asked.append(error)
+        return False
+
+    with pytest.raises(StepUpRequired):
+        _concurrently(kind, store, base + GUARDED, 1, decline)
+    assert len(asked) == 1 and store.tokens == before

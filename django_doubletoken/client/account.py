@@ -10,11 +10,18 @@ the library's auth class: it slides, refreshes and logs out as they do.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import inspect
+from collections.abc import Callable, Generator
 from typing import Any
 
 from ..flow import adrive, drive
-from .tokens import ReauthenticationFailed, RequestFailed, StoredTokens, is_pair
+from .tokens import (
+    ReauthenticationFailed,
+    RequestFailed,
+    StepUpRequired,
+    StoredTokens,
+    is_pair,
+)
 from .transport import async_transport, sync_transport
 
 # An account call: yields (method, path relative to the auth URL[, JSON payload]), receives
@@ -50,6 +57,32 @@ class AccountCalls:
         project's own verifier: ``method="totp", code=...``). ``ReauthenticationFailed`` when
         refused (``invalid_credentials``: the session is untouched)."""
         return self._run(self._reauthenticate_flow(password, fields), timeout)
+
+    def step_up(self, sent: str, error: StepUpRequired,
+                answer: Callable[[StepUpRequired], Any] | None) -> str | None:
+        """A request sent with ``sent`` met a step-up guard: the token to send it again with,
+        or None to raise ``error``. ``answer(error)`` (an auth's ``on_step_up``: ask for the
+        password, ``reauthenticate()``, return True) runs once for all the requests refused
+        together: those that waited for it use its new token."""
+        if answer is None:
+            return None
+        with self._step_up_lock:
+            if self.access != sent:  # re-authenticated (or refreshed) meanwhile
+                return self.access
+            return self.access if answer(error) and self.access != sent else None
+
+    async def astep_up(self, sent: str, error: StepUpRequired,
+                       answer: Callable[[StepUpRequired], Any] | None) -> str | None:
+        """``step_up`` for asyncio: ``answer`` may be a coroutine function."""
+        if answer is None:
+            return None
+        async with self._async_lock("step_up"):
+            if self.access != sent:
+                return self.access
+            answered = answer(error)
+            if inspect.isawaitable(answered):
+                answered = await answered
+            return self.access if answered and self.access != sent else None
 
     def sessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The user's signed-in devices (``GET sessions/``); ``current`` marks this one.

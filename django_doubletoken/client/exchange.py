@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .store import TokenStore
 
 __all__ = ["ACCEPTED", "DEFAULT_NEW_TOKEN_HEADER", "LOGOUT_CODES", "PROOF_CODES", "RENEW_CODES",
-           "STEP_UP_CODES", "Recover", "Replay", "bearer_of", "code_of", "json_of",
+           "STEP_UP_CODES", "Recover", "Replay", "StepUp", "bearer_of", "code_of", "json_of",
            "rejection", "response_flow"]
 
 DEFAULT_NEW_TOKEN_HEADER = "NEW_HTTP_AUTHORIZATION"
@@ -56,6 +56,15 @@ class Recover:
 
 
 @dataclass(frozen=True)
+class StepUp:
+    """A request sent with ``sent`` met a step-up guard: ``TokenStore.step_up`` it (answered
+    with the token to send it again with, or None to raise ``error``)."""
+
+    sent: str = field(repr=False)
+    error: StepUpRequired
+
+
+@dataclass(frozen=True)
 class Replay:
     """Send the request once more, with ``token``."""
 
@@ -78,6 +87,15 @@ def response_flow(store: TokenStore, sent: str | None, response: Any, replayable
         code = rejection(store, response, sent)
     if code is ACCEPTED:
         return response
+    if code in STEP_UP_CODES:
+        token = yield StepUp(sent, step_up_error(response))
+        if token is None or not replayable:
+            return _returned(response, code)
+        retried = yield Replay(token)
+        code = rejection(store, retried, token)
+        if code is not ACCEPTED and code not in STEP_UP_CODES:
+            yield Recover(token, code, replayed=True)
+        return _returned(retried, code)
     token = yield Recover(sent, code)
     if token is None or not replayable:
         return _returned(response, code)
@@ -102,9 +120,13 @@ def rejection(store: TokenStore, response: Any, sent: str | None) -> str | None 
 def _returned(response: Any, code: str | None | object) -> Any:
     """The response handed back to the app; a step-up refusal is raised instead."""
     if code in STEP_UP_CODES:
-        raise StepUpRequired(response.status_code, json_of(response),
-                             response.headers.get("WWW-Authenticate"), response)
+        raise step_up_error(response)
     return response
+
+
+def step_up_error(response: Any) -> StepUpRequired:
+    return StepUpRequired(response.status_code, json_of(response),
+                          response.headers.get("WWW-Authenticate"), response)
 
 
 def json_of(response: Any) -> Any:

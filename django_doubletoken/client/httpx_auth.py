@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ..flow import Finished, resume
-from .exchange import PROOF_CODES, Replay, code_of, json_of, response_flow
+from .exchange import PROOF_CODES, Replay, StepUp, code_of, json_of, response_flow
 
 if TYPE_CHECKING:
     from .store import TokenStore
+    from .tokens import StepUpRequired
 
 
 class HttpxAuth(httpx.Auth):
@@ -23,19 +24,23 @@ class HttpxAuth(httpx.Auth):
 
     ``dpop=True`` (or a key) gives the store a DPoP key if it has none; with the store's key,
     every request, refresh and account call carries a proof (see ``TokenStore``). A step-up
-    refusal raises ``StepUpRequired`` out of the request call.
+    refusal raises ``StepUpRequired`` out of the request call, unless ``on_step_up`` cures it.
     """
 
     def __init__(self, store: TokenStore, *, timeout: float = 10.0, dpop: Any = None,
+                 on_step_up: Callable[[StepUpRequired], Any] | None = None,
                  **client_options: Any) -> None:
         """Refresh calls use a short-lived ``httpx.Client`` / ``AsyncClient`` made with
         ``client_options`` (``verify``, ``cert``, ``proxy``, ...): one call every access
-        lifetime, and it keeps the refresh out of the app's client and its event hooks."""
+        lifetime, and it keeps the refresh out of the app's client and its event hooks.
+        ``on_step_up`` as for ``RequestsAuth`` (a coroutine function too, with
+        ``AsyncClient``)."""
         if dpop is not None:
             store.use_dpop(dpop)
         self.store = store
         self.timeout = timeout
         self.client_options = client_options
+        self.on_step_up = on_step_up
 
     # The two flows differ only in how they read a 401's body and recover.
 
@@ -47,6 +52,8 @@ class HttpxAuth(httpx.Auth):
                 outcome = yield step
                 if outcome.status_code == 401:
                     outcome.read()
+            elif isinstance(step, StepUp):
+                outcome = self.store.step_up(step.sent, step.error, self.on_step_up)
             else:
                 outcome = self.store.recover(step.sent, step.code, self._post,
                                              replayed=step.replayed)
@@ -59,6 +66,8 @@ class HttpxAuth(httpx.Auth):
                 outcome = yield step
                 if outcome.status_code == 401:
                     await outcome.aread()
+            elif isinstance(step, StepUp):
+                outcome = await self.store.astep_up(step.sent, step.error, self.on_step_up)
             else:
                 outcome = await self.store.arecover(step.sent, step.code, self._apost,
                                                     replayed=step.replayed)

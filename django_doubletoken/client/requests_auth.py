@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -10,10 +11,11 @@ import requests.auth
 from requests.utils import requote_uri
 
 from ..flow import Finished, resume
-from .exchange import Replay, bearer_of, json_of, response_flow
+from .exchange import Replay, StepUp, bearer_of, json_of, response_flow
 
 if TYPE_CHECKING:
     from .store import TokenStore
+    from .tokens import StepUpRequired
 
 
 class RequestsAuth(requests.auth.AuthBase):
@@ -24,7 +26,7 @@ class RequestsAuth(requests.auth.AuthBase):
 
     ``dpop=True`` (or a key) gives the store a DPoP key if it has none; with the store's key,
     every request, refresh and account call carries a proof (see ``TokenStore``). A step-up
-    refusal raises ``StepUpRequired`` out of the request call.
+    refusal raises ``StepUpRequired`` out of the request call, unless ``on_step_up`` cures it.
     """
 
     def __init__(
@@ -34,14 +36,18 @@ class RequestsAuth(requests.auth.AuthBase):
         session: requests.Session | None = None,
         timeout: float = 10.0,
         dpop: Any = None,
+        on_step_up: Callable[[StepUpRequired], Any] | None = None,
     ) -> None:
         """``session`` makes the refresh calls (give yours for its proxies or TLS settings);
-        by default a private one."""
+        by default a private one. ``on_step_up(error)``: called (once for the requests refused
+        together) when a step-up guard refuses a request; when it re-authenticated the store
+        and returns True, the request is sent once more instead of raising ``error``."""
         if dpop is not None:
             store.use_dpop(dpop)
         self.store = store
         self.session = session if session is not None else requests.Session()
         self.timeout = timeout
+        self.on_step_up = on_step_up
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers.update(
@@ -58,6 +64,8 @@ class RequestsAuth(requests.auth.AuthBase):
         while not isinstance(step, Finished):
             if isinstance(step, Replay):
                 outcome = self._replay(response, step.token, send_kwargs)
+            elif isinstance(step, StepUp):
+                outcome = self.store.step_up(step.sent, step.error, self.on_step_up)
             else:
                 outcome = self.store.recover(step.sent, step.code, self._post,
                                              replayed=step.replayed)

@@ -84,7 +84,8 @@ class TokenStore(LoginCalls, AccountCalls):
         self._refresh = refresh
         self._lock = threading.Lock()  # guards the tokens; never held during I/O or callbacks
         self._refresh_lock = threading.Lock()
-        self._async_refresh_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._step_up_lock = threading.Lock()
+        self._async_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @property
     def access(self) -> str | None:
@@ -225,7 +226,7 @@ class TokenStore(LoginCalls, AccountCalls):
 
     async def arenew(self, stale: str, post: AsyncPost) -> str | None:
         """``renew`` for asyncio: waiting requests yield to the event loop, no thread blocks."""
-        async with self._async_refresh_lock():
+        async with self._async_lock("refresh"):
             refresh = self._refresh_token_for(stale)
             if not isinstance(refresh, _Presented):
                 return refresh
@@ -257,15 +258,15 @@ class TokenStore(LoginCalls, AccountCalls):
         # session's end: keep the tokens so that a later request can refresh.
         return None
 
-    def _async_refresh_lock(self) -> asyncio.Lock:
+    def _async_lock(self, purpose: str) -> asyncio.Lock:
         # An asyncio.Lock belongs to one event loop; a store may outlive several
-        # (asyncio.run per CLI command), so each loop gets its own.
+        # (asyncio.run per CLI command), so each loop gets its own (one per purpose).
         loop = asyncio.get_running_loop()
         with self._lock:
-            lock = self._async_refresh_locks.get(loop)
-            if lock is None:
-                lock = self._async_refresh_locks[loop] = asyncio.Lock()
-            return lock
+            locks = self._async_locks.setdefault(loop, {})
+            if purpose not in locks:
+                locks[purpose] = asyncio.Lock()
+            return locks[purpose]
 
     def _tokens_changed(self, tokens: StoredTokens) -> None:
         if self.on_tokens is not None:
