@@ -75,12 +75,13 @@ ACCEPTED = object()
 
 
 def response_flow(store: TokenStore, sent: str | None, response: Any, replayable: bool
-                  ) -> Generator[Recover | Replay, Any, Any]:
+                  ) -> Generator[Recover | StepUp | Replay, Any, Any]:
     """The decisions about ``response`` (its 401 body already read) to a request that carried
     ``sent``: pick up a slid token and a DPoP nonce; send it once more when it was refused for
     want of that nonce; recover from a 401 and replay the request once (when its body can be
-    sent again); a 401 to the replay is only ever a log-out, never a loop. A step-up 401 is
-    raised as ``StepUpRequired``."""
+    sent again); a 401 to the replay is only ever a log-out, never a loop. A step-up 401 goes
+    to ``StepUp`` (the auth's ``on_step_up``) and is raised as ``StepUpRequired`` unless that
+    re-authenticated, in which case the request is replayed once."""
     code = rejection(store, response, sent)
     if code == USE_DPOP_NONCE and replayable and response.headers.get(NONCE_HEADER):
         response = yield Replay(sent)
