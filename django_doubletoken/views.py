@@ -41,7 +41,7 @@ class DoubleTokenView(APIView):
     def get_challenge(self) -> str:
         for authenticator in self.get_authenticators():
             if isinstance(authenticator, DoubleTokenAuthentication):
-                return authenticator.authenticate_header(self.request)
+                return authenticator.challenge_scheme(self.request)
         return bearer_challenge(self.www_authenticate_realm)
 
     def get_endpoint_attributes(self) -> dict[str, Any]:
@@ -151,6 +151,27 @@ class LogoutView(SessionTokenView):
 
 class LogoutAllView(SessionTokenView):
     endpoint_class = endpoints.LogoutAll
+
+    def post(self, request: Request) -> Response:
+        return self.answer(request)
+
+
+class LogoutOthersView(SessionTokenView):
+    """``POST logout-others/``: "sign out of all other devices"; this session goes on."""
+
+    endpoint_class = endpoints.LogoutOthers
+
+    def post(self, request: Request) -> Response:
+        return self.answer(request)
+
+
+class ReauthenticateView(SessionTokenView):
+    """``POST reauthenticate/``: ``{"password": ...}`` (or ``{"method": ..., ...}``) gives the
+    caller's session a new pair with a fresh ``auth_time`` (RFC 9470 step-up)."""
+
+    endpoint_class = endpoints.Reauthenticate
+    # The endpoint throttles attempts itself (per session); DRF's defaults stay out.
+    throttle_classes = ()
 
     def post(self, request: Request) -> Response:
         return self.answer(request)

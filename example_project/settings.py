@@ -147,6 +147,9 @@ if any(os.environ.get(f"{n}_SECONDS") for n in ("ACCESS", "REFRESH", "SESSION"))
     DOUBLETOKEN["CLIENT_PROFILES"] = {"web": {}, "mobile": {}}
 if os.environ.get("LOGIN_THROTTLE_RATE"):
     DOUBLETOKEN["LOGIN_THROTTLE_RATE"] = os.environ["LOGIN_THROTTLE_RATE"]
+# How recent the sign-in must be for the sensitive endpoints (password, account deletion,
+# signing out the other devices): example_project/account.py. Shorten it to see the step-up.
+STEP_UP_MAX_AGE = _seconds("STEP_UP_SECONDS", timedelta(minutes=5))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

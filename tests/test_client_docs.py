@@ -4,13 +4,11 @@ first examples the same way)."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 import pytest
 import requests
 
-from django_doubletoken import errors
 from django_doubletoken.client import RequestsAuth, StepUpRequired, TokenStore
 
 from .helpers import access_claims, craft
@@ -26,8 +24,6 @@ def _block(marker: str) -> str:
     return found
 
 
-@pytest.mark.skipif(importlib.util.find_spec("django_doubletoken.dpop.binding") is None,
-                    reason="the server's DPoP wiring is not on this branch yet")
 def test_the_dpop_example_binds_the_session(live_server, user, password, settings, capsys):
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP": "optional"}
     namespace: dict = {}
@@ -40,8 +36,6 @@ def test_the_dpop_example_binds_the_session(live_server, user, password, setting
     assert stolen.status_code == 401
 
 
-@pytest.mark.skipif(not hasattr(errors, "INSUFFICIENT_USER_AUTHENTICATION"),
-                    reason="the server's step-up is not on this branch yet")
 def test_the_step_up_example_changes_the_password(live_server, user, password):
     fresh = TokenStore.login(live_server.url, "alice", password)
     pair = {"access": fresh.access, "session_id": fresh.session_id}

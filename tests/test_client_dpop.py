@@ -5,7 +5,6 @@ refresh, API calls, logout), and its nonce handling (one retry, token endpoint o
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import subprocess
 import sys
 import threading
@@ -274,18 +273,12 @@ def test_token_endpoints_asking_for_a_nonce_get_it_on_one_retry(kind, base, user
 
 # --- end to end against the server's DPoP (DPOP "optional": a proof at login binds) -------
 
-# Until the server's DPoP wiring (issue 27, branch dpop) is merged: these then run everywhere.
-server_dpop = pytest.mark.skipif(
-    importlib.util.find_spec("django_doubletoken.dpop.binding") is None,
-    reason="the server's DPoP wiring is not on this branch yet")
-
 
 @pytest.fixture
 def dpop_on(settings):
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP": "optional"}
 
 
-@server_dpop
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_bound_session_logs_in_calls_refreshes_and_logs_out(kind, base, user, password,
                                                               dpop_on, received):
@@ -314,7 +307,6 @@ def test_a_bound_session_logs_in_calls_refreshes_and_logs_out(kind, base, user, 
     _check_all(received[:-1], store.dpop)
 
 
-@server_dpop
 def test_a_stolen_bound_token_is_useless_without_the_key(base, user, password, dpop_on):
     victim = TokenStore.login(base, "alice", password, dpop=True)
     access, refresh = victim.access, victim.refresh
@@ -339,7 +331,6 @@ def test_a_stolen_bound_token_is_useless_without_the_key(base, user, password, d
     assert _get("requests", victim, f"{base}{ME}").status_code == 200
 
 
-@server_dpop
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_server_with_nonces_gets_them_at_login_and_after(kind, base, user, password,
                                                            settings, received):
@@ -354,7 +345,6 @@ def test_a_server_with_nonces_gets_them_at_login_and_after(kind, base, user, pas
         ("POST", "/api/auth/logout/")]
 
 
-@server_dpop
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_redirect_is_followed_with_a_proof_for_its_target(kind, base, user, password,
                                                             dpop_on, received):
@@ -369,7 +359,6 @@ def test_a_redirect_is_followed_with_a_proof_for_its_target(kind, base, user, pa
     _check_all(valid, store.dpop)
 
 
-@server_dpop
 @pytest.mark.parametrize("kind", KINDS)
 def test_concurrent_expired_bound_requests_share_one_refresh(kind, base, user, password,
                                                              dpop_on, received):

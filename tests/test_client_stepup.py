@@ -13,7 +13,6 @@ import httpx
 import pytest
 import requests
 
-from django_doubletoken import errors
 from django_doubletoken.client import (
     HttpxAuth,
     ReauthenticationFailed,
@@ -26,9 +25,7 @@ from django_doubletoken.client import (
 from .helpers import access_claims, craft
 
 pytestmark = pytest.mark.django_db(transaction=True)
-# Until step-up (issue 28, branch stepup) is merged: then these run everywhere.
-server_step_up = pytest.mark.skipif(not hasattr(errors, "INSUFFICIENT_USER_AUTHENTICATION"),
-                                    reason="the server's step-up is not on this branch yet")
+
 
 KINDS = ["requests", "httpx", "httpx-async"]
 GUARDED = "/stepup/drf/"  # RecentAuthentication(max_age=300)
@@ -81,7 +78,6 @@ def _reauthenticate(kind, store, password):
     return store.reauthenticate(password)
 
 
-@server_step_up
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_guard_raises_step_up_and_reauthenticate_cures_it(kind, base, user, password):
     changes, logouts = [], []
@@ -110,7 +106,6 @@ def test_a_guard_raises_step_up_and_reauthenticate_cures_it(kind, base, user, pa
     assert answer.status_code == 200 and answer.json()["sid"] == before.session_id
 
 
-@server_step_up
 @pytest.mark.parametrize("kind", ["requests", "httpx-async"])
 def test_logout_others_keeps_this_session(kind, base, user, password):
     phone = _login(base, password, "phone")
@@ -129,7 +124,6 @@ def test_logout_others_keeps_this_session(kind, base, user, password):
     assert [s["device"] for s in laptop.sessions()] == ["laptop"]
 
 
-@server_step_up
 def test_logout_others_behind_a_guard_asks_for_a_step_up(base, user, password):
     """The example project asks for a recent sign-in before signing the other devices out."""
     phone = _login(base, password, "phone")
@@ -171,7 +165,6 @@ def _concurrently(kind, store, url, n, on_step_up):
         return list(pool.map(call, range(n)))
 
 
-@server_step_up
 @pytest.mark.parametrize("kind", KINDS)
 def test_on_step_up_asks_once_for_requests_refused_together(kind, base, user, password):
     store = _signed_in_long_ago(_login(base, password, "cli"))
@@ -195,7 +188,6 @@ def test_on_step_up_asks_once_for_requests_refused_together(kind, base, user, pa
     assert {a.json()["sid"] for a in answers} == {session_id}
 
 
-@server_step_up
 @pytest.mark.parametrize("kind", KINDS)
 def test_on_step_up_declining_raises(kind, base, user, password):
     store = _signed_in_long_ago(_login(base, password, "cli"))

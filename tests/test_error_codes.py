@@ -15,7 +15,7 @@ import pytest
 from rest_framework import exceptions as drf_exceptions
 
 import django_doubletoken
-from django_doubletoken import errors
+from django_doubletoken import dpop, errors
 from django_doubletoken.api_errors import challenge, error_body, error_response, error_status
 from django_doubletoken.channels import CLOSE_CODES
 from django_doubletoken.client import LOGOUT_CODES, RENEW_CODES, STEP_UP_CODES
@@ -36,7 +36,7 @@ def test_every_entry_is_well_formed():
         assert entry.action in errors.ACTIONS, code
         assert 400 <= entry.status < 600 and str(entry.message)
         assert entry.challenge in (None, errors.INVALID_TOKEN_CHALLENGE,
-                                   *errors.DPOP_CHALLENGES), code
+                                   *errors.DPOP_CHALLENGES, errors.STEP_UP_CHALLENGE), code
         assert entry.challenge is None or entry.status == 401, code
         assert entry.close_code is None or entry.close_code == errors.TRY_AGAIN_LATER \
             or 4000 <= entry.close_code <= 4999
@@ -79,7 +79,7 @@ def test_the_python_client_decides_from_the_table():
     assert logout == {"token_invalid", "session_revoked", "session_expired", "refresh_reused",
                       "simplejwt_migration_ended"}
     # Raised as StepUpRequired: the user re-authenticates, the tokens are not the problem.
-    assert step_up == {code for code, e in ERROR_CODES.items() if e.action == "step_up"}
+    assert step_up == {"insufficient_user_authentication"}
 
 
 def test_channels_close_with_the_tables_codes():
@@ -100,7 +100,10 @@ def test_every_answer_is_rendered_from_the_table(code):
     elif entry.challenge is None:
         assert header == scheme
     else:
-        assert header == f'{scheme}, error="{entry.challenge}", error_description="{code}"'
+        # A refused DPoP proof is told in the DPoP challenge (RFC 9449 §7.1), whatever the
+        # face's own scheme.
+        shown = dpop.challenge_scheme() if code in errors.DPOP_CHALLENGES else scheme
+        assert header == f'{shown}, error="{entry.challenge}", error_description="{code}"'
     response = error_response(code, scheme)
     assert response.status_code == entry.status
     assert json.loads(response.content) == error_body(code)

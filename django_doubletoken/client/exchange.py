@@ -19,7 +19,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DPOP_CHALLENGES, ERROR_CODES, LOGIN, RENEW_ACTIONS, USE_DPOP_NONCE
+from ..errors import DPOP_CHALLENGES, ERROR_CODES, LOGIN, RENEW_ACTIONS, STEP_UP, USE_DPOP_NONCE
 from .dpop import NONCE_HEADER, took_nonce
 from .tokens import StepUpRequired, code_of
 
@@ -39,7 +39,7 @@ LOGOUT_CODES = frozenset(code for code, entry in ERROR_CODES.items()
                          if entry.status == 401 and entry.action == LOGIN)
 # ...or the user must prove who they are again (RFC 9470). Any other 401 is returned as it is.
 STEP_UP_CODES = frozenset(code for code, entry in ERROR_CODES.items()
-                          if entry.status == 401 and entry.action == "step_up")
+                          if entry.status == 401 and entry.action == STEP_UP)
 # A DPoP proof the server did not take: the request's fault, not the session's, even at the
 # refresh endpoint (the tokens are kept).
 PROOF_CODES = frozenset(code for code, entry in ERROR_CODES.items()

@@ -15,26 +15,30 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import cookies, services
+from .. import cookies, dpop, reauthentication, services
 from ..conf import doubletoken_settings
-from ..errors import DoubleTokenError
-from ..http import bearer_challenge, remote_ip, user_agent
+from ..errors import INVALID_CREDENTIALS, DoubleTokenError, TokenError
+from ..http import bearer_challenge, proof_request, remote_ip, user_agent
 from ..keys import key_ring
 from ..models import DeviceSession, RevokeReason
+from ..services.binding import bound_context
 from ..services.common import database_available, from_unix
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
 from .body import request_data
-from .fields import InvalidInput, token_field
-from .throttle import LoginThrottle
+from .fields import InvalidInput, invalid_input, reauthentication_method, token_field
+from .throttle import LoginThrottle, ReauthenticationThrottle
 
 
 class Endpoint:
     # The WWW-Authenticate challenge of this endpoint's 401s (the face passes its realm's).
     challenge: str = bearer_challenge()
+    # Login and refresh (RFC 9449 §8: a use_dpop_nonce there is a 400).
+    token_endpoint = False
 
     def __init__(self, **attributes: Any) -> None:
         for name, value in attributes.items():
@@ -49,13 +53,16 @@ class Endpoint:
             with database_available():
                 yield
         except DoubleTokenError as error:
-            raise Refusal.for_error(error, self.challenge) from error
+            raise Refusal.for_error(error, self.challenge,
+                                    token_endpoint=self.token_endpoint) from error
 
 
 def pair_answer(pair: services.TokenPair, body: dict[str, Any], *,
                       use_cookie: bool, refresh_path: str | None) -> Answer:
     """The pair's body; with cookie transport its refresh token goes in the cookie only."""
     answer = Answer(200, body, dict(NO_STORE))
+    if doubletoken_settings.DPOP_NONCE and dpop.enabled():  # the next proof's (RFC 9449 §8)
+        answer.headers[dpop.NONCE_HEADER] = dpop.current_nonce()
     if use_cookie:
         body.pop("refresh", None)
         max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
@@ -81,6 +88,7 @@ class Login(Endpoint):
     response_data: Callable[[services.TokenPair, Any, Any], dict[str, Any]] | None = None
     # The request the serializer sees in its context (the face's request object).
     context_request: Any = None
+    token_endpoint = True
 
     def get_serializer_class(self) -> type:
         return self.serializer_class or doubletoken_settings.LOGIN_SERIALIZER
@@ -115,9 +123,12 @@ class Login(Endpoint):
         if use_cookie:  # login CSRF: refused before any session is opened
             cookies.refuse_cross_site_login(request)
         with self.refusing():
+            # How the user authenticated; DPoP binds the session to the proof's key.
+            context = bound_context(client, proof_request(request),
+                                    reauthentication.login_context(validated))
             pair = services.login(user, client=client, device=validated.get("device") or "",
                                   ip=remote_ip(request), user_agent=user_agent(request),
-                                  request=request)
+                                  request=request, context=context)
         body = self.get_response_data(pair, user, face_request)
         return pair_answer(pair, body, use_cookie=use_cookie,
                                  refresh_path=self.refresh_path)
@@ -127,6 +138,7 @@ class Refresh(Endpoint):
     """``POST refresh/``: the refresh token from the body, or else from its cookie."""
 
     refresh_path: str | None = None
+    token_endpoint = True
 
     def __call__(self, request: HttpRequest) -> Answer:
         data = request_data(request)
@@ -140,7 +152,7 @@ class Refresh(Endpoint):
         except InvalidInput as invalid:
             raise Refusal.invalid(invalid.errors) from None
         with self.refusing():
-            pair = services.refresh(token, request=request)
+            pair = services.refresh(token, request=request, proof=proof_request(request))
         return pair_answer(pair, token_pair_body(pair), use_cookie=from_cookie,
                                  refresh_path=self.refresh_path)
 
@@ -153,8 +165,10 @@ class Verify(Endpoint):
             token = token_field(request_data(request), "token")
         except InvalidInput as invalid:
             raise Refusal.invalid(invalid.errors) from None
+        # A bound token is verified with a proof of its key (its ath that token's hash).
+        proof = proof_request(request) if dpop.enabled() else None
         with self.refusing():
-            grant = services.authenticate_access(token)
+            grant = services.authenticate_access(token, proof=proof)
         expires = from_unix(grant.claims.exp)
         body = {"valid": True, "session_id": grant.session_id, "expires_at": expires.isoformat()}
         return Answer(200, body, dict(NO_STORE))
@@ -196,6 +210,58 @@ class LogoutAll(SessionEndpoint):
         return self.logged_out()
 
 
+class LogoutOthers(SessionEndpoint):
+    """``POST logout-others/``: every other session of the caller's user is revoked (their
+    next request is refused, their sockets closed); the caller's own goes on untouched.
+    Answers ``{"revoked": <how many>}``."""
+
+    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
+        with self.refusing():
+            revoked = services.revoke_other_sessions(
+                services.user_pk(grant.claims.sub), grant.session_id)
+        return Answer(200, {"revoked": revoked}, dict(NO_STORE))
+
+
+class Reauthenticate(SessionEndpoint):
+    """``POST reauthenticate/``: the caller's session proves its user again (the password, or
+    a method of ``REAUTHENTICATION_METHODS`` named by ``method``) and gets a new pair on the
+    same session, with a fresh ``auth_time`` and the method's ``acr`` / ``amr``. Throttled per
+    session at ``LOGIN_THROTTLE_RATE``; a failed proof is a 401 ``invalid_credentials`` that
+    leaves the session as it was."""
+
+    throttle_class: type[ReauthenticationThrottle] | None = ReauthenticationThrottle
+
+    def throttle(self, request: HttpRequest, grant: services.AccessGrant) -> None:
+        if self.throttle_class is None:
+            return
+        with self.refusing():
+            wait = self.throttle_class(grant.session_id).wait(request)
+        if wait is not None:
+            raise Refusal.throttled(wait)
+
+    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
+        self.throttle(request, grant)
+        data = request_data(request)
+        try:
+            method = reauthentication_method(data)
+            with self.refusing():
+                user = services.session_user(grant)
+                try:
+                    verified = reauthentication.verify(method, request, user, data)
+                except ValidationError as error:  # the verifier's own input rules
+                    raise invalid_input(error) from None
+                if not verified:
+                    raise TokenError(INVALID_CREDENTIALS)
+                pair = services.reauthenticate(grant.session_id, user, acr=method.acr,
+                                               amr=method.amr, request=request)
+        except InvalidInput as invalid:
+            raise Refusal.invalid(invalid.errors) from None
+        # The session's refresh token rotated: a cookie client gets the new one there.
+        return pair_answer(pair, token_pair_body(pair),
+                           use_cookie=cookies.enabled_for(grant.claims.client),
+                           refresh_path=self.refresh_path)
+
+
 def session_row(session: DeviceSession, current_session_id: str) -> dict[str, Any]:
     return {
         "id": str(session.pk),
@@ -205,6 +271,10 @@ def session_row(session: DeviceSession, current_session_id: str) -> dict[str, An
         "user_agent": session.user_agent,
         "created_at": session.created_at.isoformat(),
         "last_used_at": session.last_used_at.isoformat(),
+        # When and how the user last proved who they are on this device (RFC 9470).
+        "auth_time": session.auth_time.isoformat() if session.auth_time else None,
+        "acr": session.acr,
+        "amr": session.amr.split(),
         "current": str(session.pk) == current_session_id,
     }
 

@@ -33,6 +33,7 @@ export const ERROR_CODES = Object.freeze({
   invalid_dpop_proof: Object.freeze({ action: "fix_request", closeCode: 4007 }),
   use_dpop_nonce: Object.freeze({ action: "fix_request", closeCode: 4008 }),
   simplejwt_migration_ended: Object.freeze({ action: "login", closeCode: null }),
+  insufficient_user_authentication: Object.freeze({ action: "step_up", closeCode: 4009 }),
   invalid_credentials: Object.freeze({ action: "fix_request", closeCode: null }),
   not_authenticated: Object.freeze({ action: "fix_request", closeCode: 4000 }),
   authentication_failed: Object.freeze({ action: "fix_request", closeCode: null }),
