@@ -1,0 +1,126 @@
+"""The JS client's DPoP key in headless Debian chromium: made by WebCrypto, never extractable,
+kept in IndexedDB, one per browser profile however many tabs start at once, the same after a
+reload; the proofs Chromium signs with it pass the core's ``dpop.check_proof``.
+"""
+
+import time
+
+import pytest
+
+from django_doubletoken import dpop
+
+from .browser import browser  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DPOP_MODULE = "/static/django_doubletoken/doubletoken-dpop.js"
+CLIENT_MODULE = "/static/django_doubletoken/doubletoken.js"
+# Counts the key pairs a tab makes, and makes each take 300 ms: two tabs that start together
+# then both find IndexedDB empty before either has stored its pair (the race to be won).
+SLOW_KEYGEN = """
+window.__keysMade = 0;
+const generate = crypto.subtle.generateKey.bind(crypto.subtle);
+crypto.subtle.generateKey = async (...args) => {
+  window.__keysMade += 1;
+  const pair = await generate(...args);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return pair;
+};
+"""
+# In a tab: the key pair through the client's own loader, its thumbprint, and what exporting
+# the private key does.
+LOAD_KEY = """async (module) => {
+  const { DPoPProver, storedKeyPair } = await import(module);
+  const prover = new DPoPProver(() => storedKeyPair("doubletoken"));
+  const pair = await prover.keyPair();
+  const exported = [];
+  for (const format of ["pkcs8", "jwk"]) {
+    try {
+      await crypto.subtle.exportKey(format, pair.privateKey);
+      exported.push("exported");
+    } catch (error) {
+      exported.push(error.name);
+    }
+  }
+  return { thumbprint: await prover.thumbprint(), keysMade: window.__keysMade, exported,
+           extractable: pair.privateKey.extractable, algorithm: pair.privateKey.algorithm };
+}"""
+
+
+def open_tab(context, base):
+    page = context.new_page()
+    # Any document of the origin will do: it shares the origin's IndexedDB.
+    page.goto(f"{base}{DPOP_MODULE}")
+    return page
+
+
+def test_one_non_extractable_key_per_profile_shared_by_tabs_and_reloads(
+    live_server, browser  # noqa: F811
+):
+    context = browser.new_context()
+    context.add_init_script(SLOW_KEYGEN)
+    tabs = [open_tab(context, live_server.url) for _ in range(2)]
+    # Both tabs start loading the key at the same moment, on one BroadcastChannel message.
+    for tab in tabs:
+        tab.evaluate("""([script, module]) => {
+          const channel = new BroadcastChannel("go");
+          channel.onmessage = () => { window.__loaded = eval(script)(module); };
+        }""", [LOAD_KEY, DPOP_MODULE])
+    starter = open_tab(context, live_server.url)
+    starter.evaluate("new BroadcastChannel('go').postMessage('go')")
+    loaded = [tab.evaluate("async () => { while (!window.__loaded) "
+                           "await new Promise((r) => setTimeout(r, 20)); return window.__loaded; }")
+              for tab in tabs]
+
+    # Each tab made a pair (both found none), yet both use the one that was stored first.
+    assert [tab["keysMade"] for tab in loaded] == [1, 1]
+    assert loaded[0]["thumbprint"] == loaded[1]["thumbprint"]
+    for tab in loaded:
+        assert tab["extractable"] is False
+        assert tab["exported"] == ["InvalidAccessError", "InvalidAccessError"]
+        assert tab["algorithm"] == {"name": "ECDSA", "namedCurve": "P-256"}
+
+    # A reload (and a third tab) reads it back: no new pair.
+    tabs[0].reload()
+    again = tabs[0].evaluate(LOAD_KEY, DPOP_MODULE)
+    third = open_tab(context, live_server.url).evaluate(LOAD_KEY, DPOP_MODULE)
+    assert again["thumbprint"] == third["thumbprint"] == loaded[0]["thumbprint"]
+    assert again["keysMade"] == third["keysMade"] == 0
+
+    # Another browser profile has a key of its own.
+    other = browser.new_context()
+    assert open_tab(other, live_server.url).evaluate(LOAD_KEY, DPOP_MODULE)["thumbprint"] != \
+        loaded[0]["thumbprint"]
+    other.close()
+    context.close()
+
+
+def test_chromium_proofs_pass_the_cores_checks(live_server, browser, settings):  # noqa: F811
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP_NONCE": True}
+    nonce = dpop.current_nonce()
+    page = open_tab(browser.new_context(), live_server.url)
+    made = page.evaluate("""async ([module, base, nonce]) => {
+      const { createClient } = await import(module);
+      const client = createClient({ dpop: true, authURL: base + "/api/auth/" });
+      const { DPoPProver, storedKeyPair } = await import(module.replace("doubletoken.js",
+                                                                        "doubletoken-dpop.js"));
+      const prover = new DPoPProver(() => storedKeyPair("doubletoken"));
+      prover.rememberNonce(base, nonce);
+      return {
+        thumbprint: await client.dpopThumbprint(),
+        login: await prover.proof({ method: "POST", url: base + "/api/auth/login/" }),
+        me: await prover.proof({ method: "get", url: base + "/api/me/?x=1",
+                                 accessToken: "the.access.token" }),
+      };
+    }""", [CLIENT_MODULE, live_server.url, nonce])
+    now = time.time()
+    login = dpop.check_proof(made["login"], method="POST",
+                             uri=f"{live_server.url}/api/auth/login/", now=now)
+    # The client and a prover of the same name use the one key of the profile.
+    assert login.jkt == made["thumbprint"]
+    me = dpop.check_proof(made["me"], method="GET", uri=f"{live_server.url}/api/me/",
+                          access_token="the.access.token", jkt=made["thumbprint"], now=now)
+    assert me.htu == f"{live_server.url}/api/me/"
+    with pytest.raises(dpop.ProofError):
+        dpop.check_proof(made["me"], method="GET", uri=f"{live_server.url}/api/me/",
+                         access_token="another.access.token", now=now)
