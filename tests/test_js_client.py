@@ -4,7 +4,8 @@ One pytest test starts the live server with short lifetimes and runs ``node --te
 against it (base URL in DOUBLETOKEN_TEST_URL); it fails with node's output when node fails.
 The server counts, per session, the refresh requests that reach it, so the node tests can
 assert "exactly one refresh" on the server's side, and offers two endpoints that misbehave
-on purpose (always 401 token_expired; a refresh endpoint that is always 503).
+on purpose (always 401 token_expired; a refresh endpoint that is always 503), and two that
+check DPoP proofs with the core's own ``dpop.check_proof`` and want the server's nonce in them.
 """
 
 import json
@@ -23,7 +24,9 @@ from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from django_doubletoken import services, signals
+from django_doubletoken import dpop, services, signals
+from django_doubletoken.dpop.jose import json_object
+from django_doubletoken.http import request_uri
 from tests.helpers import access_token
 from tests.urls import urlpatterns as test_urlpatterns
 
@@ -39,6 +42,7 @@ _lock = threading.Lock()
 refresh_calls: Counter = Counter()  # session id -> refresh requests that reached the service
 rotations: Counter = Counter()  # session id -> real rotations (session_refreshed)
 expired_hits: Counter = Counter()  # session id -> calls to the always-401 endpoint
+nonce_hits: Counter = Counter()  # session id -> calls to the DPoP endpoints
 
 
 def _sid(token: str | None) -> str:
@@ -52,6 +56,45 @@ def counts_view(request, sid):
     with _lock:
         return JsonResponse({"refreshes": refresh_calls[sid], "rotations": rotations[sid],
                              "expired_hits": expired_hits[sid]})
+
+
+def nonce_hits_view(request, sid):
+    with _lock:
+        return JsonResponse({"hits": nonce_hits[sid]})
+
+
+def _use_dpop_nonce():
+    return JsonResponse({"detail": "The DPoP proof must carry the server's nonce.",
+                         "code": "use_dpop_nonce"}, status=401,
+                        headers={"WWW-Authenticate": 'DPoP error="use_dpop_nonce"',
+                                 dpop.NONCE_HEADER: dpop.current_nonce()})
+
+
+@csrf_exempt
+def dpop_nonce_view(request):
+    """Accepts a request whose ``Authorization: DPoP <token>`` comes with a proof the core
+    accepts for it, carrying the server's current nonce (else 401 use_dpop_nonce and the
+    nonce, RFC 9449 §9). Answers what it verified."""
+    token = request.headers.get("Authorization", "").removeprefix("DPoP ")
+    with _lock:
+        nonce_hits[_sid(token)] += 1
+    try:
+        proof = dpop.verify_proof(request.headers.get("DPoP"), method=request.method,
+                                  uri=request_uri(request), access_token=token)
+    except dpop.ProofError as error:
+        return JsonResponse({"detail": str(error), "code": error.code}, status=401)
+    claims = json_object(request.headers["DPoP"].split(".")[1])
+    if not dpop.nonce_is_current(claims.get("nonce")):
+        return _use_dpop_nonce()
+    return JsonResponse({"jkt": proof.jkt, "htm": proof.htm, "htu": proof.htu})
+
+
+@csrf_exempt
+def always_nonce_view(request):
+    """Keeps asking for a new nonce, whatever the proof."""
+    with _lock:
+        nonce_hits[_sid(request.headers.get("Authorization", "").removeprefix("DPoP "))] += 1
+    return _use_dpop_nonce()
 
 
 @csrf_exempt
@@ -85,6 +128,9 @@ urlpatterns = [
     path("__test__/always-expired/", always_expired_view),
     path("__test__/down/refresh/", unavailable_view),
     path("__test__/expired-access/", expired_access_view),
+    path("__test__/nonce-hits/<str:sid>/", nonce_hits_view),
+    path("__test__/dpop-nonce/", dpop_nonce_view),
+    path("__test__/always-nonce/", always_nonce_view),
 ]
 
 
