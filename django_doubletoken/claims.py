@@ -25,6 +25,7 @@ RESERVED_CLAIMS = frozenset({
     "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
     "typ", "alg", "kid", "cty",
     "sid", "client", "sxp", "gen", "axp",
+    "cnf", "auth_time", "acr", "amr",  # tokens.SessionContext
 })
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.db.models.functions import Least
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .tokens import SessionContext
 
 
 class RevokeReason(models.TextChoices):
@@ -236,6 +239,21 @@ class DeviceSession(models.Model):
     revoke_reason = models.CharField(
         _("revoke reason"), max_length=32, choices=RevokeReason.choices, blank=True
     )
+    # The session's tokens.SessionContext: its DPoP key, when and how the user last
+    # authenticated on this device. Every token of the session carries a copy. Database
+    # defaults, so that rows written by code that predates them (a rolling deploy, a bulk
+    # load) are valid too.
+    dpop_jkt = models.CharField(
+        _("DPoP key thumbprint"), max_length=64, blank=True, default="", db_default="",
+        help_text=_("RFC 7638 thumbprint of the key this session's tokens are bound to."),
+    )
+    auth_time = models.DateTimeField(_("last authenticated"), null=True, blank=True)
+    acr = models.CharField(_("authentication context"), max_length=100, blank=True, default="",
+                           db_default="")
+    amr = models.CharField(
+        _("authentication methods"), max_length=200, blank=True, default="", db_default="",
+        help_text=_("Space-separated, e.g. \"pwd otp\"."),
+    )
 
     objects = DeviceSessionQuerySet.as_manager()
 
@@ -264,6 +282,23 @@ class DeviceSession(models.Model):
     def __str__(self) -> str:
         label = self.device or self.client
         return f"{self.user} · {label} · {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def context(self) -> SessionContext:
+        return SessionContext(
+            jkt=self.dpop_jkt,
+            auth_time=None if self.auth_time is None else int(self.auth_time.timestamp()),
+            acr=self.acr,
+            amr=tuple(self.amr.split()),
+        )
+
+    @context.setter
+    def context(self, context: SessionContext) -> None:
+        self.dpop_jkt = context.jkt
+        self.auth_time = (None if context.auth_time is None
+                          else datetime.fromtimestamp(context.auth_time, tz=dt_timezone.utc))
+        self.acr = context.acr
+        self.amr = " ".join(context.amr)
 
     @property
     def is_revoked(self) -> bool:

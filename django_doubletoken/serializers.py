@@ -134,14 +134,15 @@ class UnixDateTimeField(ExactDateTimeField):
         return super().to_representation(datetime.fromtimestamp(value, tz=dt_timezone.utc))
 
 
-class BearerTypeField(serializers.ChoiceField):
-    """The OAuth ``token_type`` (RFC 6750): always ``Bearer``."""
+class TokenTypeField(serializers.ChoiceField):
+    """The OAuth ``token_type``: ``Bearer`` (RFC 6750), or ``DPoP`` (RFC 9449 §5) when the
+    session is bound to the client's key."""
 
     def __init__(self) -> None:
-        super().__init__(choices=["Bearer"], source="*")
+        super().__init__(choices=["Bearer", "DPoP"], source="*")
 
     def to_representation(self, value) -> str:
-        return "Bearer"
+        return getattr(value, "token_type", "Bearer")
 
 
 # The body of login/ and refresh/, from a ``services.TokenPair``. (A comment, not a docstring:
@@ -151,7 +152,7 @@ class TokenPairResponseSerializer(serializers.Serializer):
     refresh = serializers.CharField(
         required=False, help_text="Absent with cookie transport: it is in an HttpOnly cookie."
     )
-    token_type = BearerTypeField()
+    token_type = TokenTypeField()
     access_expires_at = ExactDateTimeField()
     refresh_expires_at = ExactDateTimeField()
     session_id = serializers.UUIDField()

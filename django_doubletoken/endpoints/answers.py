@@ -105,7 +105,7 @@ def token_pair_body(pair: TokenPair) -> dict[str, Any]:
     return {
         "access": str(pair.access),
         "refresh": str(pair.refresh),
-        "token_type": "Bearer",
+        "token_type": pair.token_type,
         "access_expires_at": pair.access_expires_at.isoformat(),
         "refresh_expires_at": pair.refresh_expires_at.isoformat(),
         "session_id": str(pair.session_id),

@@ -175,6 +175,7 @@ def _new_replacement(claims: AccessClaims, now: int) -> _Replacement | None:
         client=claims.client,
         session_expires=claims.session_expires,
         custom=claims.custom,  # as verified: the hot path never reads the database
+        context=claims.context,
     )
     return _Replacement(Successor(token, now), jti, exp)
 

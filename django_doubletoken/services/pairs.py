@@ -21,6 +21,8 @@ class TokenPair:
     access_expires_at: datetime
     refresh_expires_at: datetime
     session_id: str
+    # RFC 9449 §5: a pair bound to a DPoP key is used with the "DPoP" scheme.
+    token_type: str = "Bearer"
 
 
 def issue_pair(session: DeviceSession, custom: Mapping[str, Any] | None = None) -> TokenPair:
@@ -39,13 +41,14 @@ def issue_pair(session: DeviceSession, custom: Mapping[str, Any] | None = None) 
         expires_at=session.expires_at,
         absolute_expires_at=session.absolute_expires_at,
         custom=custom,
+        context=session.context,
     )
 
 
 def pair_of_row(
     *, sid: str, sub: str, client: str, generation: int, issued_at: datetime,
     expires_at: datetime, absolute_expires_at: datetime,
-    custom: Mapping[str, Any] | None = None,
+    custom: Mapping[str, Any] | None = None, context: tokens.SessionContext = tokens.NO_CONTEXT,
 ) -> TokenPair:
     """``issue_pair`` from the row's values (``issued_at``: when its generation began,
     ``expires_at``: the earlier of its refresh and absolute expiries), for a caller that knows
@@ -63,6 +66,7 @@ def pair_of_row(
         client=client,
         session_expires=refresh_exp,
         custom=custom,
+        context=context,
     )
     refresh = tokens.encode_refresh(
         sub=sub,
@@ -72,6 +76,7 @@ def pair_of_row(
         exp=refresh_exp,
         client=client,
         absolute_expires=unix(absolute_expires_at),
+        context=context,
     )
     return TokenPair(
         access=access,
@@ -79,4 +84,5 @@ def pair_of_row(
         access_expires_at=from_unix(access_exp),
         refresh_expires_at=from_unix(refresh_exp),
         session_id=sid,
+        token_type="DPoP" if context.bound else "Bearer",
     )

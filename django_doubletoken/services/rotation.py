@@ -94,6 +94,7 @@ def _rotate_current(
         issued_at=now,
         expires_at=min(refresh_expires, absolute),
         absolute_expires_at=absolute,
+        context=claims.context,  # the row's, as of the generation this token belongs to
     )
 
 

@@ -4,6 +4,7 @@ reuse, session limit, user changes), and deleted once it can never be used again
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..claims import claims_function, custom_claims
 from ..conf import ClientProfile, doubletoken_settings
 from ..models import DeviceSession, RevokeReason
 from ..store import SessionState
+from ..tokens import NO_CONTEXT, SessionContext
 from . import last_login
 from .common import (
     active_state_ttl,
@@ -26,6 +28,7 @@ from .common import (
     note_revoked,
     revoked_state_ttl,
     session_uuid,
+    unix,
 )
 from .pairs import TokenPair, issue_pair
 
@@ -38,8 +41,12 @@ def login(
     ip: str | None = None,
     user_agent: str = "",
     request: HttpRequest | None = None,
+    context: SessionContext | None = None,
 ) -> TokenPair:
     """Open a device session for an already authenticated ``user`` and return its tokens.
+
+    ``context``: the session's DPoP key and how the user authenticated (``acr``, ``amr``);
+    its ``auth_time`` defaults to now.
 
     Sends ``user_logged_in`` (whose Django receiver updates ``last_login``) and
     ``session_created``. In the common case (no ACCESS_TOKEN_CLAIMS, no MAX_SESSIONS for the
@@ -60,6 +67,10 @@ def login(
         refresh_expires_at=min(now + profile.refresh_lifetime, absolute),
         absolute_expires_at=absolute,
     )
+    context = context or NO_CONTEXT
+    if context.auth_time is None:
+        context = replace(context, auth_time=unix(now))
+    session.context = context
     if claims_function() is None and not profile.max_sessions and not _row_signals_heard():
         pair, over_limit = _open(session, user, now), []
     else:
