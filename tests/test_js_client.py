@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -117,6 +118,20 @@ def expired_access_view(request):
 
 
 @csrf_exempt
+def aged_access_view(request):
+    """POST {"access": <a genuine access token>} → a valid access token of the same session
+    (and key binding) whose user authenticated an hour ago (``auth_time``): a step-up guard
+    refuses it at once, whatever its ``max_age``."""
+    sent = json.loads(request.body)["access"]
+    original = jwt.decode(sent, options={"verify_signature": False})
+    pair = {"access": sent, "session_id": original["sid"]}
+    extra = {name: original[name] for name in ("cnf", "acr", "amr") if name in original}
+    aged = access_token(pair, client=original["client"], auth_time=int(time.time()) - 3600,
+                        **extra)
+    return JsonResponse({"access": aged})
+
+
+@csrf_exempt
 def unavailable_view(request):
     return JsonResponse({"detail": "The token store is unavailable.",
                          "code": "cache_unavailable"}, status=503)
@@ -128,6 +143,7 @@ urlpatterns = [
     path("__test__/always-expired/", always_expired_view),
     path("__test__/down/refresh/", unavailable_view),
     path("__test__/expired-access/", expired_access_view),
+    path("__test__/aged-access/", aged_access_view),
     path("__test__/nonce-hits/<str:sid>/", nonce_hits_view),
     path("__test__/dpop-nonce/", dpop_nonce_view),
     path("__test__/always-nonce/", always_nonce_view),
@@ -168,7 +184,8 @@ def counting_server(live_server, settings, monkeypatch):
     signals.session_refreshed.disconnect(on_refreshed)
 
 
-def test_node_suite_against_the_live_server(counting_server, user, password, tmp_path):
+def test_node_suite_against_the_live_server(counting_server, user, other_user, password,
+                                            tmp_path):
     node = shutil.which("node")
     assert node, "node (20 or later) is needed for the JS client's tests"
     tap = tmp_path / "node.tap"
@@ -177,6 +194,9 @@ def test_node_suite_against_the_live_server(counting_server, user, password, tmp
         "DOUBLETOKEN_TEST_URL": counting_server.url,
         "DOUBLETOKEN_TEST_USER": user.username,
         "DOUBLETOKEN_TEST_PASSWORD": password,
+        # A user of its own for the tests that sign out "every other device" (the other files
+        # run side by side with alice's sessions).
+        "DOUBLETOKEN_TEST_OTHER_USER": other_user.username,
     }
     if REAL_AXIOS.exists():
         env.setdefault("DOUBLETOKEN_TEST_AXIOS", str(REAL_AXIOS))

@@ -455,8 +455,11 @@ export class DoubleTokenClient extends EventTarget {
    * server's nonce on use_dpop_nonce, a re-authentication (onStepUp) on
    * insufficient_user_authentication.
    */
-  async fetch(input, init) {
-    const budget = { renew: 1, nonce: 1, stepUp: 1 };
+  fetch(input, init) {
+    return this.#fetchWithin(input, init, { renew: 1, nonce: 1, stepUp: 1 });
+  }
+
+  async #fetchWithin(input, init, budget) {
     for (;;) {
       // A Request's body can be read once: each attempt sends a copy.
       const attempt = await this.#attempt(input instanceof Request ? input.clone() : input, init);
@@ -691,12 +694,13 @@ export class DoubleTokenClient extends EventTarget {
   async reauthenticate(password) {
     const sentAt = this.#now();
     const credentials = typeof password === "string" ? { password } : password;
-    const response = await this.fetch(new URL("reauthenticate/", this.#authURL), {
+    // Never a step-up of its own: it runs inside one (onStepUp), which would wait for itself.
+    const response = await this.#fetchWithin(new URL("reauthenticate/", this.#authURL), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(credentials),
       credentials: this.#credentials,
-    });
+    }, { renew: 1, nonce: 1, stepUp: 0 });
     if (!response.ok) throw await refusal(response, "re-authentication");
     const body = await response.json();
     this.#save(this.#recordFrom(body), { header: response.headers.get("Date"), sentAt });
