@@ -57,7 +57,8 @@ async function cure(client, error, state) {
       maxAge: typeof body.max_age === "number" ? body.max_age : null,
       acrValues: typeof body.acr_values === "string" ? body.acr_values.split(" ") : null,
     };
-    return (await client.stepUp(state.sent, challenge)) && { steppedUp: true };
+    const stepped = await client.stepUp(state.sent, challenge, { sentAt: state.sentAt });
+    return stepped && { steppedUp: true };
   }
   const replay = await client.recover(state.sent, body.code, { replayed: Boolean(state.replayed) });
   return replay && { replayed: true };
@@ -72,7 +73,7 @@ export function attachAxios(instance, client) {
     const { token: sent, headers } = await client.authorize(method, url);
     config.headers = config.headers ?? {};
     for (const [name, value] of Object.entries(headers)) setHeader(config.headers, name, value);
-    config[STATE] = { ...config[STATE], sent, url };
+    config[STATE] = { ...config[STATE], sent, url, sentAt: Date.now() };
     return config;
   });
 

@@ -156,9 +156,11 @@ export class DoubleTokenClient extends EventTarget {
   /**
    * For other HTTP libraries: a request sent with `sent` got 401
    * insufficient_user_authentication. True: replay it with accessToken() (re-authenticated
-   * meanwhile, here through onStepUp or in another tab).
+   * meanwhile, here through onStepUp or in another tab). `sentAt` (Date.now() when it was
+   * sent): a request sent before the user declined a step-up is not asked about again.
    */
-  stepUp(sent: string | null | undefined, challenge?: Partial<StepUpChallenge>): Promise<boolean>;
+  stepUp(sent: string | null | undefined, challenge?: Partial<StepUpChallenge>,
+         options?: { sentAt?: number }): Promise<boolean>;
   /** Cookie transport: get an access token from the refresh cookie at page load. */
   resume(): Promise<boolean>;
   sessions(): Promise<DeviceSession[]>;

@@ -361,6 +361,7 @@ export class DoubleTokenClient extends EventTarget {
   #onStepUp = null;
   #stepUpLock;
   #stepUpInflight = null;
+  #stepUpDeclinedAt = -Infinity;
   #inflight = null;
   #sessionId = null;
   #timer = null;
@@ -468,7 +469,7 @@ export class DoubleTokenClient extends EventTarget {
   }
 
   /** Should a request that got `response` go out again? Spends `budget`; never loops. */
-  async #cure({ response, sent, url }, budget) {
+  async #cure({ response, sent, sentAt }, budget) {
     if (response.status !== 401 && response.status !== 400) return false;
     const body = await errorBody(response);
     if (body.code === USE_DPOP_NONCE) {
@@ -476,7 +477,7 @@ export class DoubleTokenClient extends EventTarget {
     }
     if (response.status !== 401) return false;
     if (STEP_UP_CODES.has(body.code)) {
-      return budget.stepUp-- > 0 && this.stepUp(sent, stepUpChallenge(body));
+      return budget.stepUp-- > 0 && this.stepUp(sent, stepUpChallenge(body), { sentAt });
     }
     const replay = await this.recover(sent, body.code, { replayed: budget.renew <= 0 });
     if (replay) budget.renew--;
@@ -491,7 +492,7 @@ export class DoubleTokenClient extends EventTarget {
     this.#dpop?.rememberNonce(url, response.headers.get("DPoP-Nonce"));
     const date = { header: response.headers.get("Date"), sentAt };
     this.pickUpHeader(response.headers.get(this.#headerName), sent, date);
-    return { response, sent, url };
+    return { response, sent, sentAt };
   }
 
   /**
@@ -715,10 +716,14 @@ export class DoubleTokenClient extends EventTarget {
    * tab. One prompt for every request of every tab that hits a guard meanwhile: one step-up
    * in flight per tab, one at a time across tabs (like a refresh), and a tab that gets the
    * lock after another's re-authentication replays without asking. False without onStepUp,
-   * or when the user gave up.
+   * or when the user gave up — also for the requests that were sent before they did (`sentAt`,
+   * local clock): one "no" is not asked again for each of them.
    */
-  stepUp(sent, challenge = {}) {
+  stepUp(sent, challenge = {}, { sentAt } = {}) {
     if (!this.#onStepUp || !sent) return Promise.resolve(false);
+    if (sentAt !== undefined && sentAt <= this.#stepUpDeclinedAt) {
+      return Promise.resolve(this.#reauthenticatedSince(sent));
+    }
     this.#stepUpInflight ??= this.#stepUpLock(() => this.#stepUpLocked(sent, challenge))
       .finally(() => {
         this.#stepUpInflight = null;
@@ -732,11 +737,15 @@ export class DoubleTokenClient extends EventTarget {
     try {
       await this.#onStepUp({ maxAge: challenge.maxAge ?? null, acrValues: challenge.acrValues ?? null });
     } catch {
-      return false; // the dialog was cancelled, or the re-authentication failed
+      // the dialog was cancelled, or the re-authentication failed
+    }
+    if (!this.#reauthenticatedSince(sent)) {
+      this.#stepUpDeclinedAt = this.#now();
+      return false;
     }
     // The next lock holder (another tab) must read the new pair: see LOCK_SETTLE_MS.
     await sleep(LOCK_SETTLE_MS);
-    return this.#reauthenticatedSince(sent);
+    return true;
   }
 
   /** Is the stored token of a later authentication (`auth_time`) than `sent`? */
