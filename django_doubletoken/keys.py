@@ -21,6 +21,21 @@ from django.utils.crypto import salted_hmac
 from .conf import derived_from_settings, doubletoken_settings
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+
+def algorithm_available(name: Any) -> bool:
+    """Whether ``name`` names a signing algorithm PyJWT can use here: a string, not "none",
+    and implemented (RSA, EC and EdDSA need ``cryptography``). Every setting that names an
+    algorithm is checked with this, before PyJWT's lookup (which a list would crash)."""
+    if not isinstance(name, str) or name.lower() == "none":
+        return False
+    try:
+        jwt.get_algorithm_by_name(name)
+    except NotImplementedError:
+        return False
+    return True
+
+
 # RFC 7638 §3.2: the members that make up each key type's thumbprint.
 THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
                       "OKP": ("crv", "kty", "x")}

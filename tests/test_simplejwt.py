@@ -312,3 +312,31 @@ def test_the_how_to_shows_the_tested_settings():
     for indent, block in blocks:
         code = "".join(line.removeprefix(indent) for line in block.splitlines(keepends=True))
         assert code in tested, code
+
+
+def test_the_purge_deletes_the_records_of_expired_tokens_only(migrating, user):
+    """purge_device_sessions also deletes exchange records whose simplejwt token expired: such
+    a token is refused as expired, record or not; a live token's record stays (it is spent)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    expired = mint(RefreshToken, user)
+    assert _refresh(Client(), expired)[0] == 200
+    live = mint(RefreshToken, user)
+    status, first = _refresh(Client(), live)
+    assert status == 200
+    # Expiry (beyond simplejwt's LEEWAY) moved into the past for the first record only.
+    SimpleJWTExchange.objects.filter(jti=expired["jti"]).update(
+        token_expires_at=timezone.now() - timedelta(minutes=5))
+    output = StringIO()
+    call_command("purge_device_sessions", "--batch-size", "1", stdout=output)
+    assert "Deleted 1 expired simplejwt exchange record(s) in all." in output.getvalue()
+    assert list(SimpleJWTExchange.objects.values_list("jti", flat=True)) == [live["jti"]]
+    # The live token's record still makes it the same session (no second exchange); the
+    # expired one is refused on its expiry, record or not.
+    sessions = DeviceSession.objects.count()
+    assert _refresh(Client(), live)[1]["session_id"] == first["session_id"]
+    assert DeviceSession.objects.count() == sessions
+    expired.set_exp(lifetime=-timedelta(minutes=5))
+    assert _code(_refresh(Client(), expired)) == (401, "session_expired")

@@ -6,7 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from ..conf import DEFAULTS, doubletoken_settings
-from ..dpop import ALGORITHM_KEYS, MODES, OFF, pyjwt_algorithm
+from ..dpop import ALGORITHM_KEYS, MODES, OFF
+from ..dpop.keys import PYJWT_NAMES
+from ..keys import algorithm_available
 from . import problem
 
 
@@ -45,13 +47,6 @@ def _algorithms(in_use: bool) -> list:
     refused = [name for name in names if name not in ALGORITHM_KEYS]
     if refused:
         return [problem("E052", refused=refused, choices=choices)]
-    missing = [name for name in names if not _available(name)] if in_use else []
+    missing = [name for name in names
+               if not algorithm_available(PYJWT_NAMES.get(name, name))] if in_use else []
     return [problem("E053", missing=missing)] if missing else []
-
-
-def _available(name: str) -> bool:
-    try:
-        pyjwt_algorithm(name)
-    except NotImplementedError:
-        return False
-    return True

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import jwt
-
 from ..conf import doubletoken_settings
-from ..keys import HMAC_ALGORITHMS, KeyConfigurationError, build_key_ring
+from ..keys import HMAC_ALGORITHMS, KeyConfigurationError, algorithm_available, build_key_ring
 from . import problem
 
 
@@ -13,11 +11,7 @@ def key_problems() -> list:
     """Part of ``settings.check_settings``: at most one problem, the first that stops the
     keys from working."""
     algorithm = doubletoken_settings.ALGORITHM
-    if not isinstance(algorithm, str) or algorithm.lower() == "none":
-        return [problem("E010", algorithm=algorithm)]
-    try:
-        jwt.get_algorithm_by_name(algorithm)
-    except NotImplementedError:
+    if not algorithm_available(algorithm):
         return [problem("E010", algorithm=algorithm)]
     if not isinstance(doubletoken_settings.PREVIOUS_VERIFYING_KEYS, (list, tuple)):
         return [problem("E028")]

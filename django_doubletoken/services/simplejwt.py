@@ -18,8 +18,9 @@ blacklist models are looked up in the app registry only when that app is install
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -44,6 +45,7 @@ from ..errors import (
     TokenError,
 )
 from ..http import remote_ip, user_agent
+from ..keys import algorithm_available
 from ..models import DeviceSession, RevokeReason, SimpleJWTExchange
 from .common import database_available, from_unix
 from .pairs import TokenPair, issue_pair
@@ -124,15 +126,10 @@ def verifying_key(config: dict[str, Any]) -> Any:
     """The key simplejwt verifies with: the signing key for HMAC, else VERIFYING_KEY.
     ``MigrationSettingError`` when that key is missing or the algorithm is not usable."""
     algorithm = config["ALGORITHM"]
-    if not isinstance(algorithm, str):  # before PyJWT's lookup, which a list would crash
-        raise MigrationSettingError(f"SIMPLE_JWT['ALGORITHM'] {algorithm!r} is not a name.")
-    if algorithm.lower() == "none":
-        raise MigrationSettingError("SIMPLE_JWT['ALGORITHM'] 'none' verifies nothing.")
-    try:
-        jwt.get_algorithm_by_name(algorithm)
-    except NotImplementedError:
+    if not algorithm_available(algorithm):
         raise MigrationSettingError(
-            f"SIMPLE_JWT['ALGORITHM'] {algorithm!r} is not one PyJWT can verify.") from None
+            f"SIMPLE_JWT['ALGORITHM'] {algorithm!r} is not an algorithm PyJWT can verify with "
+            "here (a name such as 'HS256' or 'RS256'; never 'none').")
     name = "SIGNING_KEY" if algorithm.startswith("HS") else "VERIFYING_KEY"
     if not config[name]:
         raise MigrationSettingError(
@@ -288,3 +285,20 @@ def _exchanged_again(jti: str, now: datetime, request: HttpRequest | None) -> To
         signals.refresh_reused.send_robust(sender=DeviceSession, session=reused, request=request)
     raise TokenError(REFRESH_REUSED)
 
+
+def purge_exchanges(*, batch_size: int, now: datetime | None = None) -> Iterator[int]:
+    """Delete the records of exchanged simplejwt tokens that have expired (beyond simplejwt's
+    LEEWAY), ``batch_size`` rows per transaction, yielding each batch's count. Such a token is
+    refused on its expiry (or on the migration's end) before its record is ever looked up, so
+    the record no longer keeps anything spent."""
+    leeway = simple_jwt_settings()["LEEWAY"]
+    leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway or 0)
+    expired = SimpleJWTExchange.objects.filter(
+        token_expires_at__lt=(now or timezone.now()) - leeway).order_by("token_expires_at")
+    while True:
+        with transaction.atomic():
+            batch = list(expired.values_list("pk", flat=True)[:batch_size])
+            if not batch:
+                return
+            deleted, _ = SimpleJWTExchange.objects.filter(pk__in=batch).delete()
+        yield deleted

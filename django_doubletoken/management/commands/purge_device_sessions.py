@@ -1,8 +1,10 @@
-"""Delete device sessions that can never be used again, in small batches (cron-safe)."""
+"""Delete device sessions that can never be used again, in small batches (cron-safe), and the
+records of exchanged simplejwt tokens that have expired."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,12 +12,14 @@ from django.utils import timezone
 
 from django_doubletoken import services
 from django_doubletoken.models import DeviceSession
+from django_doubletoken.services.simplejwt import purge_exchanges
 
 
 class Command(BaseCommand):
     help = (
         "Delete device sessions that expired more than --expired-days ago or were revoked "
-        "more than --revoked-days ago, --batch-size rows per transaction."
+        "more than --revoked-days ago, --batch-size rows per transaction; then the records "
+        "of exchanged simplejwt tokens that have expired (SIMPLEJWT_MIGRATION)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -44,10 +48,20 @@ class Command(BaseCommand):
             count = DeviceSession.objects.purgeable(**cutoffs).count()
             self.stdout.write(f"Would delete {count} device session(s) (dry run).")
             return
-        total = 0
-        for deleted in services.purge_sessions(**cutoffs, batch_size=options["batch_size"]):
-            total += deleted
-            self.stdout.write(f"Deleted {deleted} device session(s) ({total} so far).")
-            if options["sleep"]:
-                time.sleep(options["sleep"])
+        batches = services.purge_sessions(**cutoffs, batch_size=options["batch_size"])
+        total = self._run(batches, "device session(s)", options["sleep"])
         self.stdout.write(self.style.SUCCESS(f"Deleted {total} device session(s) in all."))
+        spent = self._run(purge_exchanges(batch_size=options["batch_size"], now=now),
+                          "expired simplejwt exchange record(s)", options["sleep"])
+        if spent:
+            self.stdout.write(self.style.SUCCESS(
+                f"Deleted {spent} expired simplejwt exchange record(s) in all."))
+
+    def _run(self, batches: Iterator[int], what: str, pause: float) -> int:
+        total = 0
+        for deleted in batches:
+            total += deleted
+            self.stdout.write(f"Deleted {deleted} {what} ({total} so far).")
+            if pause:
+                time.sleep(pause)
+        return total
