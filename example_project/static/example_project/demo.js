@@ -6,6 +6,8 @@ const config = document.body.dataset;
 const cookieMode = config.cookieMode === "true";
 const BURST = 20;
 
+// docs/how-to/js-client.md shows the sections marked "--8<--".
+// --8<-- [start:client]
 const auth = createClient({
   authURL: config.authUrl,
   // With the cookie transport the refresh token is out of reach of scripts, and the access
@@ -21,6 +23,7 @@ const auth = createClient({
   // many requests and tabs hit it), re-authenticate this session, and the client replays.
   onStepUp: (challenge) => confirmIdentity(challenge),
 });
+// --8<-- [end:client]
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -216,6 +219,7 @@ function duration(seconds) {
   return seconds >= 120 ? `${Math.round(seconds / 60)} minutes` : `${seconds} seconds`;
 }
 
+// --8<-- [start:step-up]
 /** The client's onStepUp: resolves once the user re-authenticated, rejects if they cancel. */
 function confirmIdentity({ maxAge, acrValues }) {
   const dialog = $("#step-up");
@@ -261,6 +265,7 @@ function confirmIdentity({ maxAge, acrValues }) {
     $("#step-up-password").focus();
   });
 }
+// --8<-- [end:step-up]
 
 // --- account: sensitive actions behind the step-up guard -------------------------------------
 
