@@ -1021,8 +1021,14 @@ function keepAuthenticated(client, socket, first, { renewBefore, url }) {
     clearTimeout(timer);
     for (const type of events) client.removeEventListener(type, onTokens);
     client.removeEventListener("logout", onLogout);
-    if (LOGOUT_CODES.has(event.reason) && SOCKET_CLOSE_CODES[event.reason] === event.code) {
-      client.recover(current, event.reason).catch(() => {});
+    // The reason is the code, then the challenge's parameters: use_dpop_nonce nonce="...".
+    const [code, params = ""] = (event.reason ?? "").split(/ (.*)/s);
+    if (SOCKET_CLOSE_CODES[code] !== event.code) return;
+    if (LOGOUT_CODES.has(code)) client.recover(current, code).catch(() => {});
+    if (code === USE_DPOP_NONCE) {
+      // The next socket (the application reconnects) carries the server's nonce.
+      const nonce = /(?:^|[ ,])nonce="([^"]*)"/.exec(params)?.[1];
+      client.pickUpNonce(url ?? socket.url, nonce);
     }
   });
   return socket;
