@@ -4,8 +4,10 @@
 // new one gets no more than that. (The session is marked bound in storage: what login does
 // once the server binds; the end-to-end tests live in tests/test_browser_dpop.py.)
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { test } from "node:test";
 
+import { attachAxios } from "../../django_doubletoken/static/django_doubletoken/doubletoken-axios.js";
 import { memoryStorage } from "../../django_doubletoken/static/django_doubletoken/doubletoken.js";
 import { BASE, login, newClient } from "./helpers.mjs";
 
@@ -71,4 +73,22 @@ test("DPoP: a slid token of a bound session stays bound", async () => {
   assert.equal(client.pickUpHeader(`DPoP ${newer}`, sent), true);
   assert.equal(client.accessToken(), newer);
   assert.equal(storage.get().tokenType, "DPoP");
+});
+
+test("DPoP through the axios adapter: a proof per request, one more try with the nonce", {
+  skip: !process.env.DOUBLETOKEN_TEST_AXIOS && "the real axios is not installed",
+}, async () => {
+  const axios = createRequire(import.meta.url)(process.env.DOUBLETOKEN_TEST_AXIOS);
+  const { client, pair } = await boundClient();
+  const api = axios.create();
+  attachAxios(api, client);
+
+  const response = await api.post(`${CHECKED}?page=1`, { a: 1 });
+
+  assert.equal(response.status, 200);
+  assert.equal(response.data.jkt, await client.dpopThumbprint());
+  assert.deepEqual([response.data.htm, response.data.htu], ["POST", CHECKED]);
+  assert.equal(await nonceHits(pair.session_id), 2);
+  await assert.rejects(api.get(ALWAYS_NONCE), (error) => error.response.status === 401);
+  assert.equal(await nonceHits(pair.session_id), 4); // once more, never twice
 });
