@@ -26,9 +26,10 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from django_doubletoken import dpop, services, signals
+from django_doubletoken.conf import client_profile
 from django_doubletoken.dpop.jose import json_object
 from django_doubletoken.http import request_uri
-from tests.helpers import access_token
+from tests.helpers import access_claims, access_token, craft
 from tests.urls import urlpatterns as test_urlpatterns
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,8 +127,11 @@ def aged_access_view(request):
     original = jwt.decode(sent, options={"verify_signature": False})
     pair = {"access": sent, "session_id": original["sid"]}
     extra = {name: original[name] for name in ("cnf", "acr", "amr") if name in original}
-    aged = access_token(pair, client=original["client"], auth_time=int(time.time()) - 3600,
-                        **extra)
+    now = int(time.time())
+    # As long-lived as the profile's tokens (a longer one is refused as not ours).
+    lifetime = int(client_profile(original["client"]).access_lifetime.total_seconds())
+    aged = craft(access_claims(pair, iat=now, exp=now + lifetime, client=original["client"],
+                               auth_time=now - 3600, **extra))
     return JsonResponse({"access": aged})
 
 
@@ -165,7 +169,10 @@ def counting_server(live_server, settings, monkeypatch):
         # (__test__/expired-access/): the refreshed token then outlives the burst's replays
         # however slowly a loaded machine serves them, where a 4 s one (3 s after the server
         # floors iat) did not always — a replay past its expiry got a second 401.
-        "CLIENT_PROFILES": {"web": {}, "roomy": {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=2)}},
+        "CLIENT_PROFILES": {"web": {}, "roomy": {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=2)},
+                            # Sessions bound to the client's DPoP key (js/dpop-bound.test.mjs).
+                            "bound": {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=2),
+                                      "DPOP": "optional"}},
     }
     real_refresh = services.refresh
 
