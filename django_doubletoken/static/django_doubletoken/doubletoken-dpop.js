@@ -191,7 +191,9 @@ export class DPoPProver {
       jti: globalThis.crypto.randomUUID(),
       htm: wireMethod(method),
       htu: proofTarget(url),
-      iat: Math.floor(now / 1000),
+      // A second early: the server's clock is known here to within a second (its Date
+      // header), and a proof from its future is refused.
+      iat: Math.floor(now / 1000) - 1,
     };
     if (accessToken) claims.ath = await sha256(accessToken);
     const nonce = this.nonceFor(url);

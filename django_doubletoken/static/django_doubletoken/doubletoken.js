@@ -64,6 +64,9 @@ const STEP_UP_CODES = codesWhere(({ action }) => action === "step_up");
 // RFC 9449 §8-9: the server wants its nonce in the proof (400 at login and refresh, 401
 // elsewhere); its DPoP-Nonce header carries it, and the request is sent once more.
 const USE_DPOP_NONCE = "use_dpop_nonce";
+// A proof's iat this far from the server's clock (its Date header) was made by a clock that is
+// off: the client sends it once more by the server's clock.
+const CLOCK_SKEW_MS = 2000;
 // A step-up waits for a person typing a password: a lease (no Web Locks) lasts that long.
 const STEP_UP_LEASE_MS = 5 * 60 * 1000;
 // The refresh endpoint's answers that mean the session cannot go on (no retry will help).
@@ -362,6 +365,9 @@ export class DoubleTokenClient extends EventTarget {
   #stepUpLock;
   #stepUpInflight = null;
   #stepUpDeclinedAt = -Infinity;
+  // Server minus local clock from the last login/refresh answer: the clock of a proof sent
+  // before any pair is stored (which then carries its own offset).
+  #clockHint = 0;
   #inflight = null;
   #sessionId = null;
   #timer = null;
@@ -439,7 +445,7 @@ export class DoubleTokenClient extends EventTarget {
 
   /** The server's clock, as best known here (local clock + offset from the Date header). */
   serverNow() {
-    return this.#now() + (this.#storage.get()?.clockOffset ?? 0);
+    return this.#now() + (this.#storage.get()?.clockOffset ?? this.#clockHint);
   }
 
   /** Milliseconds the access token has left by the server's clock (negative once expired). */
@@ -617,13 +623,17 @@ export class DoubleTokenClient extends EventTarget {
    * (no `ath`: no access token goes with it), so that the server binds the session to it or
    * checks the binding (a refresh token of a bound session is bound too, RFC 9449 §5); the
    * cookie transport's refresh has no stored pair to say whether it is bound, so it is sent
-   * whenever `dpop` is on. One more try when the server asks for its nonce.
+   * whenever `dpop` is on. One more try when the server asks for its nonce, or refuses a
+   * proof whose `iat` came from a local clock that its `Date` header shows to be off.
    */
   async #postToken(path, { headers = {}, body, timeout }) {
     const url = new URL(path, this.#authURL).href;
+    let measured = null; // the offset the last answer's Date header showed
     for (let tries = 0; ; tries++) {
       const sent = { "Content-Type": "application/json", ...headers };
-      if (this.#dpop) sent.DPoP = await this.#dpop.proof({ method: "POST", url, now: this.serverNow() });
+      const proofTime = measured === null ? this.serverNow() : this.#now() + measured;
+      if (this.#dpop) sent.DPoP = await this.#dpop.proof({ method: "POST", url, now: proofTime });
+      const sentAt = this.#now();
       const response = await this.#fetch(url, {
         method: "POST",
         headers: sent,
@@ -631,10 +641,17 @@ export class DoubleTokenClient extends EventTarget {
         credentials: this.#credentials,
         signal: timeout ? globalThis.AbortSignal?.timeout?.(timeout) : undefined,
       });
+      const offset = clockOffset(response.headers.get("Date"), sentAt, this.#now());
+      if (offset !== null) this.#clockHint = offset;
       const nonce = response.headers.get("DPoP-Nonce");
       this.#dpop?.rememberNonce(url, nonce);
-      if (tries > 0 || !this.#dpop || !nonce || response.ok) return response;
-      if ((await errorCode(response)) !== USE_DPOP_NONCE) return response;
+      if (tries > 0 || !this.#dpop || response.ok) return response;
+      const code = await errorCode(response);
+      const skewed = offset !== null && Math.abs(sentAt + offset - proofTime) > CLOCK_SKEW_MS;
+      if (!(code === USE_DPOP_NONCE && nonce) && !(code === "invalid_dpop_proof" && skewed)) {
+        return response;
+      }
+      measured = offset ?? measured;
     }
   }
 
