@@ -52,7 +52,7 @@ from infra import (
 )
 
 STACKS = ("ours", "ours_stateless", "ours_cached", "simplejwt")
-SCENARIOS = ("get", "get_stateless", "get_cached", "refresh", "sliding", "login")
+SCENARIOS = ("get", "get_stateless", "get_cached", "refresh", "sliding", "login", "dpop")
 # Load labels served by another stack's gunicorn.
 SERVED_BY = {"simplejwt_stateless": "simplejwt"}
 
@@ -250,6 +250,26 @@ class Benchmark:
         path = "/simplejwt/token/" if stack == "simplejwt" else "/ours/auth/login/"
         return lambda: self.load(stack, "login", self.usernames, path)
 
+    def dpop_get(self, expected_rps: float) -> Callable[[], dict]:
+        """GETs of DPoP-bound sessions (ES256 keys), each with a fresh proof: the proof's
+        checks, its key from the thumbprint cache, and its replay record in the request's
+        one round trip. Proofs are made just before the round (their iat must be recent)."""
+        import stacks
+
+        path = "/ours/me/"
+        if not hasattr(self, "dpop_sessions"):
+            self.dpop_sessions = stacks.dpop_sessions(self.users, len(self.users))
+
+        def run() -> dict:
+            needed = int(expected_rps * max(1, round(self.args.duration)) * 1.5) + 500
+            url = self.servers["ours"].base_url + path
+            items = stacks.dpop_items(self.dpop_sessions, needed, url)
+            result = self.load("ours", "dpop", items, path)
+            result["proofs_prepared"] = needed
+            return result
+
+        return run
+
     # --- everything ----------------------------------------------------------------------
 
     def warm_up(self) -> None:
@@ -264,6 +284,8 @@ class Benchmark:
                 self.get(stack)()
             self.login("ours")()
             self.login("simplejwt")()
+            if self._wanted("dpop"):  # every worker imports the sessions' keys once
+                self.dpop_get(3000.0)()
         finally:
             self.args.duration = saved
         for stack, server in self.servers.items():
@@ -345,6 +367,16 @@ class Benchmark:
                 reused,
                 outside,
                 {key: runs[key] for key in (reused[0], outside[0])},
+            )
+        if wanted("dpop"):
+            # The bearer GET's rate sizes the proof lists (a proof is used once).
+            rate = first["ours"]["rps"] if wanted("get") else 3000.0
+            scenario(
+                "dpop",
+                "6. GET, ours DPoP-verified (ES256 proof, replay record) vs ours bearer "
+                "(revocation check), same server",
+                ("ours_dpop", self.dpop_get(rate)),
+                ("ours_bearer", self.get("ours")),
             )
         if wanted("login"):
             scenario(

@@ -101,3 +101,42 @@ def table_bytes() -> dict[str, int]:
             cursor.execute("SELECT pg_total_relation_size(%s)", [model._meta.db_table])
             sizes[model._meta.db_table] = cursor.fetchone()[0]
         return sizes
+
+
+def dpop_sessions(users: list, count: int) -> list[tuple]:
+    """``count`` sessions of the "dpop" profile, each bound to a key of its own (ES256, as
+    browsers make them): ``(pair, private key, public jwk)``. Bound through the login
+    service as a login with a proof binds them."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from django_doubletoken import dpop, services
+    from django_doubletoken.tokens import SessionContext
+
+    found = []
+    for i in range(count):
+        key = ec.generate_private_key(ec.SECP256R1())
+        jwk = jwt.get_algorithm_by_name("ES256").to_jwk(key.public_key(), as_dict=True)
+        context = SessionContext(jkt=dpop.jwk_thumbprint(jwk))
+        pair = services.login(users[i % len(users)], client="dpop", device="bench-dpop",
+                              context=context)
+        found.append((pair, key, jwk))
+    return found
+
+
+def dpop_items(sessions: list[tuple], count: int, url: str) -> list[str]:
+    """``count`` wrk items "<access token> <proof>": a fresh proof (own jti, iat now) of a
+    GET of ``url`` for each, cycling through ``sessions``."""
+    import jwt
+
+    from django_doubletoken import dpop
+
+    now = int(time.time())
+    items = []
+    for i in range(count):
+        pair, key, jwk = sessions[i % len(sessions)]
+        proof = jwt.encode({"jti": secrets.token_urlsafe(12), "htm": "GET", "htu": url,
+                            "iat": now, "ath": dpop.access_token_hash(pair.access)},
+                           key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": jwk})
+        items.append(f"{pair.access} {proof}")
+    return items

@@ -44,6 +44,22 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class BindingFilter(admin.SimpleListFilter):
+    """Sessions bound to a DPoP key (their tokens useless without it) or plain bearer ones."""
+
+    title = _("DPoP key")
+    parameter_name = "dpop"
+
+    def lookups(self, request, model_admin):
+        return [("bound", _("Bound")), ("unbound", _("Unbound"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("bound", "unbound"):
+            return queryset.exclude(dpop_jkt="") if self.value() == "bound" else (
+                queryset.filter(dpop_jkt=""))
+        return queryset
+
+
 def _user_search_fields() -> tuple[str, ...]:
     user_model = get_user_model()
     fields = [f"user__{user_model.USERNAME_FIELD}"]
@@ -103,14 +119,15 @@ class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
     # a filter; the user agent, the creation time and the token details are on each
     # session's own page.
     list_display = ("user_label", "device_label", "last_used", "expires", "status_label")
-    list_filter = (StatusFilter, "client", "revoke_reason", "created_at", "last_used_at")
+    list_filter = (StatusFilter, "client", BindingFilter, "revoke_reason", "created_at",
+                   "last_used_at")
     search_fields = (*_user_search_fields(), "=ip", "device", "user_agent")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     actions = ("log_out_sessions", "log_out_users_everywhere")
     fields = ("id", "user", "client", "device", "user_agent", "ip", "created_at", "last_used_at",
               "refresh_generation", "rotated_at", "refresh_expires_at", "absolute_expires_at",
-              "revoked_at", "revoke_reason")
+              "revoked_at", "revoke_reason", "dpop_jkt")
     readonly_fields = fields
 
     class Media:

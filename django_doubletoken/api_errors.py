@@ -16,7 +16,8 @@ from typing import Any
 from django.http import JsonResponse
 from rest_framework.exceptions import APIException, ErrorDetail
 
-from .errors import ERROR_CODES, TOKEN_INVALID, DoubleTokenError, ErrorCode
+from . import dpop
+from .errors import DPOP_CHALLENGES, ERROR_CODES, TOKEN_INVALID, DoubleTokenError, ErrorCode
 
 
 def _entry(code: str) -> ErrorCode:
@@ -37,23 +38,43 @@ def error_body(code: str, message: Any = None) -> dict[str, Any]:
 
 def challenge(code: str, scheme: str) -> str | None:
     """The ``WWW-Authenticate`` value for ``code``, ``scheme`` being the authentication class'
-    bare challenge (``Bearer realm="api"``): that alone for a 401 without an RFC 6750 error
-    (no credentials, wrong credentials), with ``error`` and ``error_description`` for a
-    refused token; None when the status is not 401."""
+    bare challenge (``Bearer realm="api"``, or ``http.challenge_scheme``'s ``DPoP algs=...``
+    for a request that used the DPoP scheme): that alone for a 401 without an RFC 6750 error
+    (no credentials, wrong credentials), where DPoP is on followed by the DPoP challenge
+    (RFC 9449 §7.1); with ``error`` and ``error_description`` for a refused token, in the
+    DPoP challenge for a refused proof; None when the status is not 401."""
     entry = _entry(code)
     if entry.status != 401:
         return None
+    dpop_scheme = scheme.startswith("DPoP ")
+    if code in DPOP_CHALLENGES and not dpop_scheme:
+        scheme, dpop_scheme = dpop.challenge_scheme(), True
     if entry.challenge is None:
-        return scheme
+        return scheme if dpop_scheme or not dpop.enabled() else (
+            f"{scheme}, {dpop.challenge_scheme()}")
     return f'{scheme}, error="{entry.challenge}", error_description="{code}"'
 
 
-def error_response(code: str, scheme: str, message: Any = None) -> JsonResponse:
-    """The error contract's answer for a view outside DRF and Ninja."""
-    response = JsonResponse(error_body(code, message), status=error_status(code))
-    header = challenge(code, scheme)
+def error_headers(error: DoubleTokenError, scheme: str) -> dict[str, str]:
+    """The headers of the error contract's answer to ``error``: its challenge, and the nonce
+    a DPoP client must use (``use_dpop_nonce``, RFC 9449 §9)."""
+    headers = {}
+    header = challenge(error.code, scheme)
     if header is not None:
-        response["WWW-Authenticate"] = header
+        headers["WWW-Authenticate"] = header
+    nonce = getattr(error, "nonce", None)
+    if nonce:
+        headers[dpop.NONCE_HEADER] = nonce
+    return headers
+
+
+def error_response(code: str, scheme: str, message: Any = None,
+                   error: DoubleTokenError | None = None) -> JsonResponse:
+    """The error contract's answer for a view outside DRF and Ninja (``error``: the domain
+    error answered, whose nonce it carries)."""
+    response = JsonResponse(error_body(code, message), status=error_status(code))
+    for name, value in error_headers(error or DoubleTokenError(code), scheme).items():
+        response[name] = value
     return response
 
 
@@ -72,6 +93,8 @@ class APIError(APIException):
         if header is not None:
             # DRF's exception handler copies this into the WWW-Authenticate header.
             self.auth_header = header
+        # The app's exception handler adds it (DPoP-Nonce); DRF's own has no way to.
+        self.headers = error_headers(error, scheme)
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail['detail']}"

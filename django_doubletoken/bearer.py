@@ -1,5 +1,7 @@
-"""Authenticating the Bearer access token of a Django request, for every face: the DRF
-authentication class, the plain-view decorators and the Ninja auth classes all call these.
+"""Authenticating the access token of a Django request, for every face: the DRF
+authentication class, the plain-view decorators, the Ninja auth classes and the sliding
+middleware all call these. A DPoP request's proof is read here and checked by the one access
+service (``services.authenticate_access``), so every face checks it alike.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from . import services
+from . import dpop, services
 from .errors import DoubleTokenError
-from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
+from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, access_token, proof_request
 from .services import AccessGrant
 
 
@@ -50,41 +52,82 @@ class TokenUser(SimpleLazyObject):
 
 
 def authenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] | None:
-    """Verify the request's Bearer access token: one JWT decode, one cache round trip, no
-    database query. Its user and grant; None when there is no Bearer header; a
-    ``DoubleTokenError`` when the token is refused. Either outcome is remembered on the
-    request, so the sliding middleware reuses it instead of verifying again."""
-    raw = _bearer(request)
-    if raw is None:
+    """Verify the request's access token (``Authorization: Bearer``, or ``DPoP`` with its
+    proof where DPoP is on): one JWT decode, one cache round trip, no database query. Its
+    user and grant; None when there is no such header; a ``DoubleTokenError`` when the token
+    is refused. Either outcome is remembered on the request, so the sliding middleware reuses
+    it instead of verifying again."""
+    found = credentials(request)
+    if found is None:
         return None
-    try:
-        return _authenticated(request, services.authenticate_access(raw))
-    except DoubleTokenError:
-        setattr(request, REJECTED_ATTRIBUTE, True)
-        raise
+    return _user(request, verify(request, *found))
 
 
 async def aauthenticate_bearer(request: HttpRequest) -> tuple[TokenUser, AccessGrant] | None:
     """``authenticate_bearer`` for async views: the cache is read with its async API."""
-    raw = _bearer(request)
-    if raw is None:
+    found = credentials(request)
+    if found is None:
         return None
+    return _user(request, await averify(request, *found))
+
+
+def credentials(request: HttpRequest) -> tuple[str, bool] | None:
+    """The request's access token and whether it came with the DPoP scheme
+    (``http.access_token``); a malformed one is refused and remembered as such."""
     try:
-        return _authenticated(request, await services.aauthenticate_access(raw))
+        return access_token(request)
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise
 
 
-def _bearer(request: HttpRequest) -> str | None:
+def verify(request: HttpRequest, raw: str, dpop_scheme: bool | None = None) -> AccessGrant:
+    """Verify ``raw``, the request's access token, with the request's DPoP proof when it
+    came with the DPoP scheme (``dpop_scheme``; None: read from the request). The grant is
+    stored on the request, a refusal noted there; a token verified already is not verified
+    again (its proof could not be used twice)."""
+    grant = _verified(request, raw)
+    if grant is not None:
+        return grant
     try:
-        return bearer_token(request)
+        grant = services.authenticate_access(raw, proof=_proof(request, dpop_scheme))
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise
-
-
-def _authenticated(request: HttpRequest, grant: AccessGrant) -> tuple[TokenUser, AccessGrant]:
-    user = TokenUser(services.user_pk(grant.claims.sub))
     setattr(request, GRANT_ATTRIBUTE, grant)
-    return user, grant
+    return grant
+
+
+async def averify(request: HttpRequest, raw: str, dpop_scheme: bool | None = None
+                  ) -> AccessGrant:
+    grant = _verified(request, raw)
+    if grant is not None:
+        return grant
+    try:
+        grant = await services.aauthenticate_access(raw, proof=_proof(request, dpop_scheme))
+    except DoubleTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        raise
+    setattr(request, GRANT_ATTRIBUTE, grant)
+    return grant
+
+
+def _verified(request: HttpRequest, raw: str) -> AccessGrant | None:
+    grant = getattr(request, GRANT_ATTRIBUTE, None)
+    return grant if grant is not None and grant.token == raw else None
+
+
+def _proof(request: HttpRequest, dpop_scheme: bool | None) -> dpop.ProofRequest | None:
+    if dpop_scheme is None:
+        found = access_token(request)
+        dpop_scheme = found is not None and found[1]
+    return proof_request(request, always=True) if dpop_scheme else None
+
+
+def _user(request: HttpRequest, grant: AccessGrant) -> tuple[TokenUser, AccessGrant]:
+    try:
+        return TokenUser(services.user_pk(grant.claims.sub)), grant
+    except DoubleTokenError:
+        setattr(request, REJECTED_ATTRIBUTE, True)
+        delattr(request, GRANT_ATTRIBUTE)
+        raise

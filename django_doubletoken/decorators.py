@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .api_errors import error_response
 from .bearer import TokenUser, aauthenticate_bearer, authenticate_bearer
 from .errors import NOT_AUTHENTICATED, DoubleTokenError
-from .http import DEFAULT_REALM, bearer_challenge
+from .http import DEFAULT_REALM, challenge_scheme
 from .services import AccessGrant
 from .sliding import sliding_exempt
 
@@ -36,7 +36,8 @@ def bearer_auth(view: None = None, *, required: bool = True, realm: str = DEFAUL
 
 def bearer_auth(view=None, *, required=True, realm=DEFAULT_REALM):
     """Authenticate the ``Authorization: Bearer`` access token for a plain Django view (sync
-    or async), as ``DoubleTokenAuthentication`` does for DRF views.
+    or async), as ``DoubleTokenAuthentication`` does for DRF views; where a profile has DPoP
+    on, ``Authorization: DPoP`` with the request's ``DPoP`` proof too (a bound token needs it).
 
     With a valid token, ``request.user`` is a ``TokenUser`` (its row is loaded only when the
     view reads more than ``pk``; ``await request.auser()`` gives it too) and ``request.auth``
@@ -106,7 +107,7 @@ def refusal_response(request: HttpRequest, error: DoubleTokenError | None,
                      realm: str = DEFAULT_REALM) -> JsonResponse:
     """The error contract's response for views outside DRF: ``error``'s, or with None the
     401 ``not_authenticated`` of a request without a token."""
-    scheme = bearer_challenge(realm)
+    scheme = challenge_scheme(request, realm)
     if error is None:
         return error_response(NOT_AUTHENTICATED, scheme)
-    return error_response(error.code, scheme, error.message)
+    return error_response(error.code, scheme, error.message, error)

@@ -22,7 +22,7 @@ from .authentication import DoubleTokenAuthentication
 from .database import is_outage, note_schema_error
 from .endpoints import Refusal
 from .errors import DATABASE_UNAVAILABLE, DoubleTokenError, ServiceUnavailable
-from .http import bearer_challenge
+from .http import challenge_scheme
 from .parsers import as_api_error
 
 
@@ -31,8 +31,8 @@ def challenge(request: Any) -> str:
     subclass names its realm), or the app's."""
     for authenticator in getattr(request, "authenticators", None) or ():
         if isinstance(authenticator, DoubleTokenAuthentication):
-            return authenticator.authenticate_header(request)
-    return bearer_challenge()
+            return authenticator.challenge_scheme(request)
+    return challenge_scheme(getattr(request, "_request", request))
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -49,6 +49,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     # Django refusing a body outside a parser (say, a middleware read request.POST).
     exc = as_api_error(exc) or exc
     response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, APIError):
+        for name, value in exc.headers.items():  # DPoP-Nonce (WWW-Authenticate is there)
+            response.setdefault(name, value)
     if (
         response is not None
         and isinstance(exc, APIException)

@@ -11,6 +11,7 @@ import ipaddress
 from django.http import HttpRequest
 from django.utils.encoding import escape_uri_path
 
+from . import dpop
 from .conf import doubletoken_settings
 from .errors import TOKEN_INVALID, TokenError
 
@@ -30,6 +31,15 @@ def bearer_challenge(realm: str = DEFAULT_REALM) -> str:
     return f'Bearer realm="{realm}"'
 
 
+def challenge_scheme(request: HttpRequest, realm: str = DEFAULT_REALM) -> str:
+    """The bare challenge of a 401 to ``request``: ``bearer_challenge``, or the DPoP one
+    (RFC 9449 §7.1) when the request sent its token with the DPoP scheme."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header[:5].lower() == "dpop " and dpop.enabled():
+        return dpop.challenge_scheme()
+    return bearer_challenge(realm)
+
+
 def bearer_token(request: HttpRequest) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header.
 
@@ -40,8 +50,24 @@ def bearer_token(request: HttpRequest) -> str | None:
     if not header:
         return None
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
+    return _usable(token) if scheme.lower() == "bearer" else None
+
+
+def access_token(request: HttpRequest) -> tuple[str, bool] | None:
+    """The access token of ``Authorization: Bearer <token>`` or, where a profile has DPoP on,
+    ``Authorization: DPoP <token>`` (RFC 9449 §7.1), and whether it came with the DPoP
+    scheme. None and ``TokenError`` as for ``bearer_token``."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if not header:
         return None
+    scheme, _, token = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme != "bearer" and (scheme != "dpop" or not dpop.enabled()):
+        return None
+    return _usable(token), scheme == "dpop"
+
+
+def _usable(token: str) -> str:
     token = token.strip()
     if (
         not token
@@ -52,6 +78,16 @@ def bearer_token(request: HttpRequest) -> str | None:
     ):
         raise TokenError(TOKEN_INVALID)
     return token
+
+
+def proof_request(request: HttpRequest, *, always: bool = False) -> dpop.ProofRequest | None:
+    """The request's DPoP proof with what it must name (method, URL): what the core checks.
+    None when it has no ``DPoP`` header, unless ``always`` (a DPoP-scheme request, whose
+    missing proof is an error to report)."""
+    values = request.META.get("HTTP_DPOP")
+    if values is None and not always:
+        return None
+    return dpop.ProofRequest(values, request.method or "", request_uri(request))
 
 
 def remote_ip(request: HttpRequest) -> str | None:

@@ -23,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from . import services, tokens
+from . import dpop, services, tokens
 from .conf import doubletoken_settings
 from .errors import DoubleTokenError
-from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, bearer_token
+from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, access_token, proof_request
 from .services import AccessGrant
 from .sliding import is_sliding_exempt
 from .tokens import AccessClaims
@@ -37,19 +38,29 @@ from .tokens import AccessClaims
 EXPOSE_HEADERS = "Access-Control-Expose-Headers"
 
 
-def _unverified_candidate(request: HttpRequest) -> tuple[str, AccessClaims] | None:
-    """For views that did not authenticate the token: the token and its verified claims, if
-    it is valid and near expiry (its session is checked next). No cache round trip otherwise."""
+Candidate = tuple[str, AccessClaims, dpop.ProofRequest | None]
+
+
+def _unverified_candidate(request: HttpRequest) -> Candidate | None:
+    """For views that did not authenticate the token: the token, its verified claims and the
+    request's DPoP proof (when sent with the DPoP scheme), if it is valid and near expiry
+    (its session and proof are checked next, as authentication checks them). No cache round
+    trip otherwise."""
     if getattr(request, REJECTED_ATTRIBUTE, False):
         return None
     try:
-        raw = bearer_token(request)
-        if raw is None:
+        found = access_token(request)
+        if found is None:
             return None
-        claims = tokens.decode_access(raw)
+        claims = tokens.decode_access(found[0])
     except DoubleTokenError:
         return None
-    return (raw, claims) if services.needs_slide(claims) else None
+    if not services.needs_slide(claims):
+        return None
+    try:
+        return found[0], claims, proof_request(request, always=True) if found[1] else None
+    except DisallowedHost:  # the URL a proof names needs a host the project serves
+        return None
 
 
 def _should_consider(request: HttpRequest, response: HttpResponseBase) -> bool:
@@ -103,7 +114,7 @@ class SlidingTokenMiddleware:
             return response
         grant, candidate = work
         try:
-            token = services.slide(grant or services.authenticate_access(*candidate))
+            token = services.slide(grant or _verified(candidate))
         except DoubleTokenError:
             return response  # the response is made; a failed re-issue only means none is sent
         return _with_successor(response, token)
@@ -115,15 +126,24 @@ class SlidingTokenMiddleware:
             return response
         grant, candidate = work
         try:
-            token = await services.aslide(
-                grant or await services.aauthenticate_access(*candidate))
+            token = await services.aslide(grant or await _averified(candidate))
         except DoubleTokenError:
             return response
         return _with_successor(response, token)
 
 
+def _verified(candidate: Candidate | None) -> AccessGrant:
+    raw, claims, proof = candidate  # type: ignore[misc]
+    return services.authenticate_access(raw, claims, proof=proof)
+
+
+async def _averified(candidate: Candidate | None) -> AccessGrant:
+    raw, claims, proof = candidate  # type: ignore[misc]
+    return await services.aauthenticate_access(raw, claims, proof=proof)
+
+
 def _slide_work(request: HttpRequest, response: HttpResponseBase
-                ) -> tuple[AccessGrant | None, tuple[str, AccessClaims] | None] | None:
+                ) -> tuple[AccessGrant | None, Candidate | None] | None:
     """What the middleware has to do for ``response`` (the decisions of both paths): nothing
     (None), slide the grant authentication left, or first verify the candidate token (the
     token and its claims, for views that did not authenticate it)."""

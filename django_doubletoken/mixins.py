@@ -12,9 +12,10 @@ from .http import DEFAULT_REALM
 
 
 class BearerAuthMixin:
-    """Authenticate the Bearer access token before ``dispatch``, as ``bearer_auth`` does for
-    view functions: ``request.user`` and ``request.auth`` from the token, the error
-    contract's 401 when it is refused or (with ``bearer_required``, the default) missing.
+    """Authenticate the access token (Bearer, or DPoP with its proof) before ``dispatch``, as
+    ``bearer_auth`` does for view functions: ``request.user`` and ``request.auth`` from the
+    token, the error contract's 401 when it is refused or (with ``bearer_required``, the
+    default) missing.
 
     Put it first among the bases, before ``View`` or any mixin that reads ``request.user``.
     Works for async views (all handlers ``async def``) too.

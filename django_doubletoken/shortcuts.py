@@ -19,8 +19,9 @@ from . import cookies, services
 from .conf import doubletoken_settings
 from .endpoints import NO_STORE, Refusal, token_pair_body
 from .endpoints.handlers import pair_answer
-from .http import remote_ip, user_agent
+from .http import proof_request, remote_ip, user_agent
 from .parsers import RefusalError
+from .services.binding import bound_context
 
 __all__ = ["NO_STORE", "login", "login_response", "token_response"]
 
@@ -43,6 +44,8 @@ def login(
     if not getattr(user, "is_active", True):
         raise ValueError(f"User {user.pk} is inactive: inactive users get no session.")
     django_request = getattr(request, "_request", request)
+    # A DPoP proof on the request binds the session, as at login/ (ProofError otherwise).
+    context = bound_context(client, proof_request(django_request))
     return services.login(
         user,
         client=client,
@@ -50,6 +53,7 @@ def login(
         ip=remote_ip(django_request),
         user_agent=user_agent(django_request),
         request=django_request,
+        context=context,
     )
 
 

@@ -13,8 +13,10 @@
 Besides, ``<prefix>:throttle:<scope>:<client>`` holds the login throttle's request history
 (written by DRF's ``SimpleRateThrottle`` through ``cache()``).
 
-A request's checks read all three in one ``get_many`` (one round trip). Connection failures
-become ``ServiceUnavailable("cache_unavailable")``, a 503 that changes nothing.
+A request's checks read all three in one ``get_many`` (one round trip); a DPoP request's
+replay record (``<prefix>:dpop:{<jkt>}:<jti digest>``, ``dpop.replay``) is created in that same
+round trip. Connection failures become ``ServiceUnavailable("cache_unavailable")``, a 503
+that changes nothing.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class RequestState(NamedTuple):
     session: SessionState | None  # None: not cached (evicted, flushed); read the database
     successor: Successor | None
     recently_used: bool
+    # With a replay record to create: whether its SET NX created it (False: a replayed proof).
+    replay_created: bool | None = None
 
 
 def cache() -> BaseCache:
@@ -123,13 +127,15 @@ def _ttl(seconds: float) -> int:
     return max(1, int(seconds + 0.999))
 
 
-def _request_state(sid: str, jti: str, found: dict[str, Any]) -> RequestState:
+def _request_state(sid: str, jti: str, found: dict[str, Any],
+                   created: bool | None = None) -> RequestState:
     session = found.get(session_key(sid))
     successor = found.get(successor_key(sid, jti))
     return RequestState(
         session=SessionState(*session) if session else None,
         successor=Successor(*successor) if successor else None,
         recently_used=used_key(sid) in found,
+        replay_created=created,
     )
 
 
@@ -137,20 +143,35 @@ def _request_keys(sid: str, jti: str) -> list[str]:
     return [session_key(sid), successor_key(sid, jti), used_key(sid)]
 
 
-def read_request_state(sid: str, jti: str) -> RequestState:
+def read_request_state(sid: str, jti: str, replay: Any = None) -> RequestState:
+    """The request's state in one round trip. With ``replay`` (a DPoP proof's record,
+    ``dpop.ReplayEntry``: ``key``, ``ttl``), its SET NX goes in that round trip: one pipeline
+    beside the MGET; with CLIENT_SIDE_CACHE the state comes from memory and the SET NX is the
+    only round trip; a backend without a pipeline (sharding) or a cluster takes two calls."""
     keys = _request_keys(sid, jti)
     with available():
         backend = cache()
         tracked = client_side_cache.tracker(backend)
+        if replay is not None and tracked is None:
+            read = _read_and_record(backend, keys, replay)
+            if read is not None:
+                return _request_state(sid, jti, *read)
         found = backend.get_many(keys) if tracked is None else tracked.get_many(keys)
-        return _request_state(sid, jti, found)
+        created = None if replay is None else bool(backend.add(replay.key, 1, replay.ttl))
+        return _request_state(sid, jti, found, created)
 
 
-async def aread_request_state(sid: str, jti: str) -> RequestState:
+async def aread_request_state(sid: str, jti: str, replay: Any = None) -> RequestState:
     keys = _request_keys(sid, jti)
     with available():
         backend = cache()
         tracked = client_side_cache.tracker(backend)
+        if replay is not None and tracked is None and not doubletoken_settings.ASYNC_CACHE_ALIAS:
+            # The same pipeline in the one thread hop the plain read would cost (a natively
+            # async cache awaits the read and the record in turn: two round trips).
+            read = await sync_to_async(_read_and_record)(backend, keys, replay)
+            if read is not None:
+                return _request_state(sid, jti, *read)
         if tracked is None:
             found = await _acall("get_many", keys)
         else:
@@ -158,7 +179,37 @@ async def aread_request_state(sid: str, jti: str) -> RequestState:
             found = tracked.get_many_local(keys)
             if found is None:
                 found = await sync_to_async(tracked.get_many)(keys)
-        return _request_state(sid, jti, found)
+        created = None
+        if replay is not None:
+            created = bool(await _acall("add", replay.key, 1, replay.ttl))
+        return _request_state(sid, jti, found, created)
+
+
+def _read_and_record(backend: BaseCache, keys: list[str], replay: Any
+                     ) -> tuple[dict[str, Any], bool] | None:
+    """The MGET of ``keys`` and the replay record's SET NX in one pipeline, or None for a
+    backend without one, or a cluster (the record lives on its key's node, by the thumbprint's
+    hash tag, not the session's). Stores what ``cache().add(key, 1)`` stores (integers
+    unpickled)."""
+    writer = _pipeline(backend)
+    decode = _decoder(backend)
+    if writer is None or decode is None or hasattr(writer[0], "get_node_from_key"):
+        return None
+    pipeline = writer[0]
+    pipeline.mget([backend.make_key(key) for key in keys])
+    pipeline.set(backend.make_key(replay.key), 1, nx=True, ex=replay.ttl)
+    values, created = pipeline.execute()
+    found = {key: decode(value) for key, value in zip(keys, values, strict=True)
+             if value is not None}
+    return found, bool(created)
+
+
+def _decoder(backend: BaseCache) -> Any:
+    client = getattr(backend, "client", None)  # django-redis, django-valkey
+    if client is not None and hasattr(client, "decode"):
+        return client.decode
+    serializer = getattr(getattr(backend, "_cache", None), "_serializer", None)
+    return None if serializer is None else serializer.loads
 
 
 async def _acall(method: str, *args: Any) -> Any:

@@ -1,11 +1,8 @@
-"""Encoding and verifying the two JWTs.
-
-The compact serialisation and every check (header, pinned algorithm, ``kid``, canonical
-base64, claims and their types) are this module's own, each step done once; PyJWT's algorithm
-objects do the cryptography (signing and verifying the signature), and the tokens are byte
-for byte what ``jwt.encode`` would write.
-
-Both carry the ``kid`` of their signing key (see ``keys``).
+"""The two JWTs: their claims, written and read with every check (claims present and of
+their types, exp / nbf / iat with LEEWAY, iss and aud), over the compact JWS of ``jws`` (its
+header checks, PyJWT's algorithms for the cryptography; byte for byte what ``jwt.encode``
+would write; both carry the ``kid`` of their signing key, see ``keys``), and the RFC 7519
+claims the settings govern (``registered_claims``).
 
 Access token (RFC 9068 header ``typ: at+jwt``): ``sub``, ``sid``, ``jti``, ``iat``, ``exp``,
 ``client`` (profile) and ``sxp`` (the session's refresh expiry when issued, so the sliding
@@ -30,64 +27,20 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
-import re
-import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
-from types import MappingProxyType
 from typing import Any
 
-import jwt
-
+from . import jws
 from .claims import RESERVED_CLAIMS, check_length
 from .conf import derived_from_settings, doubletoken_settings
 from .errors import SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID, TokenError
-from .keys import key_ring
+from .jws import _header  # noqa: F401 (importable from here as before)
+from .keys import key_ring  # noqa: F401
+from .registered_claims import check_registered_claims, registered_claims, require_types
 
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """RFC 7519 §4: claim names must be unique. Refuse duplicates instead of keeping the
-    last one, so no two parsers can ever read different claims from one token."""
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        raise ValueError("duplicate member name")
-    return members
-
-
-# One decoder for every token: json.loads(..., object_pairs_hook=...) builds a new one per call.
-_json = json.JSONDecoder(object_pairs_hook=_unique_members)
-# Three unpadded base64url segments (RFC 7515 §7.1), matched in C before any decoding.
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
-
-
-def _segment(data: str) -> bytes:
-    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-
-
-def _json_object(segment: str) -> dict[str, Any]:
-    value = _json.decode(_segment(segment).decode())
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
-
-
-@lru_cache(maxsize=64)
-def _header(segment: str) -> Mapping[str, Any]:
-    """A token's JOSE header, parsed once per distinct segment: every token signed by one key
-    carries one of two (one per ``typ``), so nearly every lookup is a hit. Read-only, since it
-    is shared; bounded, since segments come from clients. A malformed one raises each time."""
-    return MappingProxyType(_json_object(segment))
-
-
-@cache
-def _algorithm(name: str) -> Any:
-    return jwt.get_algorithm_by_name(name)
 
 
 @dataclass(frozen=True)
@@ -202,60 +155,6 @@ def derived_jti(sid: str, generation: int, kind: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
 
-def _registered_claims() -> dict[str, Any]:
-    claims: dict[str, Any] = {}
-    if doubletoken_settings.ISSUER:
-        claims["iss"] = doubletoken_settings.ISSUER
-    if doubletoken_settings.AUDIENCE:
-        claims["aud"] = doubletoken_settings.AUDIENCE
-    return claims
-
-
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-# The payload JSON exactly as PyJWT's encode writes it (json.dumps with these separators,
-# claims in insertion order), from one encoder instead of a new one per call.
-_payload_json = json.JSONEncoder(separators=(",", ":"))
-
-
-@lru_cache(maxsize=32)
-def _header_segment(algorithm: str, kid: str, typ: str) -> bytes:
-    """The encoded JOSE header and its dot, as PyJWT's encode writes it (sorted keys, compact
-    JSON). Keyed by value, so a new key or algorithm can never meet a stale header."""
-    header = {"typ": typ, "alg": algorithm, "kid": kid}
-    return _b64(json.dumps(header, separators=(",", ":"), sort_keys=True).encode()) + b"."
-
-
-def _encode(payload: dict[str, Any], typ: str) -> str:
-    """A compact JWS, byte for byte what ``jwt.encode(payload, key, algorithm, headers={"typ":
-    typ, "kid": kid})`` returns.
-
-    PyJWT's ``encode`` would prepare the ring's (already prepared) key again and serialise the
-    same header each time; this signs with PyJWT's own algorithm object and the ring's key.
-    """
-    if not isinstance(payload.get("iss", ""), str):
-        raise TypeError("Issuer (iss) must be a string.")  # as PyJWT refuses it
-    ring = key_ring()
-    algorithm = _algorithm(ring.algorithm)
-    _warn_if_short(algorithm, ring.signing_key)
-    signing_input = (_header_segment(ring.algorithm, ring.signing_kid, typ)
-                     + _b64(_payload_json.encode(payload).encode()))
-    signature = algorithm.sign(signing_input, ring.signing_key)
-    return (signing_input + b"." + _b64(signature)).decode()
-
-
-def _warn_if_short(algorithm: Any, key: Any) -> None:
-    """PyJWT's InsecureKeyLengthWarning for a key below its algorithm's minimum (RFC 7518
-    §3.2), as its ``encode`` warns; older PyJWT versions have no such check."""
-    check = getattr(algorithm, "check_key_length", None)
-    message = check(key) if check is not None else None
-    if message:
-        warnings.warn(message, getattr(jwt, "InsecureKeyLengthWarning", UserWarning),
-                      stacklevel=3)
-
-
 def encode_access(
     *, sub: str, sid: str, jti: str, iat: int, exp: int, client: str, session_expires: int,
     custom: Mapping[str, Any] | None = None, context: SessionContext = NO_CONTEXT,
@@ -263,18 +162,18 @@ def encode_access(
     """``custom``: claims already checked by ``claims.checked_claims``. ``ClaimsError`` when
     the token would be longer than MAX_TOKEN_LENGTH (it would be refused on its way back)."""
     payload = dict(custom or {})
-    payload.update(_registered_claims())
+    payload.update(registered_claims())
     payload.update(sub=sub, sid=sid, jti=jti, iat=iat, exp=exp, client=client, sxp=session_expires)
     if context is not NO_CONTEXT:
         payload.update(context.as_claims())
-    return check_length(_encode(payload, ACCESS_TYP))
+    return check_length(jws.encode(payload, ACCESS_TYP))
 
 
 def encode_refresh(
     *, sub: str, sid: str, generation: int, iat: int, exp: int, client: str,
     absolute_expires: int, context: SessionContext = NO_CONTEXT,
 ) -> str:
-    payload = _registered_claims()
+    payload = registered_claims()
     payload.update(
         sub=sub,
         sid=sid,
@@ -287,69 +186,7 @@ def encode_refresh(
     )
     if context is not NO_CONTEXT:
         payload.update(context.as_claims())
-    return _encode(payload, REFRESH_TYP)
-
-
-def _verify(raw: str, typ: str) -> dict[str, Any]:
-    """The payload of a compact JWS whose header names ``typ``, our algorithm and a known
-    ``kid``, and whose signature that key verifies.
-
-    PyJWT's ``decode`` would parse the header a second time, prepare the (already prepared)
-    key again and validate every base64 character in Python; this does each step once, with
-    PyJWT's own algorithm object doing the cryptography.
-    """
-    if not _COMPACT.fullmatch(raw):
-        raise ValueError("not a compact JWS")
-    header_segment, payload_segment, signature_segment = raw.split(".")
-    header = _header(header_segment)
-    ring = key_ring()
-    kid = header.get("kid")
-    key = ring.verifying_keys.get(kid) if isinstance(kid, str) else None
-    # The algorithm is pinned to the configured one (never "none", never the header's
-    # choice among several); "crit" extensions (RFC 7515 §4.1.11) are ones we never issue.
-    if (key is None or header.get("typ") != typ or header.get("alg") != ring.algorithm
-            or "crit" in header):
-        raise ValueError("unexpected header")
-    signature = _segment(signature_segment)
-    # One encoding per signature: a token cannot be re-spelled into a second valid string.
-    if base64.urlsafe_b64encode(signature).rstrip(b"=").decode() != signature_segment:
-        raise ValueError("non-canonical signature")
-    signing_input = raw[: len(header_segment) + 1 + len(payload_segment)].encode()
-    if not _algorithm(ring.algorithm).verify(signing_input, key, signature):
-        raise ValueError("bad signature")
-    return _json_object(payload_segment)
-
-
-@derived_from_settings
-def _leeway_seconds() -> float:
-    return doubletoken_settings.LEEWAY.total_seconds()
-
-
-def _check_registered_claims(payload: dict[str, Any], expired_code: str) -> None:
-    """exp / nbf / iat against the clock with LEEWAY, iss and aud when configured (RFC 7519
-    §4.1; the same rules as PyJWT's). Types are already checked: exp and iat are ints."""
-    now, leeway = time.time(), _leeway_seconds()
-    if payload["iat"] > now + leeway:
-        raise ValueError("issued in the future")
-    if "nbf" in payload:
-        nbf = payload["nbf"]
-        # RFC 7519 NumericDate as we issue it: an integer (a boolean is no timestamp).
-        if not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > now + leeway:
-            raise ValueError("nbf not an integer, or not yet valid")
-    issuer = doubletoken_settings.ISSUER
-    if issuer and not (payload.get("iss") == issuer if isinstance(issuer, str)
-                       else payload.get("iss") in issuer):
-        raise ValueError("wrong issuer")
-    audience = doubletoken_settings.AUDIENCE
-    if audience:
-        claimed = payload.get("aud")
-        claimed = [claimed] if isinstance(claimed, str) else claimed
-        wanted = [audience] if isinstance(audience, str) else audience
-        if not isinstance(claimed, list) or not any(a in claimed for a in wanted):
-            raise ValueError("wrong audience")
-    # Last, so that a token that is both expired and otherwise invalid says invalid.
-    if payload["exp"] <= now - leeway:
-        raise TokenError(expired_code)
+    return jws.encode(payload, REFRESH_TYP)
 
 
 def _decode(raw: str, typ: str, types: dict[str, type], expired_code: str
@@ -359,23 +196,15 @@ def _decode(raw: str, typ: str, types: dict[str, type], expired_code: str
     if not isinstance(raw, str) or not raw or len(raw) > doubletoken_settings.MAX_TOKEN_LENGTH:
         raise TokenError(TOKEN_INVALID)
     try:
-        payload = _verify(raw, typ)
-        _require_types(payload, types)
-        _check_registered_claims(payload, expired_code)
+        payload = jws.verify(raw, typ)
+        require_types(payload, types)
+        check_registered_claims(payload, expired_code)
         context = _context(payload)
     except (ValueError, TypeError, RecursionError, binascii.Error):
         # Every reason but expiry (signature, alg, nbf, iss, aud, malformed) is one code: the
         # client can only log in again, and the reason is not ours to tell an attacker.
         raise TokenError(TOKEN_INVALID) from None
     return payload, context
-
-
-def _require_types(payload: dict[str, Any], types: dict[str, type]) -> None:
-    for name, kind in types.items():
-        value = payload.get(name)
-        # bool is an int subclass; a boolean is never a valid timestamp or generation.
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise ValueError(f"claim {name} missing or not {kind.__name__}")
 
 
 @derived_from_settings

@@ -41,7 +41,7 @@ class DoubleTokenView(APIView):
     def get_challenge(self) -> str:
         for authenticator in self.get_authenticators():
             if isinstance(authenticator, DoubleTokenAuthentication):
-                return authenticator.authenticate_header(self.request)
+                return authenticator.challenge_scheme(self.request)
         return bearer_challenge(self.www_authenticate_realm)
 
     def get_endpoint_attributes(self) -> dict[str, Any]:

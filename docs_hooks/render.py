@@ -116,6 +116,22 @@ def settings_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def settings_table(prefix: str) -> str:
+    """The settings whose names start with ``prefix``: name (linked to the reference), type,
+    default and help, for a page that explains them."""
+    from django_doubletoken import conf
+
+    chosen = [s for s in conf.SETTINGS if s.name.startswith(prefix)]
+    if not chosen:
+        raise ReferenceError(f"no setting starts with {prefix!r}")
+    lines = ["| setting | type | default | |", "|---|---|---|---|"]
+    for setting in chosen:
+        lines.append(f"| [`{setting.name}`](../reference/settings.md#{setting.name.lower()}) | "
+                     f"`{_cell(setting.type)}` | `{_cell(literal(setting.default))}` | "
+                     f"{_cell(setting.help)} |")
+    return "\n".join(lines)
+
+
 # --- error codes -------------------------------------------------------------------------------
 
 def error_codes() -> list[Any]:
@@ -198,6 +214,7 @@ def _challenge_header(code: Any) -> str:
 #   {{ codes action=login status=401 }}   `token_invalid`, `session_revoked`, ... (inline)
 #   {{ close_code_table }}                every WebSocket close code, its codes and action
 #   {{ error_table code=use_dpop_nonce }} the error reference's rows for the codes chosen
+#   {{ settings_table prefix=DPOP }}      the settings whose names start so, from conf.SETTINGS
 #
 # ``codes`` and ``error_table`` choose by ``code``, ``action``, ``status``, ``close`` and
 # ``socket`` (a comma-separated list each, all must match); a filter matching nothing, an
@@ -258,6 +275,8 @@ def expand_placeholders(markdown: str, where: str = "a page") -> str:
                 return close_code_table()
             if name == "error_table" and filters:
                 return "\n".join(error_table_lines(select_codes(filters), action_texts()))
+            if name == "settings_table" and set(filters) == {"prefix"}:
+                return settings_table(filters["prefix"])
         except ReferenceError as error:
             raise ReferenceError(f"{where}: {match[0]}: {error}") from None
         raise ReferenceError(f"{where}: unknown placeholder {match[0]}")

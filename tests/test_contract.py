@@ -3,6 +3,7 @@ protected views, plain Django views. Each face must answer each request with the
 status, ``code`` and headers, and all faces alike (issue 24 §2)."""
 
 import json
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -14,8 +15,9 @@ from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.test.utils import CaptureQueriesContext
 
-from django_doubletoken import store
+from django_doubletoken import dpop, store
 
+from .dpop_keys import ProofKey
 from .helpers import access_token, bearer
 
 TABLE = json.loads((Path(__file__).parent / "contract.json").read_text())
@@ -59,11 +61,46 @@ def _body(row, names):
     return None, None
 
 
-def _send(row, url, names):
+def _send(row, url, names, extra=None):
     data, content_type = _body(row, names)
-    extra = bearer(_substitute(row["bearer"], names)) if "bearer" in row else {}
+    extra = extra or (bearer(_substitute(row["bearer"], names)) if "bearer" in row else {})
     kwargs = {"content_type": content_type} if content_type else {}
     return Client().generic(row["method"], url, data or b"", **kwargs, **extra)
+
+
+def _dpop_login(keys, password):
+    """A session bound to ``keys["own"]``, opened through the DRF login with a proof (with
+    the server's nonce, which only counts when DPOP_NONCE is on)."""
+    url = "http://testserver/api/auth/login/"
+    response = Client().post(url, {"username": "alice", "password": password},
+                             content_type="application/json",
+                             HTTP_DPOP=keys["own"].proof("POST", url,
+                                                         nonce=dpop.current_nonce()))
+    assert response.status_code == 200 and response.json()["token_type"] == "DPoP", response
+    return response.json()
+
+
+def _dpop_headers(row, url, names, keys):
+    """The row's ``dpop``: a proof for this face's URL, made once (a ``repeat`` replays it).
+    ``key`` "other": signed by a key the session is not bound to; ``token``: the access
+    token sent and hashed (null: none, as at refresh); ``scheme``: of the Authorization
+    header; ``claims``: replace or add proof claims; ``htu_suffix``: appended to the URL;
+    ``iat_offset``: seconds from now; ``header``: proof header members; ``proof`` false:
+    no DPoP header; ``two_headers``: two proofs (as a server joins repeated headers)."""
+    spec = row["dpop"]
+    key = keys[spec.get("key", "own")]
+    token = _substitute(spec.get("token", "$access"), names)
+    claims = dict(spec.get("claims", {}))
+    htu = claims.pop("htu", f"http://testserver{url}{spec.get('htu_suffix', '')}")
+    proof = key.proof(claims.pop("htm", row["method"]), htu, access=token,
+                      iat=time.time() + spec.get("iat_offset", 0),
+                      header=spec.get("header"), **claims)
+    headers = {"HTTP_DPOP": proof} if spec.get("proof", True) else {}
+    if spec.get("two_headers"):
+        headers["HTTP_DPOP"] += ", " + key.proof(row["method"], htu, access=token)
+    if token is not None:
+        headers["HTTP_AUTHORIZATION"] = f"{spec.get('scheme', 'DPoP')} {token}"
+    return headers
 
 
 def _code(response):
@@ -104,17 +141,20 @@ def _check(row, face, response, queries):
 def test_every_face_answers_as_the_table_says(row, user, password, login, settings):
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, **row.get("settings", {})}
     answers = {}
+    keys = {"own": ProofKey(), "other": ProofKey()}
     for face, prefix in FACES[row.get("face", "auth")].items():
-        pair = login()  # each face gets a session of its own to act on
+        # Each face gets a session of its own to act on (bound to a key with "dpop_login").
+        pair = _dpop_login(keys, password) if row.get("dpop_login") else login()
         names = {"access": pair["access"], "refresh": pair["refresh"],
                  "session_id": pair["session_id"], "password": password,
                  "expired": access_token(pair, remaining=-60), "too_long": "a" * 5000,
                  "unknown_session": str(uuid.uuid4())}
         url = prefix + _substitute(row["path"], names)
+        extra = _dpop_headers(row, url, names, keys) if "dpop" in row else None
         for _ in range(row.get("repeat", 1) - 1):
-            _send(row, url, names)
+            _send(row, url, names, extra)
         with CaptureQueriesContext(connection) as queries:
-            response = _send(row, url, names)
+            response = _send(row, url, names, extra)
         _check(row, face, response, queries.captured_queries)
         answers[face] = (response.status_code, _code(response),
                          {name: response.get(name) for name in row.get("headers", {})

@@ -15,7 +15,7 @@ import pytest
 from rest_framework import exceptions as drf_exceptions
 
 import django_doubletoken
-from django_doubletoken import errors
+from django_doubletoken import dpop, errors
 from django_doubletoken.api_errors import challenge, error_body, error_response, error_status
 from django_doubletoken.channels import CLOSE_CODES
 from django_doubletoken.client import LOGOUT_CODES, RENEW_CODES
@@ -98,7 +98,10 @@ def test_every_answer_is_rendered_from_the_table(code):
     elif entry.challenge is None:
         assert header == scheme
     else:
-        assert header == f'{scheme}, error="{entry.challenge}", error_description="{code}"'
+        # A refused DPoP proof is told in the DPoP challenge (RFC 9449 §7.1), whatever the
+        # face's own scheme.
+        shown = dpop.challenge_scheme() if code in errors.DPOP_CHALLENGES else scheme
+        assert header == f'{shown}, error="{entry.challenge}", error_description="{code}"'
     response = error_response(code, scheme)
     assert response.status_code == entry.status
     assert json.loads(response.content) == error_body(code)

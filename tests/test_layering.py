@@ -15,8 +15,8 @@ import pytest
 import django_doubletoken
 from django_doubletoken import services
 
-CORE = ["conf", "errors", "keys", "tokens", "store", "models", "signals", "checks", "receivers",
-        "database"]
+CORE = ["conf", "errors", "keys", "tokens", "jws", "registered_claims", "store", "models",
+        "signals", "checks", "receivers", "database", "dpop"]
 SERVICES = [f"services.{m.name}" for m in pkgutil.iter_modules(services.__path__)]
 
 SETUP = """

@@ -7,17 +7,19 @@ import jwt
 import pytest
 from django.utils import timezone
 
-from django_doubletoken import services, tokens
+from django_doubletoken import dpop, services, tokens
 from django_doubletoken.claims import ClaimsError, checked_claims
 from django_doubletoken.errors import TokenError
 from django_doubletoken.models import DeviceSession
 from django_doubletoken.tokens import SessionContext
 
+from .dpop_keys import ProofKey
 from .helpers import KEY, access_claims, craft
 
 pytestmark = pytest.mark.django_db
 
 JKT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"  # RFC 7638 §3.1's example thumbprint
+REFRESH_URL = "https://api.example.com/api/auth/refresh/"
 
 
 def _claims(token: str) -> dict:
@@ -57,17 +59,22 @@ def test_an_explicit_auth_time_is_kept(user):
 
 
 def test_refresh_copies_the_context_through_both_paths(user, settings):
-    context = SessionContext(jkt=JKT, amr=("pwd",))
+    key = ProofKey()  # a bound session's refresh needs a proof by its key
+    context = SessionContext(jkt=key.jkt, amr=("pwd",))
     pair = services.login(user, context=context)
     original = tokens.decode_access(pair.access).context
+
+    def proof():
+        return dpop.ProofRequest(key.proof("POST", REFRESH_URL), "POST", REFRESH_URL)
+
     for _ in range(3):  # the one-UPDATE path: the context comes from the refresh token
-        pair = services.refresh(pair.refresh)
+        pair = services.refresh(pair.refresh, proof=proof())
         assert tokens.decode_access(pair.access).context == original
         assert tokens.decode_refresh(pair.refresh).context == original
     # The locked path (custom claims read the row): the context comes from the row.
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN,
                             "ACCESS_TOKEN_CLAIMS": "tests.claims_functions.session_label"}
-    pair = services.refresh(pair.refresh)
+    pair = services.refresh(pair.refresh, proof=proof())
     assert tokens.decode_access(pair.access).context == original
     assert pair.token_type == "DPoP"
 

@@ -142,6 +142,9 @@ DOUBLETOKEN = {
     "LOGIN_THROTTLE_RATE": None,
     "REVOCATION_CHECK": STACK != "ours_stateless",
     "CLIENT_SIDE_CACHE": STACK == "ours_cached",
+    # Scenario 6's sessions are bound to a DPoP key (a profile of their own: the web
+    # profile's bearer path is unchanged).
+    "CLIENT_PROFILES": {"web": {}, "dpop": {"DPOP": "optional"}},
 }
 if CACHE_KIND == "valkey":
     DOUBLETOKEN["ASYNC_CACHE_ALIAS"] = "async"

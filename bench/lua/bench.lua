@@ -7,6 +7,9 @@
 --            (a real rotation, never a grace-window replay). When the queue and the items run
 --            out, a request is counted as "starved" (and sent with an empty token: a 4xx).
 --   login    items are usernames; each request logs in with the bench password.
+--   dpop     items are "<access token> <DPoP proof>" of DPoP-bound sessions, each proof for
+--            this GET and sent once (a proof is single-use): requests walk through them in
+--            order; when they run out, a request is "starved" (the last one again: a 401).
 --
 -- response() is defined for every mode (wrk then parses every answer), so both stacks pay
 -- the same load-generator cost.
@@ -66,6 +69,14 @@ function request()
       local token = items[next_item]
       next_item = next_item % #items + 1
       return wrk.format("GET", path, { Authorization = "Bearer " .. token })
+   elseif mode == "dpop" then
+      if next_item > #items then
+         starved = starved + 1
+         next_item = #items
+      end
+      local token, proof = string.match(items[next_item], "^(%S+) (%S+)$")
+      next_item = next_item + 1
+      return wrk.format("GET", path, { Authorization = "DPoP " .. token, DPoP = proof })
    elseif mode == "refresh" then
       local body = '{"refresh":"' .. next_refresh_token() .. '"}'
       return wrk.format("POST", path, json_headers, body)
@@ -87,7 +98,7 @@ function response(status, headers, body)
          fresh_tail = fresh_tail + 1
          fresh[fresh_tail] = token
       end
-   elseif mode == "get" and headers["NEW_HTTP_AUTHORIZATION"] then
+   elseif (mode == "get" or mode == "dpop") and headers["NEW_HTTP_AUTHORIZATION"] then
       slid = slid + 1
    end
 end

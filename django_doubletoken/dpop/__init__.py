@@ -18,11 +18,13 @@ its one cache round trip; ``record_replay`` / ``arecord_replay`` write it on the
 
 The package, by seam: ``jose`` (base64url, JSON, ``ath``, thumbprints, ``htu`` normal form),
 ``keys`` (algorithms and the proof-key cache), ``proof`` (the checks), ``replay`` (the replay
-store), ``nonces`` and ``errors`` (``ProofError``, statuses, the ``DPoP-Nonce`` header).
+store), ``nonces`` and ``errors`` (``ProofError``, statuses, the ``DPoP-Nonce`` header), and
+``binding`` (the profile modes applied at login, at refresh and on every request).
 """
 
 from __future__ import annotations
 
+from .binding import ProofRequest, access_proof, check_refresh, enabled, login_proof, mode
 from .errors import NONCE_HEADER, TOKEN_ENDPOINT_STATUS, ProofError, error_status
 from .jose import access_token_hash, b64url, jwk_thumbprint, normalize_uri
 from .keys import (
@@ -63,8 +65,9 @@ from .replay import (
 __all__ = [
     "ALGORITHM_KEYS", "KEY_CACHE_SIZE", "MAX_JTI_LENGTH", "MAX_PROOF_LENGTH", "MIN_RSA_BITS",
     "MODES", "NONCE_HEADER", "OFF", "OPTIONAL", "PRIVATE_MEMBERS", "PROOF_TYPE", "REPLAYED",
-    "REQUIRED", "TOKEN_ENDPOINT_STATUS", "KeyCache", "Proof", "ProofError", "ReplayEntry",
-    "access_token_hash", "allowed_algorithms", "arecord_replay", "averify_proof", "b64url",
+    "REQUIRED", "TOKEN_ENDPOINT_STATUS", "KeyCache", "Proof", "ProofError", "ProofRequest",
+    "ReplayEntry", "access_proof", "access_token_hash", "allowed_algorithms", "check_refresh",
+    "enabled", "login_proof", "mode", "arecord_replay", "averify_proof", "b64url",
     "challenge_scheme", "check_proof", "current_nonce", "error_status", "jwk_thumbprint",
     "key_cache", "nonce_is_current", "normalize_uri", "pyjwt_algorithm", "queue_replay",
     "record_replay", "replay_accepted", "replay_key", "use_dpop_nonce", "verify_proof",

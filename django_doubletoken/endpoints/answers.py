@@ -17,8 +17,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..api_errors import challenge, error_body, error_status
-from ..errors import NOT_FOUND, THROTTLED, DoubleTokenError
+from .. import dpop
+from ..api_errors import error_body, error_headers, error_status
+from ..errors import ERROR_CODES, NOT_FOUND, THROTTLED, DoubleTokenError
 from ..services import TokenPair
 
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
@@ -76,13 +77,18 @@ class Refusal(Exception):
         return cls(Answer(400, dict(errors)))
 
     @classmethod
-    def for_error(cls, error: DoubleTokenError, scheme: str) -> Refusal:
+    def for_error(cls, error: DoubleTokenError, scheme: str, *,
+                  token_endpoint: bool = False) -> Refusal:
         """The error contract's answer to a domain error: its status, body and challenge
-        (``scheme``: the bare challenge of the face, ``Bearer realm="..."``)."""
-        header = challenge(error.code, scheme)
-        headers = {"WWW-Authenticate": header} if header is not None else {}
-        return cls(Answer(error_status(error.code), error_body(error.code, error.message),
-                          headers))
+        (``scheme``: the bare challenge of the face, ``Bearer realm="..."``), the nonce of a
+        ``use_dpop_nonce``; at a token endpoint (login, refresh) that one is a 400 (RFC 9449
+        §8), without a challenge."""
+        status = dpop.error_status(error.code, token_endpoint=token_endpoint) if (
+            error.code in ERROR_CODES) else error_status(error.code)
+        headers = error_headers(error, scheme)
+        if status != 401:
+            headers.pop("WWW-Authenticate", None)
+        return cls(Answer(status, error_body(error.code, error.message), headers))
 
     @classmethod
     def throttled(cls, wait: float) -> Refusal:

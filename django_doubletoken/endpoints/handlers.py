@@ -19,12 +19,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import cookies, services
+from .. import cookies, dpop, services
 from ..conf import doubletoken_settings
 from ..errors import DoubleTokenError
-from ..http import bearer_challenge, remote_ip, user_agent
+from ..http import bearer_challenge, proof_request, remote_ip, user_agent
 from ..keys import key_ring
 from ..models import DeviceSession, RevokeReason
+from ..services.binding import bound_context
 from ..services.common import database_available, from_unix
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
 from .body import request_data
@@ -35,6 +36,8 @@ from .throttle import LoginThrottle
 class Endpoint:
     # The WWW-Authenticate challenge of this endpoint's 401s (the face passes its realm's).
     challenge: str = bearer_challenge()
+    # Login and refresh (RFC 9449 §8: a use_dpop_nonce there is a 400).
+    token_endpoint = False
 
     def __init__(self, **attributes: Any) -> None:
         for name, value in attributes.items():
@@ -49,13 +52,16 @@ class Endpoint:
             with database_available():
                 yield
         except DoubleTokenError as error:
-            raise Refusal.for_error(error, self.challenge) from error
+            raise Refusal.for_error(error, self.challenge,
+                                    token_endpoint=self.token_endpoint) from error
 
 
 def pair_answer(pair: services.TokenPair, body: dict[str, Any], *,
                       use_cookie: bool, refresh_path: str | None) -> Answer:
     """The pair's body; with cookie transport its refresh token goes in the cookie only."""
     answer = Answer(200, body, dict(NO_STORE))
+    if doubletoken_settings.DPOP_NONCE and dpop.enabled():  # the next proof's (RFC 9449 §8)
+        answer.headers[dpop.NONCE_HEADER] = dpop.current_nonce()
     if use_cookie:
         body.pop("refresh", None)
         max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
@@ -81,6 +87,7 @@ class Login(Endpoint):
     response_data: Callable[[services.TokenPair, Any, Any], dict[str, Any]] | None = None
     # The request the serializer sees in its context (the face's request object).
     context_request: Any = None
+    token_endpoint = True
 
     def get_serializer_class(self) -> type:
         return self.serializer_class or doubletoken_settings.LOGIN_SERIALIZER
@@ -115,9 +122,10 @@ class Login(Endpoint):
         if use_cookie:  # login CSRF: refused before any session is opened
             cookies.refuse_cross_site_login(request)
         with self.refusing():
+            context = bound_context(client, proof_request(request))  # DPoP binds the session
             pair = services.login(user, client=client, device=validated.get("device") or "",
                                   ip=remote_ip(request), user_agent=user_agent(request),
-                                  request=request)
+                                  request=request, context=context)
         body = self.get_response_data(pair, user, face_request)
         return pair_answer(pair, body, use_cookie=use_cookie,
                                  refresh_path=self.refresh_path)
@@ -127,6 +135,7 @@ class Refresh(Endpoint):
     """``POST refresh/``: the refresh token from the body, or else from its cookie."""
 
     refresh_path: str | None = None
+    token_endpoint = True
 
     def __call__(self, request: HttpRequest) -> Answer:
         data = request_data(request)
@@ -140,7 +149,7 @@ class Refresh(Endpoint):
         except InvalidInput as invalid:
             raise Refusal.invalid(invalid.errors) from None
         with self.refusing():
-            pair = services.refresh(token, request=request)
+            pair = services.refresh(token, request=request, proof=proof_request(request))
         return pair_answer(pair, token_pair_body(pair), use_cookie=from_cookie,
                                  refresh_path=self.refresh_path)
 
@@ -153,8 +162,10 @@ class Verify(Endpoint):
             token = token_field(request_data(request), "token")
         except InvalidInput as invalid:
             raise Refusal.invalid(invalid.errors) from None
+        # A bound token is verified with a proof of its key (its ath that token's hash).
+        proof = proof_request(request) if dpop.enabled() else None
         with self.refusing():
-            grant = services.authenticate_access(token)
+            grant = services.authenticate_access(token, proof=proof)
         expires = from_unix(grant.claims.exp)
         body = {"valid": True, "session_id": grant.session_id, "expires_at": expires.isoformat()}
         return Answer(200, body, dict(NO_STORE))

@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
-from .. import services
-from ..api_errors import challenge, error_body, error_status
+from .. import bearer, services
+from ..api_errors import error_body, error_headers, error_status
 from ..bearer import TokenUser
 from ..database import is_outage, note_schema_error
 from ..endpoints import Refusal
@@ -31,7 +31,7 @@ from ..http import (
     GRANT_ATTRIBUTE,
     REJECTED_ATTRIBUTE,
     bearer_challenge,
-    bearer_token,
+    challenge_scheme,
 )
 from ..services import AccessGrant
 
@@ -59,14 +59,14 @@ class NinjaTokenError(HttpError):
 
 def error_response(api: Any, request: HttpRequest, error: DoubleTokenError) -> HttpResponse:
     """The error contract's response: status, body and challenge as ``api_errors`` maps them."""
-    return _rendered(api, request, error.code, error.message)
+    return _rendered(api, request, error.code, error.message, error)
 
 
-def _rendered(api: Any, request: HttpRequest, code: str, message: Any = None) -> HttpResponse:
+def _rendered(api: Any, request: HttpRequest, code: str, message: Any = None,
+              error: DoubleTokenError | None = None) -> HttpResponse:
     response = api.create_response(request, error_body(code, message), status=error_status(code))
-    header = challenge(code, _scheme(request))
-    if header is not None:
-        response["WWW-Authenticate"] = header
+    for name, value in error_headers(error or DoubleTokenError(code), _scheme(request)).items():
+        response[name] = value
     return response
 
 
@@ -122,7 +122,8 @@ def _accepted(auth: DoubleTokenAuth, request: HttpRequest, grant: AccessGrant) -
 
 
 class DoubleTokenAuth(HttpBearer):
-    """``Authorization: Bearer <access token>`` for Ninja operations (sync)."""
+    """``Authorization: Bearer <access token>`` for Ninja operations (sync); where a profile
+    has DPoP on, ``Authorization: DPoP <access token>`` with its ``DPoP`` proof too."""
 
     openapi_bearerFormat = "JWT"
     openapi_description = (
@@ -135,14 +136,15 @@ class DoubleTokenAuth(HttpBearer):
 
     def __call__(self, request: HttpRequest) -> Any:
         # Also when no token came: the error handlers' "not authenticated" 401 names the realm.
-        setattr(request, CHALLENGE_ATTRIBUTE, bearer_challenge(self.www_authenticate_realm))
+        setattr(request, CHALLENGE_ATTRIBUTE,
+                challenge_scheme(request, self.www_authenticate_realm))
         try:
-            raw = bearer_token(request)
+            found = bearer.credentials(request)  # Bearer, or DPoP where it is on
         except DoubleTokenError as exc:
             raise self.rejected(request, exc) from exc
-        if raw is None:
+        if found is None:
             return None  # another auth class may take it; else Ninja answers 401
-        return self.authenticate(request, raw)
+        return self.authenticate(request, found[0])
 
     def rejected(self, request: HttpRequest, error: DoubleTokenError) -> NinjaTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
@@ -150,7 +152,7 @@ class DoubleTokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> AccessGrant:
         try:
-            grant = services.authenticate_access(token)
+            grant = bearer.verify(request, token)  # with the request's DPoP proof
         except DoubleTokenError as exc:
             raise self.rejected(request, exc) from exc
         return _accepted(self, request, grant)
@@ -161,7 +163,7 @@ class AsyncDoubleTokenAuth(DoubleTokenAuth):
 
     async def authenticate(self, request: HttpRequest, token: str) -> AccessGrant:
         try:
-            grant = await services.aauthenticate_access(token)
+            grant = await bearer.averify(request, token)
         except DoubleTokenError as exc:
             raise self.rejected(request, exc) from exc
         return _accepted(self, request, grant)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from .. import signals, store, tokens
+from .. import dpop, signals, store, tokens
 from ..conf import doubletoken_settings
 from ..errors import SESSION_REVOKED, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, TokenError
 from ..models import DeviceSession
@@ -98,17 +98,26 @@ def _decode(raw: str) -> AccessClaims:
         raise
 
 
-def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
+def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
+                        proof: dpop.ProofRequest | None = None) -> AccessGrant:
     """Verify an access token and its session: one JWT decode, one cache round trip.
 
-    ``claims``, when the caller already decoded ``raw``, saves the second decode. The
+    ``claims``, when the caller already decoded ``raw``, saves the second decode. ``proof``:
+    the request's DPoP proof when the token came with the DPoP scheme (None: as Bearer); a
+    bound token needs one by its key, whose replay record joins the round trip. The
     database is read only when the session's state is not cached, and written only to
     refresh ``last_used_at`` once per ``LAST_USED_UPDATE_INTERVAL``.
     """
     claims = claims or _decode(raw)
+    checked = _check_proof(raw, claims, proof)
     if not doubletoken_settings.REVOCATION_CHECK:
+        if checked is not None:
+            dpop.record_replay(checked.replay)
         return AccessGrant(raw, claims)
-    state = store.read_request_state(claims.sid, claims.jti)
+    state = store.read_request_state(claims.sid, claims.jti,
+                                     None if checked is None else checked.replay)
+    if checked is not None:
+        dpop.replay_accepted(state.replay_created)
     session = state.session or _load_session_state(claims.sid)
     _check_session(claims, session, state.successor)
     if not state.recently_used:
@@ -116,16 +125,31 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessG
     return AccessGrant(raw, claims, state.successor)
 
 
-async def aauthenticate_access(raw: str, claims: AccessClaims | None = None) -> AccessGrant:
+async def aauthenticate_access(raw: str, claims: AccessClaims | None = None, *,
+                               proof: dpop.ProofRequest | None = None) -> AccessGrant:
     claims = claims or _decode(raw)
+    checked = _check_proof(raw, claims, proof)
     if not doubletoken_settings.REVOCATION_CHECK:
+        if checked is not None:
+            await dpop.arecord_replay(checked.replay)
         return AccessGrant(raw, claims)
-    state = await store.aread_request_state(claims.sid, claims.jti)
+    state = await store.aread_request_state(claims.sid, claims.jti,
+                                            None if checked is None else checked.replay)
+    if checked is not None:
+        dpop.replay_accepted(state.replay_created)
     session = state.session or await sync_to_async(_load_session_state)(claims.sid)
     _check_session(claims, session, state.successor)
     if not state.recently_used:
         await sync_to_async(_record_use)(claims.sid)
     return AccessGrant(raw, claims, state.successor)
+
+
+def _check_proof(raw: str, claims: AccessClaims, proof: dpop.ProofRequest | None
+                 ) -> dpop.Proof | None:
+    # A Bearer request with an unbound token (DPoP off) costs one comparison.
+    if proof is None and not claims.context.jkt:
+        return None
+    return dpop.access_proof(raw, claims.context.jkt, claims.client, proof)
 
 
 async def acheck_session(claims: AccessClaims) -> None:

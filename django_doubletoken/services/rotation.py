@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .. import signals, store, tokens
+from .. import dpop, signals, store, tokens
 from ..claims import claims_function, custom_claims
 from ..conf import doubletoken_settings
 from ..errors import REFRESH_REUSED, SESSION_EXPIRED, SESSION_REVOKED, TOKEN_INVALID, TokenError
@@ -21,7 +21,8 @@ from .pairs import TokenPair, issue_pair, pair_of_row
 from .sessions import revoke_locked
 
 
-def refresh(raw_refresh: str, *, request: HttpRequest | None = None) -> TokenPair:
+def refresh(raw_refresh: str, *, request: HttpRequest | None = None,
+            proof: dpop.ProofRequest | None = None) -> TokenPair:
     """Rotate a refresh token.
 
     The current generation's token rotates the session (generation + 1). The previous
@@ -30,6 +31,9 @@ def refresh(raw_refresh: str, *, request: HttpRequest | None = None) -> TokenPai
 
     With ``SIMPLEJWT_MIGRATION`` on, a djangorestframework-simplejwt refresh token is exchanged
     for a new session instead (``services.simplejwt``), on every face that calls this.
+
+    A DPoP-bound session's token (its ``cnf.jkt``) needs ``proof``, the request's DPoP proof
+    by that key; it is checked and recorded before anything changes.
     """
     try:
         claims = tokens.decode_refresh(raw_refresh)
@@ -39,6 +43,7 @@ def refresh(raw_refresh: str, *, request: HttpRequest | None = None) -> TokenPai
         if pair is None:
             raise
         return pair
+    dpop.check_refresh(claims.context.jkt, claims.client, proof)
     sid = session_uuid(claims.sid)
     now = timezone.now()
     # Custom claims need the user and the session row: the locked path reads them, and issues
