@@ -3,13 +3,27 @@ kept in IndexedDB, one per browser profile however many tabs start at once, the 
 reload; the proofs Chromium signs with it pass the core's ``dpop.check_proof``.
 """
 
+import json
 import time
+from datetime import timedelta
 
 import pytest
+from django.core.signals import request_started
+from django.test import Client
 
 from django_doubletoken import dpop
+from django_doubletoken.models import DeviceSession
 
 from .browser import browser  # noqa: F401  (fixture)
+from .test_browser_demo import (
+    BURST,
+    fire_burst,
+    log_entries,
+    refreshed_tokens_outlive_the_burst,
+    server,  # noqa: F401  (fixture)
+    sign_in,
+    wait_until_expired,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,3 +138,92 @@ def test_chromium_proofs_pass_the_cores_checks(live_server, browser, settings): 
     with pytest.raises(dpop.ProofError):
         dpop.check_proof(made["me"], method="GET", uri=f"{live_server.url}/api/me/",
                          access_token="another.access.token", now=now)
+
+
+# --- the demo page with DPoP on (the server binds the session) --------------------------------
+
+def _dpop_profile(settings, **overrides):
+    settings.DOUBLETOKEN = {
+        **settings.DOUBLETOKEN,
+        "CLIENT_PROFILES": {"web": {"DPOP": "optional"}},
+        **overrides,
+    }
+
+
+def _binding(page):
+    page.wait_for_selector("#binding[data-bound=true]")
+    return {name: page.get_attribute("#binding", f"data-{name}") for name in ("jkt", "thumbprint")}
+
+
+def _stored_access(page):
+    return json.loads(page.evaluate("localStorage.getItem('doubletoken')"))["access"]
+
+
+def test_the_demo_session_is_bound_slides_and_refreshes(server, browser, settings,  # noqa: F811
+                                                        user, password):
+    # 8 s tokens that slide in their last 6 s: a call 2.5 s after login slides, one after
+    # expiry refreshes.
+    _dpop_profile(settings, ACCESS_TOKEN_LIFETIME=timedelta(seconds=8),
+                  SLIDING_THRESHOLD=timedelta(seconds=6))
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, server.url, password)
+    binding = _binding(page)
+    assert binding["jkt"] and binding["jkt"] == binding["thumbprint"]
+    row = DeviceSession.objects.get()
+    assert row.dpop_jkt == binding["thumbprint"]
+    assert "non-extractable key" in page.inner_text("#mechanisms")
+
+    # A slide keeps the binding.
+    first = _stored_access(page)
+    page.wait_for_timeout(2500)
+    assert fire_burst(page) == f"{BURST}/{BURST} calls succeeded"
+    page.wait_for_function(f"!localStorage.getItem('doubletoken').includes({first!r})")
+    assert log_entries(page, "slide") >= 1 and server.log.refresh_requests == 0
+    assert _binding(page)["jkt"] == binding["thumbprint"]
+
+    # Expired: one refresh for the burst, with a proof of the same key.
+    wait_until_expired(page)
+    refreshed_tokens_outlive_the_burst(settings)
+    assert fire_burst(page) == f"{BURST}/{BURST} calls succeeded"
+    assert server.log.refresh_requests == 1 and server.log.rotations == 1
+    assert _binding(page)["jkt"] == binding["thumbprint"]
+
+    # After a reload the key is read back from IndexedDB: the session goes on.
+    page.reload()
+    page.wait_for_selector("body[data-state=signed-in]")
+    assert _binding(page)["thumbprint"] == binding["thumbprint"]
+    assert fire_burst(page) == f"{BURST}/{BURST} calls succeeded"
+    assert page.get_attribute("body", "data-state") == "signed-in"
+    assert server.log.reused == 0
+
+    # The tokens without the key are worth nothing: as Bearer, or as DPoP without a proof.
+    stolen = _stored_access(page)
+    client = Client()
+    assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {stolen}").status_code == 401
+    refused = client.get("/api/me/", HTTP_AUTHORIZATION=f"DPoP {stolen}")
+    assert refused.status_code == 401 and refused.json()["code"] == "invalid_dpop_proof"
+    context.close()
+
+
+def test_the_server_nonce_costs_one_more_login_request(server, browser, settings,  # noqa: F811
+                                                      user, password):
+    _dpop_profile(settings, DPOP_NONCE=True)
+    logins = []
+
+    def on_request(sender, environ, **kwargs):
+        if environ.get("PATH_INFO") == "/api/auth/login/":
+            logins.append(environ["REQUEST_METHOD"])
+
+    request_started.connect(on_request, weak=False)
+    try:
+        page = browser.new_page()
+        sign_in(page, server.url, password)
+        _binding(page)
+        # 400 use_dpop_nonce with the nonce in DPoP-Nonce, then the login with it.
+        assert logins == ["POST", "POST"]
+        assert fire_burst(page) == f"{BURST}/{BURST} calls succeeded"
+        assert logins == ["POST", "POST"]
+    finally:
+        request_started.disconnect(on_request)
+
