@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .shortcuts import login, login_response
+    from .shortcuts import login, login_response, reauthenticate, reauthenticate_response
 
 __version__ = "0.1.0"
 
-__all__ = ["login", "login_response"]
+__all__ = ["login", "login_response", "reauthenticate", "reauthenticate_response"]
 
 
 def __getattr__(name: str) -> Any:

@@ -126,6 +126,7 @@ class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ("log_out_sessions", "log_out_users_everywhere")
     fields = ("id", "user", "client", "device", "user_agent", "ip", "created_at", "last_used_at",
+              "auth_time", "acr", "amr",
               "refresh_generation", "rotated_at", "refresh_expires_at", "absolute_expires_at",
               "revoked_at", "revoke_reason", "dpop_jkt")
     readonly_fields = fields
@@ -292,7 +293,10 @@ class DeviceSessionInline(SessionColumns, admin.TabularInline):
     model = DeviceSession
     fk_name = "user"
     template = "django_doubletoken/admin/sessions_inline.html"
-    fields = ("device", "client", "ip", "created_at", "last_used_at", "expires_at", "status")
+    # auth_time: when the user last proved who they are on that device (login or
+    # re-authentication), what step-up guards compare.
+    fields = ("device", "client", "ip", "created_at", "last_used_at", "auth_time", "expires_at",
+              "status")
     readonly_fields = fields
     extra = 0
     max_num = 0

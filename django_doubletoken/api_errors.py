@@ -18,6 +18,7 @@ from rest_framework.exceptions import APIException, ErrorDetail
 
 from . import dpop
 from .errors import DPOP_CHALLENGES, ERROR_CODES, TOKEN_INVALID, DoubleTokenError, ErrorCode
+from .stepup import InsufficientAuthentication
 
 
 def _entry(code: str) -> ErrorCode:
@@ -55,11 +56,28 @@ def challenge(code: str, scheme: str) -> str | None:
     return f'{scheme}, error="{entry.challenge}", error_description="{code}"'
 
 
+def error_fields(error: DoubleTokenError) -> dict[str, Any]:
+    """The body of ``error``'s answer: ``error_body`` plus what the error itself names (a
+    step-up refusal's ``max_age`` / ``acr_values``)."""
+    body = error_body(error.code, error.message)
+    if isinstance(error, InsufficientAuthentication):
+        body.update(error.fields())
+    return body
+
+
+def error_challenge(error: DoubleTokenError, scheme: str) -> str | None:
+    """``challenge`` for ``error`` itself: a step-up refusal's carries its RFC 9470
+    parameters."""
+    if isinstance(error, InsufficientAuthentication):
+        return error.challenge(scheme)
+    return challenge(error.code, scheme)
+
+
 def error_headers(error: DoubleTokenError, scheme: str) -> dict[str, str]:
     """The headers of the error contract's answer to ``error``: its challenge, and the nonce
     a DPoP client must use (``use_dpop_nonce``, RFC 9449 §9)."""
     headers = {}
-    header = challenge(error.code, scheme)
+    header = error_challenge(error, scheme)
     if header is not None:
         headers["WWW-Authenticate"] = header
     nonce = getattr(error, "nonce", None)
@@ -71,11 +89,17 @@ def error_headers(error: DoubleTokenError, scheme: str) -> dict[str, str]:
 def error_response(code: str, scheme: str, message: Any = None,
                    error: DoubleTokenError | None = None) -> JsonResponse:
     """The error contract's answer for a view outside DRF and Ninja (``error``: the domain
-    error answered, whose nonce it carries)."""
-    response = JsonResponse(error_body(code, message), status=error_status(code))
+    error answered, whose own fields and nonce it carries)."""
+    body = error_body(code, message) if error is None else error_fields(error)
+    response = JsonResponse(body, status=error_status(code))
     for name, value in error_headers(error or DoubleTokenError(code), scheme).items():
         response[name] = value
     return response
+
+
+def domain_error_response(error: DoubleTokenError, scheme: str) -> JsonResponse:
+    """``error_response`` for a domain error, with what the error itself names."""
+    return error_response(error.code, scheme, error.message, error)
 
 
 class APIError(APIException):
@@ -86,15 +110,16 @@ class APIError(APIException):
     def __init__(self, error: DoubleTokenError, scheme: str) -> None:
         self.code = error.code
         self.status_code = error_status(error.code)
-        body = error_body(error.code, error.message)
+        body = error_fields(error)
         detail = ErrorDetail(body["detail"], error.code)
         super().__init__(detail={"detail": detail, "code": error.code}, code=error.code)
-        header = challenge(error.code, scheme)
-        if header is not None:
-            # DRF's exception handler copies this into the WWW-Authenticate header.
-            self.auth_header = header
-        # The app's exception handler adds it (DPoP-Nonce); DRF's own has no way to.
+        # Set after DRF's conversion, which would make strings of numbers (max_age).
+        self.detail.update({k: v for k, v in body.items() if k not in ("detail", "code")})
+        # The app's exception handler adds them (DPoP-Nonce); DRF's own has no way to.
         self.headers = error_headers(error, scheme)
+        if "WWW-Authenticate" in self.headers:
+            # DRF's exception handler copies this into the WWW-Authenticate header.
+            self.auth_header = self.headers["WWW-Authenticate"]
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail['detail']}"

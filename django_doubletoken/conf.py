@@ -105,7 +105,19 @@ SETTINGS: tuple[Setting, ...] = (
             "`password` and checks them with `django.contrib.auth.authenticate()`."),
     Setting("LOGIN_THROTTLE_RATE", "10/min", "str | None",
             "DRF throttle rate of the login endpoint, per client address (see "
-            "`CLIENT_IP_HEADER`); `None` disables it."),
+            "`CLIENT_IP_HEADER`); `None` disables it. `reauthenticate/` counts its attempts "
+            "at the same rate, per session."),
+    Setting("PASSWORD_ACR", "pwd", "str",
+            "The `acr` (authentication context class reference, RFC 9470) that a password "
+            "login and a password re-authentication record, next to the `amr` `[\"pwd\"]`; "
+            "what `RequireACR` compares. A project with levels of its own (`\"1\"`, a URI) "
+            "sets it; stronger methods name theirs in `REAUTHENTICATION_METHODS`."),
+    Setting("REAUTHENTICATION_METHODS", {}, "dict[str, dict]",
+            "Ways to re-authenticate a session besides the password (`reauthenticate/` with "
+            "`{\"method\": name, ...}`): name → `{\"VERIFY\": dotted path of a function "
+            "(request, user, data) -> bool, \"ACR\": str, \"AMR\": [str, ...]}`. A success "
+            "records that `acr` and `amr` on the session; `False` is a 401 "
+            "`invalid_credentials` and sends `user_login_failed`. See the step-up how-to."),
     Setting("REVOCATION_CHECK", True, "bool",
             "`False`: access tokens are checked by signature and expiry only (no cache round "
             "trip), so revocation takes effect only when they expire. A benchmark floor, not "

@@ -32,10 +32,13 @@ DATABASE_UNAVAILABLE = "database_unavailable"
 INVALID_DPOP_PROOF = "invalid_dpop_proof"
 USE_DPOP_NONCE = "use_dpop_nonce"
 SIMPLEJWT_MIGRATION_ENDED = "simplejwt_migration_ended"
+# RFC 9470 §3: the token is genuine, but the user's authentication behind it is too old or not
+# strong enough for this resource (a step-up guard); re-authenticating the session cures it.
+INSUFFICIENT_USER_AUTHENTICATION = "insufficient_user_authentication"
 CORE_CODES = frozenset({TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, SESSION_REVOKED,
                         SESSION_EXPIRED, REFRESH_REUSED, INVALID_CREDENTIALS, CACHE_UNAVAILABLE,
                         DATABASE_UNAVAILABLE, INVALID_DPOP_PROOF, USE_DPOP_NONCE,
-                        SIMPLEJWT_MIGRATION_ENDED})
+                        SIMPLEJWT_MIGRATION_ENDED, INSUFFICIENT_USER_AUTHENTICATION})
 
 # --- codes only a face answers with (DRF's own codes, and the app's body and CSRF guards) ---
 NOT_AUTHENTICATED = "not_authenticated"
@@ -63,8 +66,13 @@ RETRY = "retry"
 # The request cannot succeed as it was sent (missing or wrong credentials, a body the server
 # refuses, a forbidden action): change the request; the tokens are not the problem.
 FIX_REQUEST = "fix_request"
+# The user must prove who they are again (RFC 9470 step-up): re-authenticate the same session
+# (``reauthenticate/``) to meet the challenge's ``max_age`` / ``acr_values``, then send the
+# request once more. The tokens stay valid meanwhile; a client that cannot ask the user
+# returns the answer as it is.
+STEP_UP = "step_up"
 
-ACTIONS = (REFRESH, USE_NEWER_TOKEN, LOGIN, RETRY, FIX_REQUEST)
+ACTIONS = (REFRESH, USE_NEWER_TOKEN, LOGIN, RETRY, FIX_REQUEST, STEP_UP)
 # The actions a client answers by renewing its access token before one replay.
 RENEW_ACTIONS = frozenset({REFRESH, USE_NEWER_TOKEN})
 
@@ -74,6 +82,9 @@ INVALID_TOKEN_CHALLENGE = "invalid_token"
 # endpoint (login, refresh) ``use_dpop_nonce`` is a 400 instead (RFC 9449 §8:
 # ``dpop.TOKEN_ENDPOINT_STATUS``).
 DPOP_CHALLENGES = (INVALID_DPOP_PROOF, USE_DPOP_NONCE)
+# RFC 9470 §3: the ``error=`` of a step-up challenge, the code itself; the challenge also
+# carries ``max_age`` and/or ``acr_values`` (``stepup.challenge``).
+STEP_UP_CHALLENGE = INSUFFICIENT_USER_AUTHENTICATION
 
 # WebSocket close codes: 4000-4999 are the application's (RFC 6455 §7.4.2), 1013 is "try
 # again later".
@@ -123,6 +134,12 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
               401, INVALID_DPOP_PROOF, 4007, FIX_REQUEST),
     ErrorCode(USE_DPOP_NONCE, _("The DPoP proof must carry the server's nonce (DPoP-Nonce)."),
               401, USE_DPOP_NONCE, 4008, FIX_REQUEST),
+    # Not a token to replace: the user's proof behind it. A socket refused at its handshake
+    # closes with 4009, the client re-authenticates and connects again.
+    ErrorCode(INSUFFICIENT_USER_AUTHENTICATION,
+              _("This action needs a more recent or a stronger authentication; confirm "
+                "your identity to continue."),
+              401, STEP_UP_CHALLENGE, 4009, STEP_UP),
     ErrorCode(SIMPLEJWT_MIGRATION_ENDED,
               _("Tokens issued before the switch of sign-in systems are no longer accepted; "
                 "log in again."),

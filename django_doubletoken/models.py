@@ -22,6 +22,7 @@ from .tokens import SessionContext
 class RevokeReason(models.TextChoices):
     LOGOUT = "logout", _("Logged out")
     LOGOUT_ALL = "logout_all", _("Logged out everywhere")
+    LOGOUT_OTHERS = "logout_others", _("Logged out from another device")
     REMOVED_BY_USER = "removed_by_user", _("Removed from the device list")
     REFRESH_REUSED = "refresh_reused", _("Refresh token reused")
     ADMIN = "admin", _("Logged out by staff")

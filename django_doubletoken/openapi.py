@@ -76,6 +76,17 @@ class JWKSResponse(serializers.Serializer):
     keys = serializers.ListField(child=serializers.DictField())
 
 
+class ReauthenticateRequest(serializers.Serializer):
+    password = serializers.CharField(required=False, help_text=(
+        "The user's password (method \"password\", the default)."))
+    method = serializers.CharField(required=False, default="password", help_text=(
+        "A method of REAUTHENTICATION_METHODS; its verifier reads the other fields it needs."))
+
+
+class LogoutOthersResponse(serializers.Serializer):
+    revoked = serializers.IntegerField(help_text="How many other sessions were signed out.")
+
+
 ERRORS = {
     401: OpenApiResponse(ErrorResponse, description="Token, session or credentials refused"),
     503: OpenApiResponse(ErrorResponse, description="cache_unavailable: nothing changed"),
@@ -146,6 +157,18 @@ LOGOUT_ALL = """\
 Logs the user out of every device, this one included: all their access and refresh tokens are
 refused from the next request on."""
 
+LOGOUT_OTHERS = """\
+Signs the user out of every other device: their access and refresh tokens are refused from their
+next request on, and their WebSockets close. This session goes on, with the same tokens."""
+
+REAUTHENTICATE = """\
+The user proves who they are again, without a new login: the password (`{"password": ...}`), or
+a method the project registered (`{"method": "totp", ...}`). Returns a new token pair for the
+same session, whose access token carries a fresh `auth_time` (and the method's `acr` / `amr`):
+the answer to a 401 `insufficient_user_authentication` (RFC 9470 step-up). Keep the new refresh
+token: the one held before is used up, as after refresh/. Wrong password: 401
+`invalid_credentials`, the session unchanged. Too many attempts for this session: 429."""
+
 SESSIONS = """\
 The user's active sessions (signed-in devices), newest first. `current` marks the session
 making this request."""
@@ -178,6 +201,16 @@ DOCUMENTED_VIEWS: dict[str, dict[str, dict[str, Any]]] = {
     "LogoutAllView": {"post": dict(
         summary="Log out every session of the user", description=LOGOUT_ALL, request=None,
         responses={**NO_CONTENT, **ERRORS})},
+    "LogoutOthersView": {"post": dict(
+        summary="Log out every other session of the user", description=LOGOUT_OTHERS,
+        request=None, parameters=[new_token_header([200])],
+        responses={200: LogoutOthersResponse, **ERRORS})},
+    # Answered with a new pair: never with a slid token as well.
+    "ReauthenticateView": {"post": dict(
+        summary="Re-authenticate this session (step-up)", description=REAUTHENTICATE,
+        request=ReauthenticateRequest,
+        responses={200: TokenPairResponseSerializer, **INVALID, **ERRORS,
+                   429: OpenApiResponse(description="throttled, with Retry-After")})},
     "SessionListView": {"get": dict(
         summary="The user's signed-in devices", description=SESSIONS,
         parameters=[new_token_header([200])],

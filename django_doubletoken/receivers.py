@@ -77,7 +77,8 @@ def revoke_on_credential_change(sender, instance, created, raw=False, **kwargs) 
         and password != old_password
         and not _is_hash_upgrade(instance, old_password, password, kwargs.get("update_fields"))
     ):
-        services.revoke_user_sessions(instance.pk, RevokeReason.PASSWORD_CHANGED)
+        services.revoke_user_sessions(instance.pk, RevokeReason.PASSWORD_CHANGED,
+                                      keep=services.kept_session(instance.pk))
 
 
 def revoke_on_delete(sender, instance, **kwargs) -> None:

@@ -59,7 +59,9 @@ class LoginSerializer(serializers.Serializer):
     refused by ``confirm_login_allowed`` (inactive), are a 401 ``invalid_credentials``. A
     project's own serializer (``DOUBLETOKEN["LOGIN_SERIALIZER"]``, or ``LoginView.
     serializer_class``) may subclass this one or start afresh; it gets ``request`` in its
-    context and must put ``user`` into ``validated_data``.
+    context and must put ``user`` into ``validated_data``, and may put ``acr`` and ``amr``
+    there when its users prove who they are by something else than a password (the session
+    records them; by default ``PASSWORD_ACR`` and ``["pwd"]``).
     """
 
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
@@ -195,13 +197,17 @@ class VerifyResponseSerializer(serializers.Serializer):
 
 
 class DeviceSessionSerializer(serializers.ModelSerializer):
+    amr = serializers.SerializerMethodField()
     current = serializers.SerializerMethodField()
 
     class Meta:
         model = DeviceSession
         fields = ["id", "client", "device", "ip", "user_agent", "created_at", "last_used_at",
-                  "current"]
+                  "auth_time", "acr", "amr", "current"]
         read_only_fields = fields
+
+    def get_amr(self, session: DeviceSession) -> list[str]:
+        return session.amr.split()
 
     def get_current(self, session: DeviceSession) -> bool:
         return str(session.pk) == self.context.get("current_session_id")

@@ -1,5 +1,7 @@
 """Signing a user in from a project's own views: after sign-up, social login, a magic link,
 an invite. ``django_doubletoken.login`` and ``django_doubletoken.login_response`` are these.
+``reauthenticate`` and ``reauthenticate_response`` do what ``reauthenticate/`` does once the
+project's own view has verified the user again (a WebAuthn assertion, an e-mailed code).
 
 Both do what ``login/`` does once it has authenticated the user: open a device session (the
 client's IP and user agent recorded), send ``user_logged_in`` (so ``last_login`` is updated)
@@ -8,6 +10,7 @@ and ``session_created``; ``login_response`` also answers exactly as ``login/`` d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
@@ -23,7 +26,8 @@ from .http import proof_request, remote_ip, user_agent
 from .parsers import RefusalError
 from .services.binding import bound_context
 
-__all__ = ["NO_STORE", "login", "login_response", "token_response"]
+__all__ = ["NO_STORE", "login", "login_response", "reauthenticate", "reauthenticate_response",
+           "token_response"]
 
 
 def login(
@@ -93,3 +97,37 @@ def token_response(
     answer = pair_answer(pair, token_pair_body(pair), use_cookie=use_cookie, refresh_path=None)
     response = Response(answer.body, status=answer.status)
     return answer.finish(response, getattr(request, "_request", request))
+
+
+def reauthenticate(request: HttpRequest | Request, *, acr: str, amr: Sequence[str]
+                   ) -> services.TokenPair:
+    """Give the session of ``request``'s access token a fresh ``auth_time`` (RFC 9470
+    step-up), the project's view having just verified its user again by means of its own;
+    ``acr`` and ``amr`` say how (e.g. ``"mfa"``, ``["hwk"]``). Returns the new pair of the same
+    session: the client must keep it (its previous refresh token is used up, as after a
+    refresh). ``request.auth`` must be the ``AccessGrant`` of the app's authentication
+    (``ValueError`` otherwise); ``TokenError`` when the session ended meanwhile.
+    """
+    grant = getattr(request, "auth", None)
+    if not isinstance(grant, services.AccessGrant):
+        raise ValueError("reauthenticate() needs a request authenticated by an access token "
+                         "(DoubleTokenAuthentication, bearer_auth, DoubleTokenAuth).")
+    django_request = getattr(request, "_request", request)
+    user = services.session_user(grant)
+    return services.reauthenticate(grant.session_id, user, acr=acr, amr=amr,
+                                   request=django_request)
+
+
+def reauthenticate_response(request: HttpRequest | Request, *, acr: str, amr: Sequence[str]
+                            ) -> Response:
+    """``reauthenticate()``, answered as ``reauthenticate/`` answers (the pair's JSON body, the
+    refresh token in its cookie with cookie transport)."""
+    pair = reauthenticate(request, acr=acr, amr=amr)
+    client = request.auth.claims.client
+    response = token_response(pair, request, use_cookie=cookies.enabled_for(client))
+    if not isinstance(request, Request):
+        response.accepted_renderer = JSONRenderer()
+        response.accepted_media_type = JSONRenderer.media_type
+        response.renderer_context = {"request": request, "response": response}
+        response.render()
+    return response

@@ -8,6 +8,8 @@ Every signal is sent with ``sender=DeviceSession`` and these keyword arguments:
                      (int, Unix time); sent once per replaced token, by the request that won
 ``session_revoked``  ``session``, ``reason`` (a ``RevokeReason`` value)
 ``refresh_reused``   ``session``, ``request``; the session has been revoked as well
+``session_reauthenticated`` ``session`` (its ``auth_time``, ``acr``, ``amr`` the new ones),
+                     ``request``: its user proved who they are again (``reauthenticate/``)
 
 Receivers may be plain functions or coroutines. They run after the change is committed, so
 none can undo it: a receiver that raises is logged (by Django, on the ``django.dispatch``
@@ -24,3 +26,4 @@ session_refreshed = Signal()
 token_slid = Signal()
 session_revoked = Signal()
 refresh_reused = Signal()
+session_reauthenticated = Signal()

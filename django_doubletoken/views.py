@@ -156,6 +156,27 @@ class LogoutAllView(SessionTokenView):
         return self.answer(request)
 
 
+class LogoutOthersView(SessionTokenView):
+    """``POST logout-others/``: "sign out of all other devices"; this session goes on."""
+
+    endpoint_class = endpoints.LogoutOthers
+
+    def post(self, request: Request) -> Response:
+        return self.answer(request)
+
+
+class ReauthenticateView(SessionTokenView):
+    """``POST reauthenticate/``: ``{"password": ...}`` (or ``{"method": ..., ...}``) gives the
+    caller's session a new pair with a fresh ``auth_time`` (RFC 9470 step-up)."""
+
+    endpoint_class = endpoints.Reauthenticate
+    # The endpoint throttles attempts itself (per session); DRF's defaults stay out.
+    throttle_classes = ()
+
+    def post(self, request: Request) -> Response:
+        return self.answer(request)
+
+
 class SessionListView(SessionTokenView):
     endpoint_class = endpoints.SessionList
 

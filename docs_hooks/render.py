@@ -153,6 +153,9 @@ def action_texts() -> dict[str, str]:
         errors.RETRY: "keep the tokens and try again later: nothing was changed",
         errors.FIX_REQUEST: "change the request (credentials, body, method); the tokens are "
                             "not the problem",
+        errors.STEP_UP: "have the user prove who they are again (reauthenticate/, as the "
+                        "challenge's max_age / acr_values ask), then send the request again; "
+                        "the tokens stay valid",
     }
     missing = set(errors.ACTIONS) - set(texts)
     if missing:
@@ -199,8 +202,11 @@ def _challenge_header(code: Any) -> str:
         return "—"
     if code.challenge is None:
         return f"`{REALM_CHALLENGE}`"
-    from django_doubletoken.errors import DPOP_CHALLENGES
+    from django_doubletoken.errors import DPOP_CHALLENGES, STEP_UP_CHALLENGE
 
+    if code.challenge == STEP_UP_CHALLENGE:  # RFC 9470 §3: what the resource asks for
+        return (f'`{REALM_CHALLENGE}, error="{code.challenge}", error_description="…", '
+                'max_age=300` (or `acr_values="…"`)')
     # A refused DPoP proof is answered with the DPoP scheme (RFC 9449 §7.1).
     scheme = 'DPoP algs="…"' if code.challenge in DPOP_CHALLENGES else REALM_CHALLENGE
     return f'`{scheme}, error="{code.challenge}", error_description="{code.code}"`'

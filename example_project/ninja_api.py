@@ -6,15 +6,23 @@
 
 # docs/how-to/ninja.md shows this file from here on (tests/test_ninja.py runs it).
 # --8<-- [start:api]
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
-from django_doubletoken.ninja import DoubleTokenAuth, auth_router, register_error_handlers
+from django_doubletoken.ninja import (
+    DoubleTokenAuth,
+    StepUpAuth,
+    auth_router,
+    register_error_handlers,
+)
 
 api = NinjaAPI(title="django-doubletoken demo (Ninja)", urls_namespace="ninja",
                auth=DoubleTokenAuth())
 register_error_handlers(api)
-api.add_router("/auth/", auth_router())
+# Signing the other devices out asks for a recent sign-in, as on the DRF side (account.py).
+api.add_router("/auth/", auth_router(
+    auth_for={"logout-others": StepUpAuth(max_age=settings.STEP_UP_MAX_AGE)}))
 
 
 class MeOut(Schema):

@@ -157,6 +157,9 @@ if os.environ.get("LOGIN_THROTTLE_RATE"):
 _PROFILES = DOUBLETOKEN.get("CLIENT_PROFILES", _DOUBLETOKEN_DEFAULTS["CLIENT_PROFILES"])
 DOUBLETOKEN["CLIENT_PROFILES"] = {
     **_PROFILES, "web": {**_PROFILES["web"], "DPOP": os.environ.get("DPOP", "optional")}}
+# How recent the sign-in must be for the sensitive endpoints (password, account deletion,
+# signing out the other devices): example_project/account.py. Shorten it to see the step-up.
+STEP_UP_MAX_AGE = _seconds("STEP_UP_SECONDS", timedelta(minutes=5))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -373,7 +373,7 @@ def test_session_list_shows_own_active_sessions(api, user, other_user, login):
     assert rows["laptop"]["current"] is True and rows["phone"]["current"] is False
     assert rows["phone"]["id"] == phone["session_id"]
     assert set(rows["phone"]) == {"id", "client", "device", "ip", "user_agent", "created_at",
-                                  "last_used_at", "current"}
+                                  "last_used_at", "auth_time", "acr", "amr", "current"}
 
 
 def test_removing_a_device_logs_it_out(api, user, other_user, login):

@@ -68,6 +68,17 @@ def test_the_test_settings_are_clean(settings):
         ({"CLIENT_SIDE_CACHE": "yes"}, "E030"),
         ({"CLIENT_SIDE_CACHE_MAX_ENTRIES": 0}, "E031"),
         ({"CLIENT_SIDE_CACHE_MAX_AGE": 5}, "E032"),
+        ({"REAUTHENTICATION_METHODS": []}, "E060"),
+        ({"REAUTHENTICATION_METHODS": {"totp": {"VERIFY": "no.such.verifier", "ACR": "mfa",
+                                                "AMR": ["otp"]}}}, "E060"),
+        ({"REAUTHENTICATION_METHODS": {"totp": {"VERIFY": "tests.stepup_methods.verify_code",
+                                                "ACR": "two words", "AMR": ["otp"]}}}, "E060"),
+        ({"REAUTHENTICATION_METHODS": {"totp": {"VERIFY": "tests.stepup_methods.verify_code",
+                                                "ACR": "mfa", "AMR": "otp"}}}, "E060"),
+        ({"REAUTHENTICATION_METHODS": {"password": {
+            "VERIFY": "tests.stepup_methods.verify_code", "ACR": "mfa", "AMR": ["otp"]}}}, "E060"),
+        ({"PASSWORD_ACR": ""}, "E061"),
+        ({"PASSWORD_ACR": 'a"b'}, "E061"),
     ],
 )
 def test_bad_settings_are_reported_with_a_hint(settings, override, expected):
@@ -337,6 +348,8 @@ SCENARIOS = {
     "E053": _dpop_without_cryptography,
     "E054": _doubletoken(DPOP_PROOF_MAX_AGE=60),
     "E055": _doubletoken(DPOP_NONCE="yes"),
+    "E060": _doubletoken(REAUTHENTICATION_METHODS={"totp": {"ACR": "mfa"}}),
+    "E061": _doubletoken(PASSWORD_ACR="two words"),
     "E040": _migration_until("next summer"),
     "W001": _middleware(),
     "W002": _middleware("corsheaders.middleware.CorsMiddleware",

@@ -77,7 +77,7 @@ def test_the_function_gets_the_user_and_the_session(settings, api, user, login):
 def test_no_claims_by_default(api, user, login):
     pair = login()
     assert set(_payload(pair["access"])) == {"sub", "sid", "jti", "iat", "exp", "client", "sxp",
-                                             "auth_time"}
+                                             "auth_time", "acr", "amr"}
     assert api.get("/claims/", **bearer(pair["access"])).json()["custom"] == {}
 
 

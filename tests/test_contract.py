@@ -148,6 +148,7 @@ def test_every_face_answers_as_the_table_says(row, user, password, login, settin
         names = {"access": pair["access"], "refresh": pair["refresh"],
                  "session_id": pair["session_id"], "password": password,
                  "expired": access_token(pair, remaining=-60), "too_long": "a" * 5000,
+                 "stale": access_token(pair, auth_time=int(time.time()) - 3600),
                  "unknown_session": str(uuid.uuid4())}
         url = prefix + _substitute(row["path"], names)
         extra = _dpop_headers(row, url, names, keys) if "dpop" in row else None

@@ -36,7 +36,7 @@ def test_every_entry_is_well_formed():
         assert entry.action in errors.ACTIONS, code
         assert 400 <= entry.status < 600 and str(entry.message)
         assert entry.challenge in (None, errors.INVALID_TOKEN_CHALLENGE,
-                                   *errors.DPOP_CHALLENGES), code
+                                   *errors.DPOP_CHALLENGES, errors.STEP_UP_CHALLENGE), code
         assert entry.challenge is None or entry.status == 401, code
         assert entry.close_code is None or entry.close_code == errors.TRY_AGAIN_LATER \
             or 4000 <= entry.close_code <= 4999

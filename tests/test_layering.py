@@ -16,7 +16,7 @@ import django_doubletoken
 from django_doubletoken import services
 
 CORE = ["conf", "errors", "keys", "tokens", "jws", "registered_claims", "store", "models",
-        "signals", "checks", "receivers", "database", "dpop"]
+        "signals", "checks", "receivers", "database", "dpop", "stepup", "reauthentication"]
 SERVICES = [f"services.{m.name}" for m in pkgutil.iter_modules(services.__path__)]
 
 SETUP = """

@@ -137,6 +137,7 @@ def test_login_refuses_what_cannot_have_a_session(user):
 
 
 def test_the_package_exports_only_what_it_documents():
-    assert django_doubletoken.__all__ == ["login", "login_response"]
+    assert django_doubletoken.__all__ == ["login", "login_response", "reauthenticate",
+                                          "reauthenticate_response"]
     with pytest.raises(AttributeError):
         django_doubletoken.nothing_here  # noqa: B018

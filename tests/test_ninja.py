@@ -233,10 +233,16 @@ def test_cookie_transport_through_the_router(settings, user, password):
 def test_bearer_scheme_in_the_openapi_schema(http):
     schema = http.get("/api/ninja/openapi.json").json()
     schemes = schema["components"]["securitySchemes"]
-    (name, scheme), = schemes.items()
-    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
-    assert scheme["bearerFormat"] == "JWT"
+    # The example guards logout-others with a step-up auth: the same bearer token, its own
+    # description (a recent authentication is needed).
+    assert set(schemes) == {"DoubleTokenAuth", "StepUpAuth"}
+    for scheme in schemes.values():
+        assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+        assert scheme["bearerFormat"] == "JWT"
+    name = "DoubleTokenAuth"
     assert schema["paths"]["/api/ninja/me"]["get"]["security"] == [{name: []}]
+    others = schema["paths"]["/api/ninja/auth/logout-others/"]["post"]
+    assert others["security"] == [{"StepUpAuth": []}]
     login = schema["paths"]["/api/ninja/auth/login/"]["post"]
     assert "security" not in login
     assert schema["paths"]["/api/ninja/auth/logout/"]["post"]["security"] == [{name: []}]

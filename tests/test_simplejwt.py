@@ -85,6 +85,21 @@ def test_a_simplejwt_refresh_token_is_exchanged_once_for_a_session(migrating, us
     assert rotated[0] == 200 and rotated[1]["session_id"] == pair["session_id"]
 
 
+def test_an_exchange_is_no_authentication_step_up_guards_ask_for_one(migrating, user,
+                                                                      password):
+    http = Client()
+    status, pair = _refresh(http, mint(RefreshToken, user))
+    assert status == 200, pair
+
+    guarded = http.get("/stepup/drf/", **bearer(pair["access"]))
+    renewed = http.post("/api/auth/reauthenticate/", {"password": password},
+                        content_type="application/json", **bearer(pair["access"])).json()
+
+    assert guarded.status_code == 401
+    assert guarded.json()["code"] == "insufficient_user_authentication"
+    assert http.get("/stepup/drf/", **bearer(renewed["access"])).status_code == 200
+
+
 def test_presented_again_within_the_grace_window_it_gets_the_same_pair(migrating, user):
     token = str(mint(RefreshToken, user))
     http = Client()

@@ -24,7 +24,9 @@ def test_access_token_header_and_claims(user, login):
     header = jwt.get_unverified_header(pair["access"])
     assert header == {"alg": "HS256", "typ": "at+jwt", "kid": KID}
     claims = jwt.decode(pair["access"], KEY, algorithms=["HS256"])
-    assert set(claims) == {"sub", "sid", "jti", "iat", "exp", "client", "sxp", "auth_time"}
+    assert set(claims) == {"sub", "sid", "jti", "iat", "exp", "client", "sxp", "auth_time",
+                           "acr", "amr"}
+    assert (claims["acr"], claims["amr"]) == ("pwd", ["pwd"])  # a password login
     assert claims["sub"] == str(user.pk)
     assert claims["sid"] == pair["session_id"]
     assert claims["exp"] - claims["iat"] == 15 * 60

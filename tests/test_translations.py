@@ -38,3 +38,18 @@ def test_the_session_log_out_page_is_translated(admin_client, user, login):
     with translation.override("fr"):
         page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Oui, déconnecter cette session" in page
+
+
+def test_a_step_up_refusal_is_translated_its_challenge_is_not(user, login):
+    import time
+
+    from django.test import Client
+
+    pair = login()
+    stale = access_token(pair, auth_time=int(time.time()) - 3600)
+    with translation.override("fr"):
+        refused = Client().get("/stepup/drf/", HTTP_ACCEPT_LANGUAGE="fr", **bearer(stale))
+    assert refused.json()["detail"].startswith("Cette action demande une authentification")
+    assert refused.json()["code"] == "insufficient_user_authentication"
+    assert 'error_description="More recent authentication is required"' in refused[
+        "WWW-Authenticate"]

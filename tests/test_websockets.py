@@ -5,20 +5,25 @@ WebSocket client (the ``websockets`` package) and channels-redis on the test Red
 import json
 import time
 
+import jwt
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from django_doubletoken import dpop, services
 from django_doubletoken.channels import CLOSE_CODES
 from django_doubletoken.models import DeviceSession
+from django_doubletoken.tokens import SessionContext
 
 from .helpers import access_token
 from .servers import app_server
+from .test_dpop import make_proof, private_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SETTINGS = {"GRACE_PERIOD": 1, "LEEWAY": 0}
+# DPOP "optional": a login with a proof binds its session, one without stays Bearer.
+SETTINGS = {"GRACE_PERIOD": 1, "LEEWAY": 0, "DPOP": "optional"}
 # Open sockets of a revoked session close within this many seconds of the revoking call's
 # answer, on any worker or host.
 PROMISE = 1.0
@@ -238,3 +243,79 @@ def test_bad_token_over_the_socket_closes_it(hosts, user, password, case, code):
         ws.send(json.dumps({"type": "doubletoken.authenticate", "token": token}))
         assert _closed(ws)[:2] == (CLOSE_CODES[code], code)
 
+
+# --- DPoP (RFC 9449): a bound token's socket needs a proof of its key ----------------------
+
+
+def _bound_session(user):
+    """A session bound to a fresh key, as a DPoP login opens one: (tokens, key)."""
+    key = private_key("ES256")
+    jkt = dpop.jwk_thumbprint(jwt.get_algorithm_by_name("ES256").to_jwk(key.public_key(),
+                                                                        as_dict=True))
+    return services.login(user, client="web", context=SessionContext(jkt=jkt)), key
+
+
+def _proof(key, url, token):
+    return make_proof(key, htu=url, iat=int(time.time()), ath=dpop.access_token_hash(token))
+
+
+def test_a_bound_token_on_a_websocket_without_a_proof_is_refused(hosts, user):
+    socket_host, _ = hosts
+    pair, _ = _bound_session(user)
+    with _open(socket_host, pair.access) as ws:
+        assert _closed(ws)[:2] == (CLOSE_CODES["invalid_dpop_proof"], "invalid_dpop_proof")
+    # Nor in the first message.
+    with connect(_ws(socket_host)) as ws:
+        ws.send(json.dumps({"type": "doubletoken.authenticate", "token": pair.access}))
+        assert _closed(ws)[:2] == (CLOSE_CODES["invalid_dpop_proof"], "invalid_dpop_proof")
+
+
+def test_a_bound_socket_opens_with_its_proof_once(hosts, user):
+    """The proof travels after the "doubletoken.dpop" marker; the server answers the
+    "doubletoken" marker; the same proof again (on whichever worker) is a replay."""
+    socket_host, _ = hosts
+    pair, key = _bound_session(user)
+    proof = _proof(key, _ws(socket_host), pair.access)
+    protocols = ["doubletoken", pair.access, "doubletoken.dpop", proof]
+    with connect(_ws(socket_host), subprotocols=protocols, open_timeout=10) as ws:
+        assert ws.subprotocol == "doubletoken"
+        assert _tick(ws)["session_id"] == pair.session_id
+    for _ in range(2):  # two workers: a replay is refused on both
+        with connect(_ws(socket_host), subprotocols=protocols, open_timeout=10) as ws:
+            assert _closed(ws)[:2] == (CLOSE_CODES["invalid_dpop_proof"], "invalid_dpop_proof")
+
+
+def test_dpop_end_to_end_over_http_and_the_socket(hosts, user, password):
+    """A DPoP login on one host, the socket on the other, a refresh over HTTP and the renewed
+    token sent over the socket with its own proof, then a logout closes the socket."""
+    socket_host, api_host = hosts
+    key = private_key("ES256")
+    login = requests.post(f"{api_host}/api/auth/login/", timeout=30, json={
+        "username": "alice", "password": password}, headers={"DPoP": make_proof(
+            key, htm="POST", htu=f"{api_host}/api/auth/login/", iat=int(time.time()))})
+    assert login.status_code == 200, login.text
+    pair = login.json()
+    assert pair["token_type"] == "DPoP"
+    url = _ws(socket_host)
+    with connect(url, open_timeout=10, subprotocols=[
+            "doubletoken", pair["access"], "doubletoken.dpop",
+            _proof(key, url, pair["access"])]) as ws:
+        _tick(ws)
+        refreshed = requests.post(f"{api_host}/api/auth/refresh/", timeout=30,
+                                  json={"refresh": pair["refresh"]}, headers={
+                                      "DPoP": make_proof(key, htm="POST", iat=int(time.time()),
+                                                         htu=f"{api_host}/api/auth/refresh/")})
+        assert refreshed.status_code == 200, refreshed.text
+        fresh = refreshed.json()["access"]
+        ws.send(json.dumps({"type": "doubletoken.authenticate", "token": fresh,
+                            "dpop": _proof(key, url, fresh)}))
+        while (message := json.loads(ws.recv(timeout=5)))["type"] != "doubletoken.authenticated":
+            pass
+        assert message["expires_at"] > time.time()
+        logout = requests.post(f"{api_host}/api/auth/logout/", timeout=30, headers={
+            "Authorization": f"DPoP {fresh}",
+            "DPoP": make_proof(key, htm="POST", htu=f"{api_host}/api/auth/logout/",
+                               iat=int(time.time()), ath=dpop.access_token_hash(fresh))})
+        assert logout.status_code == 204, logout.text
+        _, reason, waited = _closed(ws)
+        assert reason == "session_revoked" and waited <= PROMISE

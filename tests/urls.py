@@ -24,7 +24,7 @@ from django_doubletoken.mixins import BearerAuthMixin
 from django_doubletoken.throttling import LoginRateThrottle
 from example_project.urls import urlpatterns as example_urlpatterns
 
-from . import extension_views
+from . import extension_views, stepup_views
 from .adrf_views import AdrfMe
 from .ninja_api import api as ninja_test_api
 from .ninja_api import bare_api as ninja_bare_api
@@ -259,4 +259,5 @@ urlpatterns = [
     path("ext/ninja/", extension_views.ninja_api.urls),
     path("ext/shop-plain/", extension_views.shop_plain_view),
     path("ext/shop-plain-class/", extension_views.ShopPlainClassView.as_view()),
+    *stepup_views.urlpatterns,
 ]

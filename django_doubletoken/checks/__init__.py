@@ -155,6 +155,12 @@ CHECKS: dict[str, CheckSpec] = _registry(
     ("W041", SETTINGS, "DOUBLETOKEN['SIMPLEJWT_MIGRATION'] ended on {until}: every simplejwt "
      "token is now refused.",
      "Remove SIMPLEJWT_MIGRATION, SIMPLE_JWT and djangorestframework-simplejwt."),
+    ("E060", SETTINGS, "DOUBLETOKEN['REAUTHENTICATION_METHODS'] cannot be used: {error}",
+     "Map each method's name to {{\"VERIFY\": the dotted path of verify(request, user, data) "
+     "-> bool, \"ACR\": a string, \"AMR\": a list of strings}}; \"password\" is built in "
+     "(docs/how-to/step-up.md)."),
+    ("E061", SETTINGS, "DOUBLETOKEN['PASSWORD_ACR'] must be a non-empty string without spaces "
+     "or quotes.", "The default is \"pwd\"; an acr is written in RFC 9470 challenges."),
     # --- deployment ---
     ("W001", DEPLOYMENT, "{middleware} is not in MIDDLEWARE: access tokens will not slide.",
      "Add it to MIDDLEWARE (above corsheaders.middleware.CorsMiddleware if used)."),

@@ -39,7 +39,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     errors += _request_limits()
     errors += _strings()
     errors += cache_setting_problems()
-    errors += _login_serializer() + _claims_function()
+    errors += _login_serializer() + _claims_function() + _reauthentication()
     errors += dpop_problems()
     return errors
 
@@ -167,3 +167,19 @@ def _login_serializer() -> list:
                                and issubclass(serializer, BaseSerializer)):
         reason = "it is not a Serializer subclass"
     return [problem("E022", path=path, reason=reason)] if reason else []
+
+
+def _reauthentication() -> list:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ..reauthentication import methods
+    from ..stepup import is_acr_value
+
+    errors = []
+    if not is_acr_value(doubletoken_settings.PASSWORD_ACR):
+        errors.append(problem("E061"))
+    try:
+        methods()
+    except ImproperlyConfigured as error:
+        errors.append(problem("E060", error=error))
+    return errors

@@ -1,10 +1,11 @@
 """The auth endpoints, free of any web framework: what DRF and Ninja both adapt.
 
-``handlers``  the endpoints (login, refresh, verify, jwks, logout, logout-all, sessions)
+``handlers``  the endpoints (login, refresh, verify, jwks, logout, logout-all, logout-others,
+              reauthenticate, sessions)
 ``answers``   ``Answer`` and ``Refusal``: status, body, headers, cookie changes
 ``body``      reading a request body, with its size, depth and media-type limits
 ``fields``    the token fields' input rules
-``throttle``  the login throttle
+``throttle``  the login and re-authentication throttles
 """
 
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
@@ -14,6 +15,8 @@ from .handlers import (
     Login,
     Logout,
     LogoutAll,
+    LogoutOthers,
+    Reauthenticate,
     Refresh,
     SessionDelete,
     SessionList,
@@ -28,6 +31,8 @@ __all__ = [
     "Login",
     "Logout",
     "LogoutAll",
+    "LogoutOthers",
+    "Reauthenticate",
     "Refresh",
     "Refusal",
     "SessionDelete",

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .. import dpop
-from ..api_errors import error_body, error_headers, error_status
+from ..api_errors import error_body, error_fields, error_headers, error_status
 from ..errors import ERROR_CODES, NOT_FOUND, THROTTLED, DoubleTokenError
 from ..services import TokenPair
 
@@ -81,14 +81,15 @@ class Refusal(Exception):
                   token_endpoint: bool = False) -> Refusal:
         """The error contract's answer to a domain error: its status, body and challenge
         (``scheme``: the bare challenge of the face, ``Bearer realm="..."``), the nonce of a
-        ``use_dpop_nonce``; at a token endpoint (login, refresh) that one is a 400 (RFC 9449
-        §8), without a challenge."""
+        ``use_dpop_nonce``, what the error itself names (a step-up refusal's ``max_age``); at
+        a token endpoint (login, refresh) a ``use_dpop_nonce`` is a 400 (RFC 9449 §8),
+        without a challenge."""
         status = dpop.error_status(error.code, token_endpoint=token_endpoint) if (
             error.code in ERROR_CODES) else error_status(error.code)
         headers = error_headers(error, scheme)
         if status != 401:
             headers.pop("WWW-Authenticate", None)
-        return cls(Answer(status, error_body(error.code, error.message), headers))
+        return cls(Answer(status, error_fields(error), headers))
 
     @classmethod
     def throttled(cls, wait: float) -> Refusal:

@@ -1,4 +1,5 @@
-"""The input rules of the token fields (``refresh``, ``token``), free of any framework.
+"""The input rules of the token fields (``refresh``, ``token``) and of a re-authentication's
+body (``method``, ``password``), free of any framework.
 
 They are DRF's ``CharField`` rules with the app's length bound, message for message and code
 for code (a test runs both on the same bodies), so that a DRF serializer built on
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .. import reauthentication
 from ..conf import doubletoken_settings
 
 
@@ -80,3 +83,49 @@ def _given_value(data: Any, name: str) -> str | int | float:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise _invalid(name, _("Not a valid string."), "invalid")
     return value
+
+
+# As the login serializer's password field.
+MAX_PASSWORD_LENGTH = 4096
+
+
+def password_field(data: Any) -> str:
+    """``data["password"]``, as the login serializer's field takes it (not trimmed);
+    ``InvalidInput`` naming what is wrong."""
+    value = str(_given_value(data, "password"))
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise _invalid("password", _("Ensure this field has no more than {max_length} "
+                                     "characters.").format(max_length=MAX_PASSWORD_LENGTH),
+                       "max_length")
+    if "\x00" in value:
+        raise _invalid("password", _("Null characters are not allowed."),
+                       "null_characters_not_allowed")
+    return value
+
+
+def reauthentication_method(data: Any) -> reauthentication.Method:
+    """The method a ``reauthenticate/`` body names (``method``, default ``password``);
+    ``InvalidInput`` for a body that is no object, names no known method, or (the password)
+    lacks its field: refused before any query."""
+    if not isinstance(data, Mapping):
+        raise _invalid("non_field_errors",
+                       _("Invalid data. Expected a dictionary, but got {datatype}.").format(
+                           datatype=type(data).__name__), "invalid")
+    name = data.get("method", reauthentication.PASSWORD) or reauthentication.PASSWORD
+    known = reauthentication.methods()
+    if not isinstance(name, str) or name not in known:
+        raise _invalid("method", _("Unknown method; expected one of: {names}.").format(
+            names=", ".join(known)), "invalid_choice")
+    if name == reauthentication.PASSWORD:
+        password_field(data)
+    return known[name]
+
+
+def invalid_input(error: ValidationError) -> InvalidInput:
+    """A verifier's ``ValidationError`` as field errors (``non_field_errors`` without a
+    field)."""
+    errors = error.message_dict if hasattr(error, "error_dict") else {
+        "non_field_errors": error.messages}
+    code = getattr(error, "code", None) or "invalid"
+    return InvalidInput({name: [Message(text, code) for text in texts]
+                         for name, texts in errors.items()})

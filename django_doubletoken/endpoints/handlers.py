@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import cookies, dpop, services
+from .. import cookies, dpop, reauthentication, services
 from ..conf import doubletoken_settings
-from ..errors import DoubleTokenError
+from ..errors import INVALID_CREDENTIALS, DoubleTokenError, TokenError
 from ..http import bearer_challenge, proof_request, remote_ip, user_agent
 from ..keys import key_ring
 from ..models import DeviceSession, RevokeReason
@@ -29,8 +30,8 @@ from ..services.binding import bound_context
 from ..services.common import database_available, from_unix
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
 from .body import request_data
-from .fields import InvalidInput, token_field
-from .throttle import LoginThrottle
+from .fields import InvalidInput, invalid_input, reauthentication_method, token_field
+from .throttle import LoginThrottle, ReauthenticationThrottle
 
 
 class Endpoint:
@@ -122,7 +123,9 @@ class Login(Endpoint):
         if use_cookie:  # login CSRF: refused before any session is opened
             cookies.refuse_cross_site_login(request)
         with self.refusing():
-            context = bound_context(client, proof_request(request))  # DPoP binds the session
+            # How the user authenticated; DPoP binds the session to the proof's key.
+            context = bound_context(client, proof_request(request),
+                                    reauthentication.login_context(validated))
             pair = services.login(user, client=client, device=validated.get("device") or "",
                                   ip=remote_ip(request), user_agent=user_agent(request),
                                   request=request, context=context)
@@ -207,6 +210,58 @@ class LogoutAll(SessionEndpoint):
         return self.logged_out()
 
 
+class LogoutOthers(SessionEndpoint):
+    """``POST logout-others/``: every other session of the caller's user is revoked (their
+    next request is refused, their sockets closed); the caller's own goes on untouched.
+    Answers ``{"revoked": <how many>}``."""
+
+    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
+        with self.refusing():
+            revoked = services.revoke_other_sessions(
+                services.user_pk(grant.claims.sub), grant.session_id)
+        return Answer(200, {"revoked": revoked}, dict(NO_STORE))
+
+
+class Reauthenticate(SessionEndpoint):
+    """``POST reauthenticate/``: the caller's session proves its user again (the password, or
+    a method of ``REAUTHENTICATION_METHODS`` named by ``method``) and gets a new pair on the
+    same session, with a fresh ``auth_time`` and the method's ``acr`` / ``amr``. Throttled per
+    session at ``LOGIN_THROTTLE_RATE``; a failed proof is a 401 ``invalid_credentials`` that
+    leaves the session as it was."""
+
+    throttle_class: type[ReauthenticationThrottle] | None = ReauthenticationThrottle
+
+    def throttle(self, request: HttpRequest, grant: services.AccessGrant) -> None:
+        if self.throttle_class is None:
+            return
+        with self.refusing():
+            wait = self.throttle_class(grant.session_id).wait(request)
+        if wait is not None:
+            raise Refusal.throttled(wait)
+
+    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
+        self.throttle(request, grant)
+        data = request_data(request)
+        try:
+            method = reauthentication_method(data)
+            with self.refusing():
+                user = services.session_user(grant)
+                try:
+                    verified = reauthentication.verify(method, request, user, data)
+                except ValidationError as error:  # the verifier's own input rules
+                    raise invalid_input(error) from None
+                if not verified:
+                    raise TokenError(INVALID_CREDENTIALS)
+                pair = services.reauthenticate(grant.session_id, user, acr=method.acr,
+                                               amr=method.amr, request=request)
+        except InvalidInput as invalid:
+            raise Refusal.invalid(invalid.errors) from None
+        # The session's refresh token rotated: a cookie client gets the new one there.
+        return pair_answer(pair, token_pair_body(pair),
+                           use_cookie=cookies.enabled_for(grant.claims.client),
+                           refresh_path=self.refresh_path)
+
+
 def session_row(session: DeviceSession, current_session_id: str) -> dict[str, Any]:
     return {
         "id": str(session.pk),
@@ -216,6 +271,10 @@ def session_row(session: DeviceSession, current_session_id: str) -> dict[str, An
         "user_agent": session.user_agent,
         "created_at": session.created_at.isoformat(),
         "last_used_at": session.last_used_at.isoformat(),
+        # When and how the user last proved who they are on this device (RFC 9470).
+        "auth_time": session.auth_time.isoformat() if session.auth_time else None,
+        "acr": session.acr,
+        "amr": session.amr.split(),
         "current": str(session.pk) == current_session_id,
     }
 

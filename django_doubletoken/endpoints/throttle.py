@@ -68,3 +68,18 @@ class LoginThrottle:
                 return max(history[count - 1] + duration - now, 0.0) if count else duration
             cache.set(key, [now, *history], duration)
         return None
+
+
+class ReauthenticationThrottle(LoginThrottle):
+    """``reauthenticate/``'s throttle: ``LOGIN_THROTTLE_RATE`` attempts per session (the
+    caller's access token names it), so that a stolen access token cannot try passwords
+    faster than a login could, from however many addresses."""
+
+    scope = "doubletoken_reauthenticate"
+
+    def __init__(self, session_id: str, rate: str | None = None) -> None:
+        super().__init__(rate)
+        self.session_id = session_id
+
+    def key(self, request: HttpRequest) -> str:
+        return store.throttle_key(self.scope, self.session_id)

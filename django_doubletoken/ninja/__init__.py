@@ -20,11 +20,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from .auth import AsyncDoubleTokenAuth, DoubleTokenAuth, NinjaTokenError, register_error_handlers
 from .router import auth_router
+from .stepup import AsyncStepUpAuth, StepUpAuth
 
 __all__ = [
     "AsyncDoubleTokenAuth",
+    "AsyncStepUpAuth",
     "DoubleTokenAuth",
     "NinjaTokenError",
+    "StepUpAuth",
     "auth_router",
     "register_error_handlers",
 ]

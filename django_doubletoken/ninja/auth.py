@@ -16,7 +16,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
 from .. import bearer, services
-from ..api_errors import error_body, error_headers, error_status
+from ..api_errors import error_body, error_fields, error_headers, error_status
 from ..bearer import TokenUser
 from ..database import is_outage, note_schema_error
 from ..endpoints import Refusal
@@ -64,7 +64,8 @@ def error_response(api: Any, request: HttpRequest, error: DoubleTokenError) -> H
 
 def _rendered(api: Any, request: HttpRequest, code: str, message: Any = None,
               error: DoubleTokenError | None = None) -> HttpResponse:
-    response = api.create_response(request, error_body(code, message), status=error_status(code))
+    body = error_body(code, message) if error is None else error_fields(error)
+    response = api.create_response(request, body, status=error_status(code))
     for name, value in error_headers(error or DoubleTokenError(code), _scheme(request)).items():
         response[name] = value
     return response

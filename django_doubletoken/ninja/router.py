@@ -61,7 +61,22 @@ class DeviceSessionOut(Schema):
     user_agent: str
     created_at: datetime
     last_used_at: datetime
+    auth_time: datetime | None = Field(
+        description="When the user last proved who they are on this device (login or "
+                    "re-authentication).")
+    acr: str
+    amr: list[str]
     current: bool
+
+
+class ReauthenticateIn(Schema):
+    password: str | None = Field(None, description="The user's password (method \"password\").")
+    method: str = Field("password", description="A method of REAUTHENTICATION_METHODS, whose "
+                        "verifier reads the other fields it needs.")
+
+
+class LogoutOthersOut(Schema):
+    revoked: int = Field(description="How many other sessions were signed out.")
 
 
 class JWKSOut(Schema):
@@ -111,26 +126,30 @@ def _endpoint(cls: type[endpoints.Endpoint], request: HttpRequest,
     return cls(**attributes)
 
 
+SESSION_OPERATIONS = frozenset({"logout", "logout-all", "logout-others", "reauthenticate",
+                                "sessions", "session"})
 FAILURES = {400: dict, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 415: ErrorOut,
             503: ErrorOut}
 
 
 def auth_router(*, auth: Any = None, tags: list[str] | None = None,
-                login: endpoints.Login | None = None) -> Router:
-    """A router with login, refresh, verify, jwks, logout, logout-all and the session
-    endpoints.
+                login: endpoints.Login | None = None,
+                auth_for: dict[str, Any] | None = None) -> Router:
+    """A router with login, refresh, verify, jwks, logout, logout-all, logout-others,
+    reauthenticate and the session endpoints.
 
     ``auth``: the authentication of the endpoints acting on the caller's session, by default
     ``DoubleTokenAuth()`` (``AsyncDoubleTokenAuth()`` works too); its
     ``www_authenticate_realm`` names the realm of every challenge. ``login``: the login
     endpoint, e.g. ``endpoints.Login(serializer_class=...)`` or a subclass overriding
-    ``get_response_data``.
+    ``get_response_data``. ``auth_for``: another auth for some of the session operations, by
+    URL name, e.g. ``{"logout-others": StepUpAuth(max_age=300)}`` (a step-up guard).
     """
     session_auth = auth or DoubleTokenAuth()
     challenge = bearer_challenge(getattr(session_auth, "www_authenticate_realm", DEFAULT_REALM))
     router = Router(tags=tags or ["auth"])
     _add_public_operations(router, challenge, login or endpoints.Login())
-    _add_session_operations(router, challenge, session_auth)
+    _add_session_operations(router, challenge, session_auth, auth_for or {})
     return router
 
 
@@ -162,29 +181,50 @@ def _add_public_operations(router: Router, challenge: str, login: endpoints.Logi
         return _respond(request, lambda: _endpoint(endpoints.JWKS, request, challenge)(request))
 
 
-def _add_session_operations(router: Router, challenge: str, session_auth: Any) -> None:
+def _add_session_operations(router: Router, challenge: str, default_auth: Any,
+                            auth_for: dict[str, Any]) -> None:
+    unknown = set(auth_for) - SESSION_OPERATIONS
+    if unknown:
+        raise ValueError(f"auth_for names no session operation: {', '.join(sorted(unknown))}; "
+                         f"they are {', '.join(sorted(SESSION_OPERATIONS))}.")
+
     def on_session(cls: type[endpoints.Endpoint], request: HttpRequest,
                    *args: Any) -> HttpResponse:
         return _respond(request, lambda: _endpoint(cls, request, challenge)(
             request, request.auth, *args))
 
-    @router.post("logout/", auth=session_auth, response={204: None, **FAILURES},
+    @router.post("logout/", auth=auth_for.get("logout", default_auth),
+                 response={204: None, **FAILURES},
                  summary="Log this device out", url_name="logout")
     def logout(request: HttpRequest):
         return on_session(endpoints.Logout, request)
 
-    @router.post("logout-all/", auth=session_auth, response={204: None, **FAILURES},
+    @router.post("logout-all/", auth=auth_for.get("logout-all", default_auth),
+                 response={204: None, **FAILURES},
                  summary="Log every device of the user out", url_name="logout-all")
     def logout_all(request: HttpRequest):
         return on_session(endpoints.LogoutAll, request)
 
-    @router.get("sessions/", auth=session_auth,
+    @router.post("logout-others/", auth=auth_for.get("logout-others", default_auth),
+                 response={200: LogoutOthersOut, **FAILURES},
+                 summary="Log every other device of the user out", url_name="logout-others")
+    def logout_others(request: HttpRequest):
+        return on_session(endpoints.LogoutOthers, request)
+
+    @router.post("reauthenticate/", auth=auth_for.get("reauthenticate", default_auth),
+                 response={200: TokenPairOut, 429: ErrorOut, **FAILURES},
+                 summary="Prove the user's identity again: a fresh auth_time on this session",
+                 url_name="reauthenticate", openapi_extra=_request_body(ReauthenticateIn))
+    def reauthenticate(request: HttpRequest):
+        return on_session(endpoints.Reauthenticate, request)
+
+    @router.get("sessions/", auth=auth_for.get("sessions", default_auth),
                 response={200: list[DeviceSessionOut], **FAILURES},
                 summary="The user's signed-in devices", url_name="sessions")
     def sessions(request: HttpRequest):
         return on_session(endpoints.SessionList, request)
 
-    @router.delete("sessions/{session_id}/", auth=session_auth,
+    @router.delete("sessions/{session_id}/", auth=auth_for.get("session", default_auth),
                    response={204: None, 404: ErrorOut, **FAILURES},
                    summary="Log one of the user's devices out", url_name="session")
     def delete_session(request: HttpRequest, session_id: str):

@@ -106,6 +106,13 @@ def note_revoked(session_ids: Iterable[str]) -> None:
         revoked.update(session_ids)
 
 
+def note_reissued(session_ids: Iterable[str]) -> None:
+    """The request handed these sessions a new pair (re-authentication): as after a
+    revocation, its response must not also carry a successor of the token it came with (that
+    one would carry the old ``auth_time``)."""
+    note_revoked(session_ids)
+
+
 def revoked_in_request(session_id: str) -> bool:
     """Whether the request being handled revoked this session (outside a request: False)."""
     revoked = _revoked_in_request.get()

@@ -4,6 +4,8 @@ reuse, session limit, user changes), and deleted once it can never be used again
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -184,10 +186,51 @@ def revoke_session(session_id: str, reason: str) -> int:
     return revoke_sessions(DeviceSession.objects.filter(pk=session_uuid(session_id)), reason)
 
 
-def revoke_user_sessions(user_or_pk: Any, reason: str) -> int:
-    """Log a user out everywhere; takes a user or its pk (a ``TokenUser`` needs no query)."""
+def revoke_user_sessions(user_or_pk: Any, reason: str, *, keep: str | None = None) -> int:
+    """Log a user out everywhere; takes a user or its pk (a ``TokenUser`` needs no query).
+    ``keep``: the id of one session to leave alone (the caller's own)."""
     pk = getattr(user_or_pk, "pk", user_or_pk)
-    return revoke_sessions(DeviceSession.objects.filter(user_id=pk), reason)
+    sessions = DeviceSession.objects.filter(user_id=pk)
+    if keep is not None:
+        sessions = sessions.exclude(pk=session_uuid(keep))
+    return revoke_sessions(sessions, reason)
+
+
+def revoke_other_sessions(user_or_pk: Any, session_id: str) -> int:
+    """"Sign out of all other devices": every session of the user but ``session_id`` (the
+    caller's) is revoked, reason ``logout_others``; returns how many."""
+    return revoke_user_sessions(user_or_pk, RevokeReason.LOGOUT_OTHERS, keep=session_id)
+
+
+# The session a password change made in this context leaves alone: (user pk, session id).
+_kept_session: ContextVar[tuple[str, str] | None] = ContextVar(
+    "doubletoken_kept_session", default=None)
+
+
+@contextmanager
+def keeping_session(user_pk: Any, session_id: str | None) -> Iterator[None]:
+    """Within the block, the revocation that a change of this user's password triggers
+    (``REVOKE_ON_PASSWORD_CHANGE``) spares ``session_id``."""
+    token = _kept_session.set(None if session_id is None else (str(user_pk), session_id))
+    try:
+        yield
+    finally:
+        _kept_session.reset(token)
+
+
+def kept_session(user_pk: Any) -> str | None:
+    """The session ``keeping_session`` spares for this user, if any."""
+    kept = _kept_session.get()
+    return kept[1] if kept is not None and kept[0] == str(user_pk) else None
+
+
+def change_password(user: Any, raw_password: str, *, keep_session: str | None = None) -> None:
+    """Set and save ``user``'s password. With ``REVOKE_ON_PASSWORD_CHANGE`` every session of
+    the user is revoked (reason ``password_changed``) but ``keep_session``, when given: the
+    device that made the change stays signed in, every other one is signed out."""
+    with keeping_session(user.pk, keep_session):
+        user.set_password(raw_password)
+        user.save(update_fields=["password"])
 
 
 def purge_sessions(

@@ -47,6 +47,7 @@ from ..errors import (
 from ..http import remote_ip, user_agent
 from ..keys import algorithm_available
 from ..models import DeviceSession, RevokeReason, SimpleJWTExchange
+from ..tokens import SessionContext
 from .common import database_available, from_unix
 from .pairs import TokenPair, issue_pair
 from .sessions import login, revoke_locked
@@ -70,6 +71,10 @@ SIMPLE_JWT_DEFAULTS: dict[str, Any] = {
     "CHECK_REVOKE_TOKEN": False,
     "REVOKE_TOKEN_CLAIM": "hash_password",
 }
+
+# An exchange is no authentication: the user proved nothing just now, and when they last did
+# is unknown. The epoch says "long ago", so step-up guards ask for a re-authentication first.
+EXCHANGED = SessionContext(auth_time=0)
 
 
 class MigrationSettingError(ImproperlyConfigured):
@@ -182,7 +187,7 @@ def exchange(raw: str, *, request: HttpRequest | None = None) -> TokenPair | Non
                 pair = login(user, client=plan.client, device=plan.device,
                              ip=None if request is None else remote_ip(request),
                              user_agent="" if request is None else user_agent(request),
-                             request=request)
+                             request=request, context=EXCHANGED)
                 record.session_id = pair.session_id
                 record.save(update_fields=["session"])
         except IntegrityError:
