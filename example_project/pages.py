@@ -26,6 +26,7 @@ def demo(request):
         # The page's profile binds (or requires binding) sessions to a key: the client then
         # makes one and signs its requests with it.
         "dpop": client_profile(doubletoken_settings.DEFAULT_CLIENT).dpop != "off",
-        "password_url": "/api/password/",
-        "account_url": "/api/account/",
+        # Behind a step-up guard (account.py): the page asks for the password when needed.
+        "password_url": reverse("password"),
+        "account_url": reverse("account"),
     })

@@ -15,6 +15,7 @@ from django_doubletoken import dpop
 from django_doubletoken.models import DeviceSession
 
 from .browser import browser  # noqa: F401  (fixture)
+from .servers import app_server
 from .test_browser_demo import (
     BURST,
     fire_burst,
@@ -227,3 +228,24 @@ def test_the_server_nonce_costs_one_more_login_request(server, browser, settings
     finally:
         request_started.disconnect(on_request)
 
+
+def test_the_demo_socket_of_a_bound_session_carries_proofs(browser, user, password,  # noqa: F811
+                                                           tmp_path):
+    # Under uvicorn (two workers, channels-redis): the handshake's proof travels as a
+    # subprotocol, each renewal's in the authenticate message; both workers check them.
+    short_lived = {"ACCESS_TOKEN_LIFETIME": 4, "SLIDING_THRESHOLD": 1, "GRACE_PERIOD": 2,
+                   "LEEWAY": 0, "CLIENT_PROFILES": {"web": {"DPOP": "optional"}}}
+    env = {"DEBUG": "0", "TICK_SECONDS": "1", "VAR_DIR": str(tmp_path)}
+    with app_server("uvicorn", workers=2, doubletoken=short_lived, environ=env) as base:
+        page = browser.new_context().new_page()
+        sign_in(page, base, password)
+        _binding(page)
+        page.wait_for_selector("#socket-state[data-state=open]", timeout=10000)
+        page.wait_for_function(
+            "document.querySelector('#socket-detail').textContent.includes('tick')")
+        # Two token lifetimes later it is the same socket: each new token went over it with a
+        # fresh proof of the key.
+        page.wait_for_function(
+            "document.querySelectorAll('#log [data-kind=socket]').length >= 2", timeout=15000)
+        assert page.get_attribute("#socket-state", "data-state") == "open"
+        assert "WebSocket closed" not in page.inner_text("#log")

@@ -5,7 +5,8 @@ against it (base URL in DOUBLETOKEN_TEST_URL); it fails with node's output when 
 The server counts, per session, the refresh requests that reach it, so the node tests can
 assert "exactly one refresh" on the server's side, and offers two endpoints that misbehave
 on purpose (always 401 token_expired; a refresh endpoint that is always 503), and two that
-check DPoP proofs with the core's own ``dpop.check_proof`` and want the server's nonce in them.
+check DPoP proofs with the core's own ``dpop.check_proof`` and want the server's nonce in them,
+and one behind the app's step-up guard (``RecentAuthentication``).
 """
 
 import json
@@ -24,11 +25,15 @@ import pytest
 from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from django_doubletoken import dpop, services, signals
 from django_doubletoken.conf import client_profile
 from django_doubletoken.dpop.jose import json_object
 from django_doubletoken.http import request_uri
+from django_doubletoken.permissions import RecentAuthentication
 from tests.helpers import access_claims, access_token, craft
 from tests.urls import urlpatterns as test_urlpatterns
 
@@ -45,6 +50,7 @@ refresh_calls: Counter = Counter()  # session id -> refresh requests that reache
 rotations: Counter = Counter()  # session id -> real rotations (session_refreshed)
 expired_hits: Counter = Counter()  # session id -> calls to the always-401 endpoint
 nonce_hits: Counter = Counter()  # session id -> calls to the DPoP endpoints
+guard_hits: Counter = Counter()  # session id -> calls to the step-up guarded endpoint
 
 
 def _sid(token: str | None) -> str:
@@ -63,6 +69,26 @@ def counts_view(request, sid):
 def nonce_hits_view(request, sid):
     with _lock:
         return JsonResponse({"hits": nonce_hits[sid]})
+
+
+def guard_hits_view(request, sid):
+    with _lock:
+        return JsonResponse({"hits": guard_hits[sid]})
+
+
+class GuardedView(APIView):
+    """Behind the app's step-up guard: a sign-in at most 5 minutes old (RFC 9470)."""
+
+    permission_classes = [IsAuthenticated & RecentAuthentication(max_age=300)]
+
+    def initial(self, request, *args, **kwargs):
+        token = request.headers.get("Authorization", "").partition(" ")[2]
+        with _lock:
+            guard_hits[_sid(token)] += 1
+        super().initial(request, *args, **kwargs)
+
+    def get(self, request):
+        return Response({"ok": True})
 
 
 def _use_dpop_nonce():
@@ -149,6 +175,8 @@ urlpatterns = [
     path("__test__/expired-access/", expired_access_view),
     path("__test__/aged-access/", aged_access_view),
     path("__test__/nonce-hits/<str:sid>/", nonce_hits_view),
+    path("__test__/guard-hits/<str:sid>/", guard_hits_view),
+    path("__test__/guarded/", GuardedView.as_view()),
     path("__test__/dpop-nonce/", dpop_nonce_view),
     path("__test__/always-nonce/", always_nonce_view),
 ]
