@@ -63,6 +63,8 @@ def counting_cache(monkeypatch):
     """Counts every cache round trip of the app: calls on the Django cache and, with
     CLIENT_SIDE_CACHE on, commands on the tracked connection (as "tracked mget")."""
     counter = CountingCache(store.cache())
+    # The store's modules call store.base.cache(); other modules call store.cache().
+    monkeypatch.setattr(store.base, "cache", lambda: counter)
     monkeypatch.setattr(store, "cache", lambda: counter)
     command = client_side_cache.Tracker._command
 

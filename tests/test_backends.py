@@ -120,7 +120,7 @@ def test_the_async_path(backend, async_client, user, login, monkeypatch):
         async_reads.append(type(cache).__name__)
         return cache
 
-    monkeypatch.setattr(store, "async_cache", recording_async_cache)
+    monkeypatch.setattr(store.base, "async_cache", recording_async_cache)
     near = access_token(pair, remaining=60)
     current = {"Authorization": f"Bearer {pair['access']}"}
 
