@@ -1,15 +1,14 @@
-"""Device sessions in the Django admin: see every signed-in device, log one out, kick a user.
+"""The device-session changelist and pages: ``DeviceSessionAdmin``, registered on import.
 
-Every change goes through ``services``, so it reaches the cache at once: the affected tokens
-are refused on their next request. Rows are read-only: staff never edit token state.
+Read-only rows; the log-out actions ("log out selected sessions", "log out these users
+everywhere") and the two confirmation pages (one session, one user everywhere) call
+``services``, so a change reaches the cache at once.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_value, unquote
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -17,98 +16,21 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services
-from .models import DeviceSession, RevokeReason
-
-
-class StatusFilter(admin.SimpleListFilter):
-    title = _("status")
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [("active", _("Active")), ("expired", _("Expired")), ("revoked", _("Revoked"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "active":
-            return queryset.active()
-        if self.value() == "expired":
-            return queryset.expired()
-        if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
-
-
-class BindingFilter(admin.SimpleListFilter):
-    """Sessions bound to a DPoP key (their tokens useless without it) or plain bearer ones."""
-
-    title = _("DPoP key")
-    parameter_name = "dpop"
-
-    def lookups(self, request, model_admin):
-        return [("bound", _("Bound")), ("unbound", _("Unbound"))]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("bound", "unbound"):
-            return queryset.exclude(dpop_jkt="") if self.value() == "bound" else (
-                queryset.filter(dpop_jkt=""))
-        return queryset
-
-
-def _user_search_fields() -> tuple[str, ...]:
-    user_model = get_user_model()
-    fields = [f"user__{user_model.USERNAME_FIELD}"]
-    email = user_model.get_email_field_name()
-    if email != user_model.USERNAME_FIELD and any(
-        f.name == email for f in user_model._meta.get_fields()
-    ):
-        fields.append(f"user__{email}")
-    return tuple(fields)
-
-
-def status_label(session: DeviceSession) -> str:
-    if session.is_revoked:
-        return f"{_('revoked')} ({session.get_revoke_reason_display() or _('unknown')})"
-    return str(_("active")) if session.is_active() else str(_("expired"))
-
-
-class SessionColumns:
-    """Columns shared by the changelist and the user-page inline."""
-
-    @admin.display(description=_("expires"))
-    def expires_at(self, session: DeviceSession) -> str:
-        # Formatted here: a readonly inline field shows a callable's value with str().
-        return display_for_value(session.expires_at, self.get_empty_value_display())
-
-    @admin.display(description=_("status"))
-    def status(self, session: DeviceSession) -> str:
-        return status_label(session)
-
-
-def compact_datetime(value: datetime | None, empty: str) -> str:
-    """A date in two short lines — day and month, then the time (or, in another year, the
-    year) — with the full local timestamp on hover: what fits a narrow changelist column."""
-    if value is None:
-        return empty
-    local = timezone.localtime(value)
-    second = (formats.time_format(local, "H:i") if local.year == timezone.localtime().year
-              else str(local.year))
-    return format_html('<time class="dt-compact" datetime="{}" title="{}">{}<br>{}</time>',
-                       local.isoformat(), formats.date_format(local, "DATETIME_FORMAT"),
-                       formats.date_format(local, "j M"), second)
-
-
-def two_lines(first: str, second: str, *, title: str = "") -> str:
-    """A cell of one line of text and a quieter second one, each cut with an ellipsis to the
-    column's width (the whole text on hover)."""
-    return format_html('<span class="dt-line" title="{}">{}</span>'
-                       '<span class="dt-line dt-quiet" title="{}">{}</span>',
-                       title or first, first, second, second)
+from .. import services
+from ..models import DeviceSession, RevokeReason
+from .columns import (
+    BindingFilter,
+    SessionColumns,
+    StatusFilter,
+    _user_search_fields,
+    compact_datetime,
+    two_lines,
+)
 
 
 @admin.register(DeviceSession)
@@ -284,68 +206,3 @@ class DeviceSessionAdmin(SessionColumns, admin.ModelAdmin):
             "opts": self.opts,
         }
         return TemplateResponse(request, "django_doubletoken/admin/log_out_user.html", context)
-
-
-class DeviceSessionInline(SessionColumns, admin.TabularInline):
-    """The user's active sessions on their admin page, with counts and a log-out-everywhere
-    link. Added to the registered UserAdmin automatically (see ``attach_to_user_admin``)."""
-
-    model = DeviceSession
-    fk_name = "user"
-    template = "django_doubletoken/admin/sessions_inline.html"
-    # auth_time: when the user last proved who they are on that device (login or
-    # re-authentication), what step-up guards compare.
-    fields = ("device", "client", "ip", "created_at", "last_used_at", "auth_time", "expires_at",
-              "status")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-    verbose_name_plural = _("active device sessions")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).active().order_by("-last_used_at")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class UserSessionsAdminMixin:
-    """For a UserAdmin registered where the automatic attachment cannot see it (another
-    admin site, or registered after this app's ``ready()``): ``class MyUserAdmin(
-    UserSessionsAdminMixin, UserAdmin)``."""
-
-    def get_inlines(self, request, obj):
-        inlines = list(super().get_inlines(request, obj))
-        if obj is not None and DeviceSessionInline not in inlines:
-            inlines.append(DeviceSessionInline)
-        return inlines
-
-
-def attach_to_user_admin(site: admin.AdminSite = admin.site) -> bool:
-    """Show device sessions on the user's page of ``site``; True if a UserAdmin was found."""
-    user_admin = site._registry.get(get_user_model())
-    if user_admin is None:
-        return False
-    if isinstance(user_admin, UserSessionsAdminMixin):
-        return True
-    if DeviceSessionInline not in user_admin.inlines:
-        user_admin.inlines = [*user_admin.inlines, DeviceSessionInline]
-    return True
-
-
-def user_sessions_summary(user) -> str:
-    """Counts and links under the inline: all sessions, log out everywhere."""
-    prefix = f"admin:{DeviceSession._meta.app_label}_{DeviceSession._meta.model_name}"
-    changelist = reverse(f"{prefix}_changelist")
-    kick = reverse(f"{prefix}_log_out_user", args=[user.pk])
-    sessions = DeviceSession.objects.filter(user=user)
-    return format_html(
-        '{} · <a href="{}?user__{}__exact={}">{}</a> · <a class="deletelink" href="{}">{}</a>',
-        ngettext("%(count)d active session", "%(count)d active sessions",
-                 (active := sessions.active().count())) % {"count": active},
-        changelist, get_user_model()._meta.pk.name, user.pk,
-        _("all %(count)d sessions") % {"count": sessions.count()},
-        kick, _("Log out everywhere"),
-    )
