@@ -1,6 +1,8 @@
 """The auth endpoints, free of any web framework: what DRF and Ninja both adapt.
 
-``handlers``  the endpoints (login, refresh, verify, jwks, logout, logout-all, logout-others,
+``base``      the ``Endpoint`` class and ``pair_answer``, shared by all of them
+``handlers``  the token endpoints (login, refresh, verify, jwks)
+``sessions``  the endpoints on the caller's session (logout, logout-all, logout-others,
               reauthenticate, sessions)
 ``answers``   ``Answer`` and ``Refusal``: status, body, headers, cookie changes
 ``body``      reading a request body, with its size, depth and media-type limits
@@ -9,18 +11,15 @@
 """
 
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
-from .handlers import (
-    JWKS,
-    Endpoint,
-    Login,
+from .base import Endpoint
+from .handlers import JWKS, Login, Refresh, Verify
+from .sessions import (
     Logout,
     LogoutAll,
     LogoutOthers,
     Reauthenticate,
-    Refresh,
     SessionDelete,
     SessionList,
-    Verify,
 )
 
 __all__ = [

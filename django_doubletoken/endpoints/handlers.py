@@ -1,77 +1,46 @@
-"""The auth endpoints themselves, once for every face: input rules, the service call, the answer.
+"""The endpoints that issue or check tokens, once for every face: input rules, the service
+call, the answer.
 
 Each endpoint is a small class called with the Django ``HttpRequest`` (and, for the endpoints
-acting on the caller's session, the ``AccessGrant`` the face's authentication produced); it
-returns an ``Answer`` or raises a ``Refusal``. The DRF views (``django_doubletoken.views``) and
-the Ninja router (``django_doubletoken.ninja``) only turn those into their response objects, so
-the two answer alike by construction. Attributes can be set per instance (``Login(
-serializer_class=...)``) or in a subclass, as on Django's views.
+acting on the caller's session, ``sessions``, the ``AccessGrant`` the face's authentication
+produced); it returns an ``Answer`` or raises a ``Refusal``. The DRF views
+(``django_doubletoken.views``) and the Ninja router (``django_doubletoken.ninja``) only turn
+those into their response objects, so the two answer alike by construction. Attributes can be
+set per instance (``Login(serializer_class=...)``) or in a subclass, as on Django's views.
+
+Here: login, refresh, verify, jwks. The ``Endpoint`` base and ``pair_answer`` live in ``base``,
+the session endpoints in ``sessions``; all are importable from here as before.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import cookies, dpop, reauthentication, services, store
 from ..conf import doubletoken_settings
-from ..errors import INVALID_CREDENTIALS, DoubleTokenError, TokenError
-from ..http import bearer_challenge, proof_request, remote_ip, user_agent
+from ..http import proof_request, remote_ip, user_agent
 from ..keys import key_ring
-from ..models import DeviceSession, RevokeReason
 from ..services.binding import bound_context
-from ..services.common import database_available, from_unix
+from ..services.common import from_unix
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
+from .base import Endpoint, pair_answer
 from .body import request_data
-from .fields import InvalidInput, invalid_input, reauthentication_method, token_field
-from .throttle import LoginThrottle, ReauthenticationThrottle, note_refused, recently_refused
-
-
-class Endpoint:
-    # The WWW-Authenticate challenge of this endpoint's 401s (the face passes its realm's).
-    challenge: str = bearer_challenge()
-    # Login and refresh (RFC 9449 §8: a use_dpop_nonce there is a 400).
-    token_endpoint = False
-
-    def __init__(self, **attributes: Any) -> None:
-        for name, value in attributes.items():
-            if not hasattr(type(self), name):
-                raise TypeError(f"{type(self).__name__} has no attribute {name!r}")
-            setattr(self, name, value)
-
-    @contextmanager
-    def refusing(self) -> Iterator[None]:
-        """Domain errors (refused tokens, a store down) as the error contract's refusals."""
-        try:
-            with database_available():
-                yield
-        except DoubleTokenError as error:
-            raise Refusal.for_error(error, self.challenge,
-                                    token_endpoint=self.token_endpoint) from error
-
-
-def pair_answer(pair: services.TokenPair, body: dict[str, Any], *,
-                      use_cookie: bool, refresh_path: str | None) -> Answer:
-    """The pair's body; with cookie transport its refresh token goes in the cookie only."""
-    answer = Answer(200, body, dict(NO_STORE))
-    if doubletoken_settings.DPOP_NONCE and dpop.enabled():  # the next proof's (RFC 9449 §8)
-        answer.headers[dpop.NONCE_HEADER] = dpop.current_nonce()
-    if use_cookie:
-        body.pop("refresh", None)
-        max_age = int((pair.refresh_expires_at - timezone.now()).total_seconds())
-        answer.finishers += [
-            lambda response, request: cookies.set_refresh_cookie(
-                response, pair.refresh, max_age, refresh_path),
-            lambda response, request: cookies.ensure_csrf_cookie(request),
-        ]
-    return answer
+from .fields import InvalidInput, token_field
+from .sessions import (  # noqa: F401 (importable from here as before)
+    Logout,
+    LogoutAll,
+    LogoutOthers,
+    Reauthenticate,
+    SessionDelete,
+    SessionEndpoint,
+    SessionList,
+    session_row,
+)
+from .throttle import LoginThrottle, note_refused, recently_refused
 
 
 class Login(Endpoint):
@@ -213,124 +182,3 @@ class JWKS(Endpoint):
         if not ring.asymmetric:
             raise Refusal.not_found(_("No public keys: the signing algorithm is symmetric."))
         return Answer(200, {"keys": ring.jwks}, {"Cache-Control": "public, max-age=300"})
-
-
-class SessionEndpoint(Endpoint):
-    """Endpoints acting on the session of the request's access token (``grant``)."""
-
-    refresh_path: str | None = None
-
-    def logged_out(self) -> Answer:
-        path = self.refresh_path
-        return Answer(204, None, dict(NO_STORE), [
-            lambda response, request: cookies.delete_refresh_cookie(response, path)])
-
-
-class Logout(SessionEndpoint):
-    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
-        with self.refusing():
-            services.revoke_session(grant.session_id, RevokeReason.LOGOUT)
-        return self.logged_out()
-
-
-class LogoutAll(SessionEndpoint):
-    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
-        with self.refusing():
-            services.revoke_user_sessions(services.user_pk(grant.claims.sub),
-                                          RevokeReason.LOGOUT_ALL)
-        return self.logged_out()
-
-
-class LogoutOthers(SessionEndpoint):
-    """``POST logout-others/``: every other session of the caller's user is revoked (their
-    next request is refused, their sockets closed); the caller's own goes on untouched.
-    Answers ``{"revoked": <how many>}``."""
-
-    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
-        with self.refusing():
-            revoked = services.revoke_other_sessions(
-                services.user_pk(grant.claims.sub), grant.session_id)
-        return Answer(200, {"revoked": revoked}, dict(NO_STORE))
-
-
-class Reauthenticate(SessionEndpoint):
-    """``POST reauthenticate/``: the caller's session proves its user again (the password, or
-    a method of ``REAUTHENTICATION_METHODS`` named by ``method``) and gets a new pair on the
-    same session, with a fresh ``auth_time`` and the method's ``acr`` / ``amr``. Throttled per
-    session at ``LOGIN_THROTTLE_RATE``; a failed proof is a 401 ``invalid_credentials`` that
-    leaves the session as it was."""
-
-    throttle_class: type[ReauthenticationThrottle] | None = ReauthenticationThrottle
-
-    def throttle(self, request: HttpRequest, grant: services.AccessGrant) -> None:
-        if self.throttle_class is None:
-            return
-        with self.refusing():
-            wait = self.throttle_class(grant.session_id).wait(request)
-        if wait is not None:
-            raise Refusal.throttled(wait)
-
-    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
-        self.throttle(request, grant)
-        data = request_data(request)
-        try:
-            method = reauthentication_method(data)
-            with self.refusing():
-                user = services.session_user(grant)
-                try:
-                    verified = reauthentication.verify(method, request, user, data)
-                except ValidationError as error:  # the verifier's own input rules
-                    raise invalid_input(error) from None
-                if not verified:
-                    raise TokenError(INVALID_CREDENTIALS)
-                pair = services.reauthenticate(grant.session_id, user, acr=method.acr,
-                                               amr=method.amr, request=request)
-        except InvalidInput as invalid:
-            raise Refusal.invalid(invalid.errors) from None
-        # The session's refresh token rotated: a cookie client gets the new one there.
-        return pair_answer(pair, token_pair_body(pair),
-                           use_cookie=cookies.enabled_for(grant.claims.client),
-                           refresh_path=self.refresh_path)
-
-
-def session_row(session: DeviceSession, current_session_id: str) -> dict[str, Any]:
-    return {
-        "id": str(session.pk),
-        "client": session.client,
-        "device": session.device,
-        "ip": session.ip,
-        "user_agent": session.user_agent,
-        "created_at": session.created_at.isoformat(),
-        "last_used_at": session.last_used_at.isoformat(),
-        # When and how the user last proved who they are on this device (RFC 9470).
-        "auth_time": session.auth_time.isoformat() if session.auth_time else None,
-        "acr": session.acr,
-        "amr": session.amr.split(),
-        "current": str(session.pk) == current_session_id,
-    }
-
-
-class SessionList(SessionEndpoint):
-    def __call__(self, request: HttpRequest, grant: services.AccessGrant) -> Answer:
-        with self.refusing():
-            rows = list(DeviceSession.objects.active().filter(
-                user_id=services.user_pk(grant.claims.sub)))
-        return Answer(200, [session_row(row, grant.session_id) for row in rows], dict(NO_STORE))
-
-
-class SessionDelete(SessionEndpoint):
-    """``DELETE sessions/<id>/``: one of the caller's own sessions; 404 for any other id."""
-
-    def __call__(self, request: HttpRequest, grant: services.AccessGrant,
-                 session_id: str) -> Answer:
-        try:
-            uuid.UUID(session_id)
-        except ValueError:
-            raise Refusal.not_found() from None
-        with self.refusing():
-            mine = DeviceSession.objects.filter(
-                pk=session_id, user_id=services.user_pk(grant.claims.sub))
-            if not mine.exists():
-                raise Refusal.not_found()
-            services.revoke_sessions(mine, RevokeReason.REMOVED_BY_USER)
-        return Answer(204, None, dict(NO_STORE))
