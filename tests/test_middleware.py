@@ -97,7 +97,9 @@ def test_threshold_boundaries(api, user, login, monkeypatch, offset, slides):
     pair = login()
     now = int(time.time())
     old = craft(access_claims(pair, iat=now - 500, exp=now + 300 - offset))
-    monkeypatch.setattr(services.access, "time", SimpleNamespace(time=lambda: float(now)))
+    frozen = SimpleNamespace(time=lambda: float(now))
+    monkeypatch.setattr(services.access, "time", frozen)  # authentication's offer
+    monkeypatch.setattr(services.sliding, "time", frozen)  # the middleware's slide
     response = api.get("/whoami-pk/", **bearer(old))
     assert response.status_code == 200
     assert (_new_token(response) is not None) is slides

@@ -5,21 +5,13 @@ never write the database or the cache themselves. One module per stage of a sess
 
 ``sessions``  login, revocation, purging old rows
 ``rotation``  refresh: rotation, the grace window, reuse detection
-``access``    every request: authenticating an access token, sliding it near expiry
+``access``    every request: authenticating an access token
+``sliding``   re-issuing an access token near its expiry
 ``pairs``     the token pair login and refresh hand out
 ``reauthentication``  a fresh ``auth_time`` for a live session (step-up)
 """
 
-from .access import (
-    AccessGrant,
-    aauthenticate_access,
-    acheck_session,
-    aslide,
-    authenticate_access,
-    needs_slide,
-    slide,
-    withdraw,
-)
+from .access import AccessGrant, aauthenticate_access, acheck_session, authenticate_access
 from .common import profile_for, request_scope, sliding_request, user_pk
 from .pairs import TokenPair, issue_pair
 from .reauthentication import reauthenticate, session_user
@@ -35,6 +27,7 @@ from .sessions import (
     revoke_sessions,
     revoke_user_sessions,
 )
+from .sliding import aslide, needs_slide, slide, withdraw
 
 __all__ = [
     "AccessGrant",
