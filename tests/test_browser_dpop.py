@@ -8,8 +8,8 @@ import time
 from datetime import timedelta
 
 import pytest
+import requests
 from django.core.signals import request_started
-from django.test import Client
 
 from django_doubletoken import dpop
 from django_doubletoken.models import DeviceSession
@@ -199,10 +199,13 @@ def test_the_demo_session_is_bound_slides_and_refreshes(server, browser, setting
     assert server.log.reused == 0
 
     # The tokens without the key are worth nothing: as Bearer, or as DPoP without a proof.
+    # (Over HTTP, as a thief would send them: Django's test client cannot run in the thread
+    # of Playwright's event loop.)
     stolen = _stored_access(page)
-    client = Client()
-    assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {stolen}").status_code == 401
-    refused = client.get("/api/me/", HTTP_AUTHORIZATION=f"DPoP {stolen}")
+    me = server.url + "/api/me/"
+    assert requests.get(me, headers={"Authorization": f"Bearer {stolen}"},
+                        timeout=30).status_code == 401
+    refused = requests.get(me, headers={"Authorization": f"DPoP {stolen}"}, timeout=30)
     assert refused.status_code == 401 and refused.json()["code"] == "invalid_dpop_proof"
     context.close()
 
