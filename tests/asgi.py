@@ -7,7 +7,8 @@ from example_project.asgi import django_application, websocket_urlpatterns  # no
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import path
 
-from django_doubletoken.channels import DoubleTokenAuthMiddleware
+from django_doubletoken.channels import DoubleTokenAuthMiddleware, step_up_required
+from example_project.consumers import NotificationsConsumer
 
 from .consumers import RoomConsumer
 
@@ -16,5 +17,10 @@ application = ProtocolTypeRouter({
     "websocket": DoubleTokenAuthMiddleware(URLRouter([
         *websocket_urlpatterns,
         path("ws/room/", RoomConsumer.as_asgi()),
+        # docs/how-to/websockets.md shows this route.
+        # --8<-- [start:stepup]
+        # Only for a user who proved who they are in the last 5 minutes.
+        path("ws/recent/", step_up_required(NotificationsConsumer.as_asgi(), max_age=300)),
+        # --8<-- [end:stepup]
     ])),
 })

@@ -212,6 +212,9 @@ def test_the_proof_names_the_url_as_seen_behind_the_proxy(bound, key, settings):
     ({"scheme": "wss", "headers": [(b"host", b"h.example:443")], "path": "/ws/",
       "query_string": b"token=x"}, "wss://h.example:443/ws/"),
     ({"server": ("10.0.0.1", 8000), "headers": [], "path": "/ws/"}, "ws://10.0.0.1:8000/ws/"),
+    # Raw bytes that are not UTF-8 in the query (no part of htu) are no error.
+    ({"headers": [(b"host", b"h.example")], "path": "/ws/", "query_string": b"a=\xff"},
+     "ws://h.example/ws/"),
 ])
 def test_socket_uri(scope, uri):
     assert socket_uri({"type": "websocket", **scope}) == uri
@@ -343,3 +346,34 @@ def test_an_unbound_token_without_a_proof_is_served_as_before(user, login):
         await ws.disconnect()
 
     _run(go)
+
+
+@pytest.mark.parametrize("mode", ["optional", "required"])
+def test_the_profiles_mode_applies_as_on_http(user, login, key, settings, mode):
+    """Where the profile has DPoP on, a bound token still needs its proof, and an unbound one
+    (opened before DPoP was required) is served with a valid proof or as Bearer, as on HTTP
+    (its refresh is what a required profile refuses)."""
+    pair = login()  # unbound: DPoP was off at login
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN,
+                            "CLIENT_PROFILES": {"web": {"DPOP": mode}}}
+    bound = services.login(user, client="web", context=SessionContext(jkt=thumbprint(key)))
+    assert _refused(["doubletoken", bound.access]) == (4007, "invalid_dpop_proof")
+    CONNECTS.clear()
+    unbound = pair["access"]
+
+    async def opens(protocols, session):
+        ws = communicator(protocols)
+        connected, _ = await ws.connect()
+        assert connected
+        assert (await _echo(ws))["session"] == session
+        await ws.disconnect()
+
+    _run(opens, ["doubletoken", bound.access, "doubletoken.dpop", proof(key, bound.access)],
+         bound.session_id)
+    _run(opens, ["doubletoken", unbound, "doubletoken.dpop", proof(key, unbound)],
+         pair["session_id"])
+    _run(opens, ["doubletoken", unbound], pair["session_id"])
+    CONNECTS.clear()
+    # An unbound token's proof is checked all the same.
+    assert _refused(["doubletoken", unbound, "doubletoken.dpop",
+                     proof(key, unbound, url=URL + "x/")]) == (4007, "invalid_dpop_proof")

@@ -319,3 +319,29 @@ def test_dpop_end_to_end_over_http_and_the_socket(hosts, user, password):
         assert logout.status_code == 204, logout.text
         _, reason, waited = _closed(ws)
         assert reason == "session_revoked" and waited <= PROMISE
+
+
+def test_logout_others_on_another_host_closes_the_other_devices_sockets(hosts, user,
+                                                                      other_user, password):
+    """Issue 28's "sign out other devices" through the gunicorn host: the other sessions'
+    sockets on the uvicorn workers close within the second (a DPoP-bound one included); the
+    caller's socket and another user's stay open."""
+    socket_host, api_host = hosts
+    mine, theirs = _login(socket_host, password), _login(socket_host, password, "bob")
+    bound, key = _bound_session(user)
+    url = _ws(socket_host)
+    with _open(socket_host, mine["access"]) as ws_mine, \
+            _open(socket_host, theirs["access"]) as ws_theirs, \
+            connect(url, open_timeout=10, subprotocols=[
+                "doubletoken", bound.access, "doubletoken.dpop",
+                _proof(key, url, bound.access)]) as ws_bound:
+        for socket in (ws_mine, ws_theirs, ws_bound):
+            _tick(socket)
+        answer = requests.post(f"{api_host}/api/auth/logout-others/",
+                               headers=_bearer(mine["access"]), timeout=30)
+        assert answer.status_code == 200 and answer.json() == {"revoked": 1}, answer.text
+        code, reason, waited = _closed(ws_bound)
+        assert (code, reason) == (CLOSE_CODES["session_revoked"], "session_revoked")
+        assert waited <= PROMISE
+        _tick(ws_mine)
+        _tick(ws_theirs)

@@ -25,7 +25,8 @@ sees them.
 The package, by seam: ``wire`` (what travels: subprotocol elements, the middleware's messages,
 close codes), ``handshake`` (reading and verifying the credentials), ``relay`` (the socket's end
 of live revocation: its channel-layer group), ``expiry`` (the close at the token's expiry),
-``connection`` (one socket, putting them together) and ``middleware``.
+``connection`` (one socket, putting them together), ``middleware``, and ``proof`` (the DPoP
+proof of a socket) and ``stepup`` (``step_up_required``, a route's step-up check).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from .middleware import DoubleTokenAuthMiddleware
 from .relay import OUTAGE_FIRST_RETRY, OUTAGE_MAX_RETRY, READ_TIMEOUTS
+from .stepup import step_up_required
 from .wire import (
     AUTHENTICATE,
     AUTHENTICATED,
@@ -57,5 +59,5 @@ from .wire import (
 __all__ = [
     "AUTHENTICATE", "AUTHENTICATED", "CLOSE_CODES", "INTERNAL_ERROR", "OUTAGE_FIRST_RETRY",
     "OUTAGE_MAX_RETRY", "READ_TIMEOUTS", "SUBPROTOCOL", "DoubleTokenAuthMiddleware", "Message",
-    "Receive", "Scope", "Send", "close_code", "logger",
+    "Receive", "Scope", "Send", "close_code", "logger", "step_up_required",
 ]

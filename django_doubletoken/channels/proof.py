@@ -44,7 +44,8 @@ def socket_uri(scope: Scope) -> str:
     the handshake (so ``SECURE_PROXY_SSL_HEADER`` and ``USE_X_FORWARDED_HOST`` apply as on
     HTTP), with the WebSocket scheme. ``DisallowedHost`` for a host Django refuses."""
     secure = scope.get("scheme") == "wss"
-    request = ASGIRequest({**scope, "type": "http", "method": METHOD,
+    # The query is no part of it (and ASGIRequest would decode its raw bytes as UTF-8).
+    request = ASGIRequest({**scope, "type": "http", "method": METHOD, "query_string": b"",
                            "scheme": "https" if secure else "http"}, io.BytesIO())
     uri = http.request_uri(request)
     return "wss" + uri.removeprefix("https") if uri.startswith("https:") \
