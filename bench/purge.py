@@ -108,6 +108,7 @@ def purge(login_load: Callable[[], dict], batch_size: int = 1000) -> dict[str, A
 
     baseline = login_load()
     batches: list[tuple[int, float]] = []
+    vacuuming: list[bool] = []  # per batch: was a VACUUM of the table running after it
     done = threading.Event()
     failure: list[BaseException] = []
 
@@ -123,6 +124,7 @@ def purge(login_load: Callable[[], dict], batch_size: int = 1000) -> dict[str, A
                 if deleted is None:
                     break
                 batches.append((deleted, time.perf_counter() - started))
+                vacuuming.append(_vacuum_running())
         except BaseException as exc:  # reported by the caller
             failure.append(exc)
         finally:
@@ -154,11 +156,43 @@ def purge(login_load: Callable[[], dict], batch_size: int = 1000) -> dict[str, A
         "first_10_batches_median_ms": round(statistics.median(first) * 1000, 1) if first else 0,
         "last_10_batches_median_ms": round(statistics.median(last) * 1000, 1) if last else 0,
         "batch_ms": [round(s * 1000, 1) for _, s in batches],
+        "batch_vacuum_running": vacuuming,
+        **_vacuum_split(batches, vacuuming),
         "batch_ms_every_tenth": [round(s * 1000, 1) for _, s in batches[:: max(1, len(batches)
                                                                               // 10)]],
         "login_while_purging_whole_round": login_ended <= total,
         "login_baseline": _login_summary(baseline),
         "login_during_purge": _login_summary(during),
+    }
+
+
+def _vacuum_running() -> bool:
+    """Whether a VACUUM (autovacuum's, usually) of the sessions table is in progress."""
+    from django.db import connection
+
+    from django_doubletoken.models import DeviceSession
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid = %s::regclass",
+                       [DeviceSession._meta.db_table])
+        return bool(cursor.fetchone()[0])
+
+
+def _vacuum_split(batches: list[tuple[int, float]], vacuuming: list[bool]) -> dict[str, Any]:
+    """Batch times apart by whether autovacuum was working on the table meanwhile: on two
+    cores it competes with the purge, and it starts as the dead rows pass its threshold."""
+    during = [s for (_, s), v in zip(batches, vacuuming, strict=True) if v]
+    apart = [s for (_, s), v in zip(batches, vacuuming, strict=True) if not v]
+
+    def mean_ms(values: list[float]) -> float:
+        return round(statistics.mean(values) * 1000, 1) if values else 0
+
+    return {
+        "batches_during_vacuum": len(during),
+        "batch_ms_mean_during_vacuum": mean_ms(during),
+        "batch_ms_mean_without_vacuum": mean_ms(apart),
+        "first_10_without_vacuum_ms": mean_ms(apart[:10]),
+        "last_10_without_vacuum_ms": mean_ms(apart[-10:]),
     }
 
 
@@ -194,6 +228,12 @@ def markdown(result: dict[str, Any]) -> list[str]:
         f"purge | {reads['device_list_ms']} ms |",
         f"| admin changelist, first page (100 rows) / its COUNT | "
         f"{reads['changelist_page_ms']} / {reads['changelist_count_ms']} ms |",
+        "",
+        f"Autovacuum worked on the table during {run.get('batches_during_vacuum', 0)} of the "
+        f"batches: {run.get('batch_ms_mean_during_vacuum', 0)} ms per batch then, "
+        f"{run.get('batch_ms_mean_without_vacuum', 0)} ms otherwise (first / last 10 batches "
+        f"outside it: {run.get('first_10_without_vacuum_ms', 0)} / "
+        f"{run.get('last_10_without_vacuum_ms', 0)} ms).",
         "",
         f"Batch times through the run (every tenth, ms): "
         f"{', '.join(map(str, run['batch_ms_every_tenth']))}.",

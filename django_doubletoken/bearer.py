@@ -16,6 +16,7 @@ from . import dpop, services
 from .errors import DoubleTokenError
 from .http import GRANT_ATTRIBUTE, REJECTED_ATTRIBUTE, access_token, proof_request
 from .services import AccessGrant
+from .sliding import is_sliding_exempt
 
 
 class TokenUser(SimpleLazyObject):
@@ -90,7 +91,8 @@ def verify(request: HttpRequest, raw: str, dpop_scheme: bool | None = None) -> A
     if grant is not None:
         return grant
     try:
-        grant = services.authenticate_access(raw, proof=_proof(request, dpop_scheme))
+        grant = services.authenticate_access(raw, proof=_proof(request, dpop_scheme),
+                                             slide=_will_slide(request))
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise
@@ -110,6 +112,16 @@ async def averify(request: HttpRequest, raw: str, dpop_scheme: bool | None = Non
         raise
     setattr(request, GRANT_ATTRIBUTE, grant)
     return grant
+
+
+def _will_slide(request: HttpRequest) -> bool:
+    """Whether the sliding middleware will consider this request's token: it handles the
+    request and the resolved view did not opt out (the response's status is not known yet:
+    the middleware withdraws a successor its response does not carry)."""
+    if not services.sliding_request():
+        return False
+    match = getattr(request, "resolver_match", None)
+    return not is_sliding_exempt(match.func if match is not None else None)
 
 
 def _verified(request: HttpRequest, raw: str) -> AccessGrant | None:

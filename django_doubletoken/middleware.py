@@ -20,9 +20,10 @@ cross-origin scripts unless they are listed there).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -100,17 +101,18 @@ class SlidingTokenMiddleware:
         if self.is_async:
             return self.__acall__(request)
         # The sessions this request revokes are noted there, and never slid (services.slide).
-        with services.request_scope():
+        with services.request_scope(sliding=True):
             return self._respond(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        with services.request_scope():
+        with services.request_scope(sliding=True):
             return await self._arespond(request)
 
     def _respond(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         work = _slide_work(request, response)
         if work is None:
+            _withdraw_unsent(request)
             return response
         grant, candidate = work
         try:
@@ -123,6 +125,7 @@ class SlidingTokenMiddleware:
         response = await self.get_response(request)
         work = _slide_work(request, response)
         if work is None:
+            await sync_to_async(_withdraw_unsent)(request)
             return response
         grant, candidate = work
         try:
@@ -154,6 +157,16 @@ def _slide_work(request: HttpRequest, response: HttpResponseBase
         return grant, None
     candidate = _unverified_candidate(request)
     return None if candidate is None else (None, candidate)
+
+
+def _withdraw_unsent(request: HttpRequest) -> None:
+    """A successor stored by authentication's read that this response will not carry."""
+    grant: AccessGrant | None = getattr(request, GRANT_ATTRIBUTE, None)
+    if grant is None or not grant.stored_here:
+        return
+    # The response is made: if this fails, the old token is refused after GRACE_PERIOD.
+    with contextlib.suppress(DoubleTokenError):
+        services.withdraw(grant)
 
 
 def _with_successor(response: HttpResponseBase, token: str | None) -> HttpResponseBase:

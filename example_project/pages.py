@@ -1,7 +1,8 @@
 """The demo page at ``/``: the JS client (static/django_doubletoken/doubletoken.js) at work.
 
-Plain HTML, CSS and the ES module, no build step. The page reads the API's URLs and whether
-the refresh token travels in a cookie from data attributes set here.
+Plain HTML, CSS and the ES module, no build step. The page reads the API's URLs, whether the
+refresh token travels in a cookie and whether the sessions are bound to a DPoP key from data
+attributes set here.
 """
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from django_doubletoken import cookies
-from django_doubletoken.conf import doubletoken_settings
+from django_doubletoken.conf import client_profile, doubletoken_settings
 
 
 @require_safe
@@ -22,4 +23,10 @@ def demo(request):
         "cookie_mode": cookies.enabled_for(doubletoken_settings.DEFAULT_CLIENT),
         "demo_username": settings.DEMO_USERNAME,
         "call_seconds": settings.DEMO_CALL_SECONDS,
+        # The page's profile binds (or requires binding) sessions to a key: the client then
+        # makes one and signs its requests with it.
+        "dpop": client_profile(doubletoken_settings.DEFAULT_CLIENT).dpop != "off",
+        # Behind a step-up guard (account.py): the page asks for the password when needed.
+        "password_url": reverse("password"),
+        "account_url": reverse("account"),
     })

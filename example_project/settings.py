@@ -10,6 +10,8 @@ CALL_SECONDS         the demo page calls GET /api/me/ this often while signed in
                      only when you click), so that sliding shows without a click.
 ACCESS_SECONDS, REFRESH_SECONDS, SESSION_SECONDS, SLIDING_SECONDS, GRACE_SECONDS, LEEWAY_SECONDS
                      shorten lifetimes to watch sliding and refresh happen (see README).
+DPOP                 the demo page's profile: "optional" (default: sessions bound to the
+                     browser's DPoP key), "required" or "off".
 """
 
 import os
@@ -17,6 +19,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
+
+from django_doubletoken.conf import DEFAULTS as _DOUBLETOKEN_DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -147,6 +151,12 @@ if any(os.environ.get(f"{n}_SECONDS") for n in ("ACCESS", "REFRESH", "SESSION"))
     DOUBLETOKEN["CLIENT_PROFILES"] = {"web": {}, "mobile": {}}
 if os.environ.get("LOGIN_THROTTLE_RATE"):
     DOUBLETOKEN["LOGIN_THROTTLE_RATE"] = os.environ["LOGIN_THROTTLE_RATE"]
+# The demo page's profile, "web", binds each session to the browser's DPoP key when its login
+# carries a proof (the JS client's `dpop: true`; docs/explanation/dpop.md). DPOP=off or
+# DPOP=required to see the others; the other profiles keep the app's default (off).
+_PROFILES = DOUBLETOKEN.get("CLIENT_PROFILES", _DOUBLETOKEN_DEFAULTS["CLIENT_PROFILES"])
+DOUBLETOKEN["CLIENT_PROFILES"] = {
+    **_PROFILES, "web": {**_PROFILES["web"], "DPOP": os.environ.get("DPOP", "optional")}}
 # How recent the sign-in must be for the sensitive endpoints (password, account deletion,
 # signing out the other devices): example_project/account.py. Shorten it to see the step-up.
 STEP_UP_MAX_AGE = _seconds("STEP_UP_SECONDS", timedelta(minutes=5))

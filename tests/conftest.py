@@ -74,6 +74,48 @@ def counting_cache(monkeypatch):
     return counter
 
 
+def _command_names(data: bytes) -> list[str]:
+    """The names of the RESP commands packed in ``data``."""
+    names, at = [], 0
+    while at < len(data):
+        end = data.index(b"\r\n", at)
+        count, at = int(data[at + 1:end]), end + 2
+        for index in range(count):
+            end = data.index(b"\r\n", at)
+            length, at = int(data[at + 1:end]), end + 2
+            if index == 0:
+                names.append(data[at:at + length].decode().upper())
+            at += length + 2
+    return names
+
+
+@pytest.fixture
+def redis_wire(monkeypatch):
+    """What goes over the app's Redis sockets, in order: ("send", command names) for each
+    write (one round trip: a command, or a pipeline or script call) and ("read", None) for
+    each reply read. Raw-client paths (pipelines, scripts, the refresh's overlapped SET)
+    bypass ``counting_cache``; this sees them. Tests append their own events (SQL) to it."""
+    import redis.connection
+
+    events = []
+    send = redis.connection.AbstractConnection.send_packed_command
+    read = redis.connection.AbstractConnection.read_response
+
+    def sent(self, command, check_health=True):
+        packed = command if isinstance(command, list) else [command]
+        data = b"".join(bytes(part) for part in packed)
+        events.append(("send", _command_names(data)))
+        return send(self, command, check_health)
+
+    def replied(self, *args, **kwargs):
+        events.append(("read", None))
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", sent)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", replied)
+    return events
+
+
 @pytest.fixture
 def password():
     return "correct horse battery staple"

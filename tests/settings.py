@@ -102,6 +102,11 @@ DOUBLETOKEN = {
     # (tests/test_claims.py).
     "ACCESS_TOKEN_CLAIMS": None,
 }
+# DPoP stays off unless a test turns it on (the example binds its web profile's sessions:
+# tests/test_browser_dpop.py runs the demo that way).
+DOUBLETOKEN["CLIENT_PROFILES"] = {
+    name: {key: value for key, value in profile.items() if key != "DPOP"}
+    for name, profile in DOUBLETOKEN["CLIENT_PROFILES"].items()}
 # Durations in seconds, e.g. {"GRACE_PERIOD": 2}, for servers started by tests.
 for _key, _value in json.loads(os.environ.get("DOUBLETOKEN_TEST_SETTINGS", "{}")).items():
     _duration = isinstance(_value, (int, float)) and not isinstance(_value, bool)

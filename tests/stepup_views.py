@@ -30,6 +30,13 @@ def drf_recent(request):
     return Response(_who(request))
 
 
+@api_view(["GET", "POST"])
+@permission_classes([IsAuthenticated])
+def drf_unguarded(request):
+    """drf_recent without its guard: the baseline of the hot-path comparisons."""
+    return Response(_who(request))
+
+
 @api_view(["GET"])
 @permission_classes([IsAuthenticated & RecentAuthentication(max_age=timedelta(minutes=5))])
 def drf_and(request):
@@ -122,6 +129,7 @@ class PlainRecentClassView(View):
 
 urlpatterns = [
     path("stepup/drf/", drf_recent),
+    path("stepup/drf-unguarded/", drf_unguarded),
     path("stepup/drf-and/", drf_and),
     path("stepup/drf-both/", drf_both),
     path("stepup/drf-acr-or-admin/", drf_acr_or_admin),

@@ -432,16 +432,56 @@ def test_the_rotation_prepares_now_once_for_fields_that_prepare_alike():
     assert len({repr(f.get_db_prep_value(now, connection)) for f in fields}) == 1
 
 
-def test_a_rotation_is_one_statement_and_one_cache_call(api, user, login, counting_cache,
-                                                        django_assert_num_queries):
+def test_a_rotation_is_one_statement_and_one_cache_command(api, user, login, counting_cache,
+                                                           django_assert_num_queries,
+                                                           redis_wire):
+    """The UPDATE and the last-used marker's SET, their waits overlapped: the SET is sent
+    before the UPDATE and its reply read after it."""
+    from django.db import connection
+
     pair = login()
     counting_cache.calls.clear()
-    with django_assert_num_queries(1):  # the conditional UPDATE
+    redis_wire.clear()
+
+    def logged(execute, sql, params, many, context):
+        redis_wire.append(("sql", sql.split(None, 1)[0]))
+        return execute(sql, params, many, context)
+
+    with django_assert_num_queries(1), connection.execute_wrapper(logged):  # the UPDATE
         response = api.post(REFRESH, {"refresh": pair["refresh"]}, format="json")
-    assert response.status_code == 200 and counting_cache.calls == ["set"]
+    assert response.status_code == 200
+    assert redis_wire == [("send", ["SET"]), ("sql", "UPDATE"), ("read", None)]
+    assert counting_cache.calls == []  # nothing else through the cache's API
     # The pair handed out is the one a grace-window replay re-derives from the row.
     replay = api.post(REFRESH, {"refresh": pair["refresh"]}, format="json")
     assert replay.json() == response.json()
+
+
+def test_a_marker_reply_lost_after_the_update_is_set_again(api, user, login, monkeypatch,
+                                                          real_redis):
+    """The overlapped SET's reply lost (the connection dropped during the UPDATE): the
+    rotation stands, and the marker is written again with an ordinary, retried SET."""
+    import redis.connection
+
+    from django_doubletoken import store
+
+    pair = login()
+    sid = pair["session_id"]
+    real_redis.delete(*real_redis.keys(f"*{store.used_key(sid)}"))
+    read = redis.connection.AbstractConnection.read_response
+    lost = []
+
+    def drop_once(self, *args, **kwargs):
+        if not lost:
+            lost.append(True)
+            raise redis.exceptions.ConnectionError("reply lost")
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", drop_once)
+    response = api.post(REFRESH, {"refresh": pair["refresh"]}, format="json")
+    assert response.status_code == 200 and lost
+    assert DeviceSession.objects.get(pk=sid).refresh_generation == 1
+    assert real_redis.keys(f"*{store.used_key(sid)}")
 
 
 def test_jwks_answers_get_only(api):

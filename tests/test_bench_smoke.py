@@ -22,6 +22,7 @@ SCENARIOS = {
     "sliding": ("ours_inside_window", "ours_outside_window"),
     "sliding_10x": ("ours_inside_window_10x", "ours_outside_window"),
     "login": ("ours", "simplejwt"),
+    "login_no_throttle": ("ours_no_throttle", "simplejwt"),
     "dpop": ("ours_dpop", "ours_bearer"),
 }
 

@@ -132,6 +132,7 @@ from django.test import Client
 client = Client(HTTP_HOST="127.0.0.1")
 answers = {}
 for path in ["/", "/static/django_doubletoken/doubletoken.js",
+             "/static/django_doubletoken/doubletoken-dpop.js",
              "/static/django_doubletoken/doubletoken-axios.js",
              "/static/example_project/demo.js", "/static/example_project/demo.css"]:
     response = client.get(path)

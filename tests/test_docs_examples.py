@@ -45,7 +45,7 @@ def _as_reader(code: str, base: str, password: str) -> str:
 
 
 def test_python_client_requests_and_httpx(live_server, user, password, transactional_db):
-    requests_block, httpx_block, _ = blocks("how-to/python-client.md")
+    requests_block, httpx_block, *_ = blocks("how-to/python-client.md")
     namespace: dict = {}
     exec(_as_reader(requests_block, live_server.url, password), namespace)
     assert namespace["session"].get(f"{live_server.url}/api/me/").json()["username"] == "alice"
@@ -53,7 +53,7 @@ def test_python_client_requests_and_httpx(live_server, user, password, transacti
 
 
 def test_python_client_persisted_tokens(live_server, user, password, transactional_db, tmp_path):
-    *_, persisting = blocks("how-to/python-client.md")
+    _, _, persisting, *_ = blocks("how-to/python-client.md")
     tokens = tmp_path / "tokens.json"
     pair = requests.post(f"{live_server.url}/api/auth/login/", timeout=10,
                          json={"username": "alice", "password": password}).json()

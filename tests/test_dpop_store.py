@@ -139,3 +139,32 @@ def test_dpop_requests_on_every_cache_backend(backend_servers, settings, user, p
                               content_type="application/json",
                               HTTP_DPOP=key.proof("POST", f"{base}/api/auth/refresh/"))
     assert refreshed.status_code == 200 and refreshed.json()["token_type"] == "DPoP"
+
+
+@pytest.mark.django_db
+def test_a_dpop_request_with_client_side_cache_sends_only_its_replay_record(
+        settings, user, password, round_trips, django_assert_num_queries):
+    server = RedisServer().start()
+    try:
+        settings.CACHES = cache_config(server.url)
+        settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CLIENT_SIDE_CACHE": True,
+                                "DPOP": "optional"}
+        key, url = ProofKey(), "http://testserver/whoami-pk/"
+        pair = Client().post("/api/auth/login/", {"username": "alice", "password": password},
+                             content_type="application/json", HTTP_DPOP=key.proof(
+                                 "POST", "http://testserver/api/auth/login/")).json()
+        assert Client().get("/whoami-pk/", **key.headers("GET", url, pair["access"])
+                            ).status_code == 200  # the session's state is tracked from now on
+        for _ in range(3):
+            round_trips.clear()
+            with django_assert_num_queries(0):
+                response = Client().get("/whoami-pk/", **key.headers("GET", url,
+                                                                     pair["access"]))
+            assert response.status_code == 200
+            assert len(round_trips) == 1
+            packed = b"".join(round_trips[0]) if isinstance(round_trips[0], list) else (
+                round_trips[0])
+            assert b"SET" in packed and b"NX" in packed and b"MGET" not in packed
+    finally:
+        client_side_cache.reset()
+        server.stop()

@@ -18,7 +18,7 @@ import django_doubletoken
 from django_doubletoken import dpop, errors
 from django_doubletoken.api_errors import challenge, error_body, error_response, error_status
 from django_doubletoken.channels import CLOSE_CODES
-from django_doubletoken.client import LOGOUT_CODES, RENEW_CODES
+from django_doubletoken.client import LOGOUT_CODES, RENEW_CODES, STEP_UP_CODES
 from django_doubletoken.errors import ERROR_CODES
 
 PACKAGE = Path(django_doubletoken.__file__).parent
@@ -74,10 +74,12 @@ def test_the_clients_rule_file_is_the_tables_401_codes():
 
 
 def test_the_python_client_decides_from_the_table():
-    renew, logout = RENEW_CODES, LOGOUT_CODES
+    renew, logout, step_up = RENEW_CODES, LOGOUT_CODES, STEP_UP_CODES
     assert renew == {"token_expired", "token_revoked"}
     assert logout == {"token_invalid", "session_revoked", "session_expired", "refresh_reused",
                       "simplejwt_migration_ended"}
+    # Raised as StepUpRequired: the user re-authenticates, the tokens are not the problem.
+    assert step_up == {"insufficient_user_authentication"}
 
 
 def test_channels_close_with_the_tables_codes():

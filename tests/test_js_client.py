@@ -4,7 +4,9 @@ One pytest test starts the live server with short lifetimes and runs ``node --te
 against it (base URL in DOUBLETOKEN_TEST_URL); it fails with node's output when node fails.
 The server counts, per session, the refresh requests that reach it, so the node tests can
 assert "exactly one refresh" on the server's side, and offers two endpoints that misbehave
-on purpose (always 401 token_expired; a refresh endpoint that is always 503).
+on purpose (always 401 token_expired; a refresh endpoint that is always 503), and two that
+check DPoP proofs with the core's own ``dpop.check_proof`` and want the server's nonce in them,
+and one behind the app's step-up guard (``RecentAuthentication``).
 """
 
 import json
@@ -13,6 +15,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +25,16 @@ import pytest
 from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from django_doubletoken import services, signals
-from tests.helpers import access_token
+from django_doubletoken import dpop, services, signals
+from django_doubletoken.conf import client_profile
+from django_doubletoken.dpop.jose import json_object
+from django_doubletoken.http import request_uri
+from django_doubletoken.permissions import RecentAuthentication
+from tests.helpers import access_claims, access_token, craft
 from tests.urls import urlpatterns as test_urlpatterns
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,6 +49,8 @@ _lock = threading.Lock()
 refresh_calls: Counter = Counter()  # session id -> refresh requests that reached the service
 rotations: Counter = Counter()  # session id -> real rotations (session_refreshed)
 expired_hits: Counter = Counter()  # session id -> calls to the always-401 endpoint
+nonce_hits: Counter = Counter()  # session id -> calls to the DPoP endpoints
+guard_hits: Counter = Counter()  # session id -> calls to the step-up guarded endpoint
 
 
 def _sid(token: str | None) -> str:
@@ -52,6 +64,65 @@ def counts_view(request, sid):
     with _lock:
         return JsonResponse({"refreshes": refresh_calls[sid], "rotations": rotations[sid],
                              "expired_hits": expired_hits[sid]})
+
+
+def nonce_hits_view(request, sid):
+    with _lock:
+        return JsonResponse({"hits": nonce_hits[sid]})
+
+
+def guard_hits_view(request, sid):
+    with _lock:
+        return JsonResponse({"hits": guard_hits[sid]})
+
+
+class GuardedView(APIView):
+    """Behind the app's step-up guard: a sign-in at most 5 minutes old (RFC 9470)."""
+
+    permission_classes = [IsAuthenticated & RecentAuthentication(max_age=300)]
+
+    def initial(self, request, *args, **kwargs):
+        token = request.headers.get("Authorization", "").partition(" ")[2]
+        with _lock:
+            guard_hits[_sid(token)] += 1
+        super().initial(request, *args, **kwargs)
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+def _use_dpop_nonce():
+    return JsonResponse({"detail": "The DPoP proof must carry the server's nonce.",
+                         "code": "use_dpop_nonce"}, status=401,
+                        headers={"WWW-Authenticate": 'DPoP error="use_dpop_nonce"',
+                                 dpop.NONCE_HEADER: dpop.current_nonce()})
+
+
+@csrf_exempt
+def dpop_nonce_view(request):
+    """Accepts a request whose ``Authorization: DPoP <token>`` comes with a proof the core
+    accepts for it, carrying the server's current nonce (else 401 use_dpop_nonce and the
+    nonce, RFC 9449 §9). Answers what it verified."""
+    token = request.headers.get("Authorization", "").removeprefix("DPoP ")
+    with _lock:
+        nonce_hits[_sid(token)] += 1
+    try:
+        proof = dpop.verify_proof(request.headers.get("DPoP"), method=request.method,
+                                  uri=request_uri(request), access_token=token)
+    except dpop.ProofError as error:
+        return JsonResponse({"detail": str(error), "code": error.code}, status=401)
+    claims = json_object(request.headers["DPoP"].split(".")[1])
+    if not dpop.nonce_is_current(claims.get("nonce")):
+        return _use_dpop_nonce()
+    return JsonResponse({"jkt": proof.jkt, "htm": proof.htm, "htu": proof.htu})
+
+
+@csrf_exempt
+def always_nonce_view(request):
+    """Keeps asking for a new nonce, whatever the proof."""
+    with _lock:
+        nonce_hits[_sid(request.headers.get("Authorization", "").removeprefix("DPoP "))] += 1
+    return _use_dpop_nonce()
 
 
 @csrf_exempt
@@ -74,6 +145,23 @@ def expired_access_view(request):
 
 
 @csrf_exempt
+def aged_access_view(request):
+    """POST {"access": <a genuine access token>} → a valid access token of the same session
+    (and key binding) whose user authenticated an hour ago (``auth_time``): a step-up guard
+    refuses it at once, whatever its ``max_age``."""
+    sent = json.loads(request.body)["access"]
+    original = jwt.decode(sent, options={"verify_signature": False})
+    pair = {"access": sent, "session_id": original["sid"]}
+    extra = {name: original[name] for name in ("cnf", "acr", "amr") if name in original}
+    now = int(time.time())
+    # As long-lived as the profile's tokens (a longer one is refused as not ours).
+    lifetime = int(client_profile(original["client"]).access_lifetime.total_seconds())
+    aged = craft(access_claims(pair, iat=now, exp=now + lifetime, client=original["client"],
+                               auth_time=now - 3600, **extra))
+    return JsonResponse({"access": aged})
+
+
+@csrf_exempt
 def unavailable_view(request):
     return JsonResponse({"detail": "The token store is unavailable.",
                          "code": "cache_unavailable"}, status=503)
@@ -85,6 +173,12 @@ urlpatterns = [
     path("__test__/always-expired/", always_expired_view),
     path("__test__/down/refresh/", unavailable_view),
     path("__test__/expired-access/", expired_access_view),
+    path("__test__/aged-access/", aged_access_view),
+    path("__test__/nonce-hits/<str:sid>/", nonce_hits_view),
+    path("__test__/guard-hits/<str:sid>/", guard_hits_view),
+    path("__test__/guarded/", GuardedView.as_view()),
+    path("__test__/dpop-nonce/", dpop_nonce_view),
+    path("__test__/always-nonce/", always_nonce_view),
 ]
 
 
@@ -103,7 +197,10 @@ def counting_server(live_server, settings, monkeypatch):
         # (__test__/expired-access/): the refreshed token then outlives the burst's replays
         # however slowly a loaded machine serves them, where a 4 s one (3 s after the server
         # floors iat) did not always — a replay past its expiry got a second 401.
-        "CLIENT_PROFILES": {"web": {}, "roomy": {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=2)}},
+        "CLIENT_PROFILES": {"web": {}, "roomy": {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=2)},
+                            # Sessions bound to the client's DPoP key (js/dpop-bound.test.mjs).
+                            "bound": {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=2),
+                                      "DPOP": "optional"}},
     }
     real_refresh = services.refresh
 
@@ -122,7 +219,8 @@ def counting_server(live_server, settings, monkeypatch):
     signals.session_refreshed.disconnect(on_refreshed)
 
 
-def test_node_suite_against_the_live_server(counting_server, user, password, tmp_path):
+def test_node_suite_against_the_live_server(counting_server, user, other_user, password,
+                                            tmp_path):
     node = shutil.which("node")
     assert node, "node (20 or later) is needed for the JS client's tests"
     tap = tmp_path / "node.tap"
@@ -131,6 +229,9 @@ def test_node_suite_against_the_live_server(counting_server, user, password, tmp
         "DOUBLETOKEN_TEST_URL": counting_server.url,
         "DOUBLETOKEN_TEST_USER": user.username,
         "DOUBLETOKEN_TEST_PASSWORD": password,
+        # A user of its own for the tests that sign out "every other device" (the other files
+        # run side by side with alice's sessions).
+        "DOUBLETOKEN_TEST_OTHER_USER": other_user.username,
     }
     if REAL_AXIOS.exists():
         env.setdefault("DOUBLETOKEN_TEST_AXIOS", str(REAL_AXIOS))

@@ -181,3 +181,127 @@ def test_the_cache_down_writes_no_row(user, monkeypatch):
         services.login(user)
     assert not DeviceSession.objects.exists()
     assert get_user_model().objects.get(pk=user.pk).last_login is None
+
+
+@pytest.fixture
+def fresh_throttle_memory():
+    """No client remembered as refused by an earlier test of this process."""
+    from django_doubletoken.endpoints import throttle
+
+    throttle._refused_until.clear()
+    yield throttle
+    throttle._refused_until.clear()
+
+
+def test_with_the_throttle_on_a_login_is_still_one_round_trip(
+    api, user, password, settings, round_trips, own_redis, fresh_throttle_memory
+):
+    """The throttle's check and count and the session's state go in one script: one round
+    trip, where DRF's throttle alone costs a GET and a SET before the credentials."""
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "100/min"}
+    _login(api, password)  # connections opened, the script loaded
+    server = redis.Redis.from_url(own_redis.url)
+    server.config_resetstat()
+    round_trips.clear()
+    with CaptureQueriesContext(connection) as captured:
+        pair = _login(api, password)
+    assert len(round_trips) == 1
+    commands = {name: calls for name, calls in commands_received(server).items()
+                if name not in ("config|resetstat", "info")}
+    assert commands.pop("evalsha") == 1
+    # Inside the script: the history read, the count, the session's two keys.
+    assert commands == {"type": 1, "lrange": 1, "lpush": 1, "ltrim": 1, "expire": 1, "set": 2}
+    assert len(_statements(captured)) == (2 if connection.vendor == "postgresql" else 3)
+    history = server.keys("*throttle*")
+    assert len(history) == 1 and server.llen(history[0]) == 2  # both logins counted
+    assert api.get("/api/me/", **bearer(pair["access"])).status_code == 200
+
+
+@pytest.mark.postgres
+def test_with_the_throttle_on_postgresql_too(api, user, password, settings, round_trips,
+                                            own_redis, fresh_throttle_memory):
+    test_with_the_throttle_on_a_login_is_still_one_round_trip(
+        api, user, password, settings, round_trips, own_redis, fresh_throttle_memory)
+
+
+def test_a_throttled_login_writes_nothing_and_is_not_counted(
+    api, user, password, settings, real_redis, fresh_throttle_memory
+):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "2/min"}
+    _login(api, password)
+    _login(api, password)
+    keys_before = set(real_redis.keys("*"))
+    response = api.post("/api/auth/login/", {"username": "alice", "password": password},
+                        format="json")
+    assert response.status_code == 429 and response.json()["code"] == "throttled"
+    assert 55 <= int(response["Retry-After"]) <= 60
+    assert DeviceSession.objects.count() == 2
+    assert set(real_redis.keys("*")) == keys_before  # no session state for a refused login
+    (history,) = real_redis.keys("*throttle*")
+    assert real_redis.llen(history) == 2  # DRF counts only what it lets through
+
+
+def test_refused_credentials_are_counted_and_a_throttled_guess_learns_nothing(
+    api, user, password, settings, fresh_throttle_memory
+):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "2/min"}
+    wrong = {"username": "alice", "password": "wrong"}
+    assert api.post("/api/auth/login/", wrong, format="json").status_code == 401
+    assert api.post("/api/auth/login/", {"username": "alice"}, format="json").status_code == 400
+    fresh_throttle_memory._refused_until.clear()  # the cache alone decides below
+    # Over the rate: the right password and a wrong one get the same answer.
+    right = api.post("/api/auth/login/", {"username": "alice", "password": password},
+                     format="json")
+    assert right.status_code == 429
+    fresh_throttle_memory._refused_until.clear()
+    assert api.post("/api/auth/login/", wrong, format="json").status_code == 429
+    assert not DeviceSession.objects.exists()
+
+
+def test_a_client_refused_lately_is_asked_about_before_its_password_is_checked(
+    api, user, password, settings, round_trips, real_redis, fresh_throttle_memory
+):
+    """A throttled client cannot make a worker hash password after password: once refused,
+    it is refused before its credentials (no SELECT of the user), on the cache's word."""
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "1/min"}
+    _login(api, password)
+    body = {"username": "alice", "password": password}
+    assert api.post("/api/auth/login/", body, format="json").status_code == 429
+    round_trips.clear()
+    with CaptureQueriesContext(connection) as captured:
+        again = api.post("/api/auth/login/", body, format="json")
+    assert again.status_code == 429 and int(again["Retry-After"]) > 0
+    assert captured.captured_queries == [] and len(round_trips) == 1
+    # The memory only says when to ask: the history gone (an operator's reset), the login
+    # passes at once.
+    real_redis.delete(*real_redis.keys("*throttle*"))
+    assert api.post("/api/auth/login/", body, format="json").status_code == 200
+
+
+def test_a_history_left_by_an_earlier_release_is_started_afresh(
+    api, user, password, settings, real_redis, fresh_throttle_memory
+):
+    """Earlier releases kept the history as a pickled list through the cache API."""
+    from django_doubletoken.endpoints.throttle import LoginThrottle
+
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "5/min"}
+    key = store.throttle_key(LoginThrottle.scope, "127.0.0.1")
+    store.cache().set(key, [1.0, 2.0], 60)
+    _login(api, password)
+    (history,) = real_redis.keys("*throttle*")
+    assert real_redis.type(history) == b"list" and real_redis.llen(history) == 1
+
+
+def test_on_a_cache_without_scripts_the_count_is_drfs(settings, rf):
+    """A backend that runs no scripts keeps DRF's pickled list, read then written."""
+    from django_doubletoken.endpoints.throttle import LoginThrottle
+
+    settings.CACHES = {**settings.CACHES, "local": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}}
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "CACHE_ALIAS": "local"}
+    throttle = LoginThrottle("2/min")
+    request = rf.post("/", REMOTE_ADDR="192.0.2.1")
+    assert [throttle.wait(request) for _ in range(2)] == [None, None]
+    wait = throttle.wait(request)
+    assert wait is not None and 59 < wait <= 60
+    assert len(store.cache().get(throttle.key(request))) == 2

@@ -35,10 +35,11 @@ def test_no_header_outside_the_window(api, user, login, counting_cache,
 
 
 def test_near_expiry_token_is_replaced(api, user, login, counting_cache,
-                                       django_assert_num_queries):
+                                       django_assert_num_queries, redis_wire):
     pair = login()
     old = access_token(pair, remaining=120)
     counting_cache.calls.clear()
+    redis_wire.clear()
     with django_assert_num_queries(0):  # no database write, no read
         response = api.get("/whoami-pk/", **bearer(old))
     assert response.status_code == 200
@@ -51,22 +52,26 @@ def test_near_expiry_token_is_replaced(api, user, login, counting_cache,
     assert abs(claims["exp"] - (time.time() + 15 * 60)) < 3
     assert HEADER in response["Access-Control-Expose-Headers"]
     assert "no-store" in response["Cache-Control"] and "Authorization" in response["Vary"]
-    assert counting_cache.calls == ["get_many", "add"]
+    # One round trip: the request's read and the successor's SET NX, pipelined.
+    assert [names for kind, names in redis_wire if kind == "send"] == [["MGET", "SET"]]
+    assert counting_cache.calls == []
     # The new token works and is not itself near expiry.
     again = api.get("/whoami-pk/", **bearer(new))
     assert again.status_code == 200 and _new_token(again) is None
 
 
 def test_old_token_gets_the_same_successor_within_grace_then_is_refused(
-    api, user, login, counting_cache
+    api, user, login, redis_wire
 ):
     pair = login()
     old = access_token(pair, remaining=120)
     new = _new_token(api.get("/whoami-pk/", **bearer(old)))
-    counting_cache.calls.clear()
+    redis_wire.clear()
     second = api.get("/whoami-pk/", **bearer(old))
     assert second.status_code == 200 and _new_token(second) == new
-    assert counting_cache.calls == ["get_many"]  # the successor came with the checks
+    # The successor came with the checks; this process knew one was stored, so it offered
+    # none (no signature, no SET NX).
+    assert [names for kind, names in redis_wire if kind == "send"] == [["MGET"]]
     # Grace over: move the successor's issue time 31 s into the past.
     jti = jwt.decode(old, KEY, algorithms=["HS256"])["jti"]
     store.cache().set(store.successor_key(pair["session_id"], jti), (new, int(time.time()) - 31),
@@ -122,6 +127,48 @@ def test_no_reissue_on_error_responses(api, user, login):
     not_found = api.get("/api/auth/sessions/0b6f1a4e-95e6-4c4a-9d35-111111111111/",
                         **bearer(near))
     assert not_found.status_code == 405 and _new_token(not_found) is None
+
+
+def test_a_successor_stored_by_the_read_is_withdrawn_when_the_response_is_an_error(
+        api, user, login, redis_wire):
+    """Authentication stores the successor in its own round trip; a response that does not
+    carry it (here DRF's 405, after authentication) deletes it, so the old token is not
+    refused after GRACE_PERIOD for a token its client never got."""
+    pair = login()
+    near = access_token(pair, remaining=60)
+    jti = jwt.decode(near, KEY, algorithms=["HS256"])["jti"]
+    redis_wire.clear()
+    refused = api.get("/api/auth/sessions/0b6f1a4e-95e6-4c4a-9d35-111111111111/",
+                      **bearer(near))
+    assert refused.status_code == 405 and _new_token(refused) is None
+    assert [names for kind, names in redis_wire if kind == "send"] == [["MGET", "SET"], ["DEL"]]
+    assert store.cache().get(store.successor_key(pair["session_id"], jti)) is None
+    # The next successful response slides the token as if nothing had happened.
+    redis_wire.clear()
+    assert _new_token(api.get("/whoami-pk/", **bearer(near)))
+    assert [names for kind, names in redis_wire if kind == "send"] == [["MGET", "SET"]]
+
+
+def test_a_connection_lost_under_the_sliding_read_is_retried(api, user, login, monkeypatch):
+    """The read and the successor's SET NX go out in one write on a pooled connection; if
+    that connection is dead (Redis restarted), they go again through the client's pipeline,
+    with its retries, instead of failing the request."""
+    import redis.connection
+
+    pair = login()
+    near = access_token(pair, remaining=60)
+    send = redis.connection.AbstractConnection.send_packed_command
+    failed = []
+
+    def dead_once(self, command, check_health=True):
+        if not failed:
+            failed.append(True)
+            raise redis.exceptions.ConnectionError("connection reset")
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", dead_once)
+    response = api.get("/whoami-pk/", **bearer(near))
+    assert failed and response.status_code == 200 and _new_token(response)
 
 
 def test_no_reissue_for_a_revoked_session(api, user, login):

@@ -348,3 +348,42 @@ def test_a_lockout_backend_stops_reauthentication_as_it_stops_login(user, login,
     assert login_refused.json()["code"] == "invalid_credentials"
     assert [c["username"] for c in heard["login_failed"]] == ["alice", "alice"]
     assert unlocked.status_code == 200
+
+
+@pytest.mark.parametrize("guarded, prefix", [("/stepup/drf/", "/api/auth/"),
+                                             ("/stepup/ninja/recent", "/api/ninja/auth/"),
+                                             ("/stepup/plain/", "/api/auth/")])
+def test_a_dpop_bound_session_steps_up_and_stays_bound(guarded, prefix, user, password,
+                                                       settings):
+    from django_doubletoken import dpop
+
+    from .dpop_keys import ProofKey
+
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP": "optional"}
+    key, client, base = ProofKey(), Client(), "http://testserver"
+    login_url = f"{base}{prefix}login/"
+    pair = client.post(login_url, {"username": "alice", "password": password},
+                       content_type="application/json",
+                       HTTP_DPOP=key.proof("POST", login_url, nonce=dpop.current_nonce())).json()
+    assert pair["token_type"] == "DPoP"
+    stale = access_token(pair, auth_time=int(time.time()) - 3600, cnf={"jkt": key.jkt})
+
+    refused = client.get(guarded, **key.headers("GET", f"{base}{guarded}", stale))
+    renewed = client.post(f"{prefix}reauthenticate/", {"password": password},
+                          content_type="application/json",
+                          **key.headers("POST", f"{base}{prefix}reauthenticate/", stale))
+    body = renewed.json()
+    passes = client.get(guarded, **key.headers("GET", f"{base}{guarded}", body["access"]))
+
+    assert refused.status_code == 401, refused.content
+    assert refused.json()["code"] == "insufficient_user_authentication"
+    challenge = refused["WWW-Authenticate"]
+    assert challenge.startswith("DPoP algs=") and challenge.endswith(
+        'error="insufficient_user_authentication", '
+        'error_description="More recent authentication is required", max_age=300')
+    assert renewed.status_code == 200, renewed.content
+    assert body["token_type"] == "DPoP" and claims(body["access"])["cnf"] == {"jkt": key.jkt}
+    assert claims(body["refresh"])["cnf"] == {"jkt": key.jkt}
+    assert passes.status_code == 200, passes.content
+    # Without the key the new token is useless, as before.
+    assert client.get(guarded, **bearer(body["access"])).status_code == 401

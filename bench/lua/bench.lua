@@ -6,7 +6,8 @@
 --            session rotates in a chain and every request carries a current-generation token
 --            (a real rotation, never a grace-window replay). When the queue and the items run
 --            out, a request is counted as "starved" (and sent with an empty token: a 4xx).
---   login    items are usernames; each request logs in with the bench password.
+--   login    items are usernames; each request logs in with the bench password, from an
+--            address of the user's own (X-Forwarded-For).
 --   dpop     items are "<access token> <DPoP proof>" of DPoP-bound sessions, each proof for
 --            this GET and sent once (a proof is single-use): requests walk through them in
 --            order; when they run out, a request is "starved" (the last one again: a 401).
@@ -82,9 +83,13 @@ function request()
       return wrk.format("POST", path, json_headers, body)
    else
       local username = items[next_item]
+      -- Each user from an address of its own (the login throttle counts per address).
+      local headers = { ["Content-Type"] = "application/json",
+                        ["X-Forwarded-For"] = "198.18." .. math.floor(next_item / 250) .. "." ..
+                           (next_item % 250) }
       next_item = next_item % #items + 1
       local body = '{"username":"' .. username .. '","password":"bench-password"}'
-      return wrk.format("POST", path, json_headers, body)
+      return wrk.format("POST", path, headers, body)
    end
 end
 

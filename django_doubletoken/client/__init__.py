@@ -11,13 +11,21 @@ new token; ``token_invalid``, ``session_revoked``, ``session_expired`` and ``ref
 ever retried twice.
 
 ``TokenStore`` also has the account calls of the JS client: ``logout()``, ``logout_all()``,
-``sessions()`` and ``revoke_session(id)`` (and ``a``-prefixed coroutines with httpx).
+``logout_others()``, ``sessions()``, ``revoke_session(id)`` and ``reauthenticate(password)``
+(and ``a``-prefixed coroutines with httpx). A 401 ``insufficient_user_authentication`` (a
+step-up guard, RFC 9470) raises ``StepUpRequired``; ``reauthenticate()`` then cures it.
+
+DPoP (RFC 9449): ``TokenStore.login(..., dpop=True)`` binds the session to a key the client
+generates (or pass your own, ``DPoPKey``); every request of the store (login, refresh, logout,
+API calls) then carries a proof signed with it, and the token goes as ``Authorization: DPoP``.
 
 Neither requests nor httpx is a dependency of the app: ``RequestsAuth`` exists when requests is
 installed, ``HttpxAuth`` when httpx is. Of the app the client imports only the error table (no
-settings, no models). Its parts: ``store`` (the tokens and the account calls), ``exchange``
-(what a response makes the client do, shared by both auth classes), ``requests_auth`` and
-``httpx_auth``.
+settings, no models). Its parts: ``store`` (the tokens, and the one refresh), ``login`` and
+``account`` (the calls that make a store and those it makes), ``tokens`` (what is stored and
+raised), ``dpop`` (the key, its proofs and nonces), ``exchange`` (what a response makes the
+client do, shared by both auth classes), ``transport`` (which library the store's own calls
+use), ``requests_auth`` and ``httpx_auth``.
 """
 
 from __future__ import annotations
@@ -25,17 +33,17 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .store import (
-    DEFAULT_NEW_TOKEN_HEADER,
-    LOGOUT_CODES,
-    RENEW_CODES,
+from .dpop import DPoPKey
+from .exchange import DEFAULT_NEW_TOKEN_HEADER, LOGOUT_CODES, RENEW_CODES, STEP_UP_CODES
+from .store import TokenStore
+from .tokens import (
     LoginFailed,
+    ReauthenticationFailed,
     RequestFailed,
+    StepUpRequired,
     StoredTokens,
-    TokenStore,
-    httpx_auth,
-    requests_auth,
 )
+from .transport import httpx_auth, requests_auth
 
 if requests_auth is not None:
     from .requests_auth import RequestsAuth
@@ -43,8 +51,9 @@ if httpx_auth is not None:
     from .httpx_auth import HttpxAuth
 
 __all__ = [
-    "DEFAULT_NEW_TOKEN_HEADER", "LOGOUT_CODES", "RENEW_CODES", "HttpxAuth", "LoginFailed",
-    "RequestFailed", "RequestsAuth", "StoredTokens", "TokenStore",
+    "DEFAULT_NEW_TOKEN_HEADER", "LOGOUT_CODES", "RENEW_CODES", "STEP_UP_CODES", "DPoPKey",
+    "HttpxAuth", "LoginFailed", "ReauthenticationFailed", "RequestFailed", "RequestsAuth",
+    "StepUpRequired", "StoredTokens", "TokenStore",
 ]
 
 

@@ -1,89 +1,33 @@
-"""The tokens of one signed-in device (``TokenStore``), and the account calls made with them."""
+"""The tokens of one signed-in device (``TokenStore``): every auth object and thread using them
+shares one store, which refreshes once for all of them and always presents the newest refresh
+token. How a store comes from a login is ``login.LoginCalls``; its account calls (logout,
+re-authentication, the device list) are ``account.AccountCalls``."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ERROR_CODES, LOGIN, RENEW_ACTIONS
 from ..flow import adrive, drive
-from .exchange import code_of
+from .account import AccountCalls
+from .dpop import DPoPKey, as_key, proof_header, token_call
+from .exchange import DEFAULT_NEW_TOKEN_HEADER, LOGOUT_CODES, PROOF_CODES, RENEW_CODES
+from .login import LoginCalls
+from .tokens import StoredTokens, auth_urls, code_of, is_pair, unverified_claims
 
-try:
-    from . import requests_auth
-except ImportError:  # requests is optional: the app itself never needs it
-    requests_auth = None
-try:
-    from . import httpx_auth
-except ImportError:  # optional
-    httpx_auth = None
-
-DEFAULT_NEW_TOKEN_HEADER = "NEW_HTTP_AUTHORIZATION"
-# What a 401 means, by its code's action in the server's table: a refresh cures it...
-RENEW_CODES = frozenset(code for code, entry in ERROR_CODES.items()
-                        if entry.status == 401 and entry.action in RENEW_ACTIONS)
-# ...or the session is over and only a new login helps. Any other 401 is returned as it is.
-LOGOUT_CODES = frozenset(code for code, entry in ERROR_CODES.items()
-                         if entry.status == 401 and entry.action == LOGIN)
-
-# Sends ``{"refresh": ...}`` to the refresh URL; returns the status and the decoded JSON body
-# (None when there is none). Transport errors are raised, not returned.
-Post = Callable[[str, dict], tuple[int, Any]]
-AsyncPost = Callable[[str, dict], Awaitable[tuple[int, Any]]]
-# An account call: yields (method, path relative to the auth URL), receives (status, body).
-AccountFlow = Generator[tuple[str, str], tuple[int, Any], Any]
+# POSTs a JSON payload (``{"refresh": ...}``) with extra headers (a DPoP proof); returns the
+# status, the decoded JSON body (None when there is none) and the response headers. Transport
+# errors are raised, not returned.
+Reply = tuple[int, Any, Mapping[str, str]]
+Post = Callable[[str, dict, dict], Reply]
+AsyncPost = Callable[[str, dict, dict], Awaitable[Reply]]
 
 
-@dataclass(frozen=True)
-class StoredTokens:
-    """What an app persists between runs (tokens are kept out of ``repr`` so logs stay clean)."""
-
-    access: str = field(repr=False)
-    refresh: str | None = field(repr=False)
-
-    @property
-    def access_expires_at(self) -> datetime | None:
-        """Read from the token without verifying it: good for display or scheduling, no more."""
-        expires = _unverified_claims(self.access).get("exp")
-        try:
-            return datetime.fromtimestamp(expires, tz=timezone.utc)
-        except (TypeError, ValueError, OverflowError):
-            return None
-
-    @property
-    def session_id(self) -> str | None:
-        """This device's session id (as in ``sessions()``), read from the token unverified."""
-        sid = _unverified_claims(self.access).get("sid")
-        return sid if isinstance(sid, str) else None
-
-
-class RequestFailed(Exception):
-    """An endpoint answered with an error: ``status_code``, and the body's ``code`` (None if
-    absent) and ``body``."""
-
-    what = "request"
-
-    def __init__(self, status_code: int, body: Any) -> None:
-        self.status_code = status_code
-        self.code = code_of(body)
-        self.body = body
-        super().__init__(f"{self.what} failed: HTTP {status_code} {self.code or ''}".strip())
-
-
-class LoginFailed(RequestFailed):
-    """The login endpoint said no; ``code`` is e.g. ``invalid_credentials``."""
-
-    what = "login"
-
-
-class TokenStore:
+class TokenStore(LoginCalls, AccountCalls):
     """The tokens of one signed-in device, shared by every auth object and thread using them.
 
     The server rotates refresh tokens and treats an old one presented after its grace window as
@@ -94,6 +38,10 @@ class TokenStore:
     Sync refreshes queue on a ``threading.Lock``, async ones on an ``asyncio.Lock`` (one per
     event loop). A sync and an async refresh of the same store may overlap; both present the
     same refresh token within the grace window and get the same new pair, so no harm is done.
+
+    With a DPoP key (``dpop=``), every request of the store's tokens carries a proof signed
+    with it, and a session bound to it (its access token's ``cnf.jkt``) sends its token as
+    ``Authorization: DPoP``.
     """
 
     def __init__(
@@ -106,6 +54,7 @@ class TokenStore:
         new_token_header: str = DEFAULT_NEW_TOKEN_HEADER,
         on_tokens: Callable[[StoredTokens], None] | None = None,
         on_logout: Callable[[str | None], None] | None = None,
+        dpop: DPoPKey | Any = None,
     ) -> None:
         """``base_url`` is the site root (the refresh URL is then ``/api/auth/refresh/`` under
         it); give ``refresh_url`` instead when the app is mounted elsewhere.
@@ -113,11 +62,14 @@ class TokenStore:
         ``on_tokens(tokens)`` runs whenever the tokens change (login, refresh, slide), for apps
         that persist them. ``on_logout(code)`` runs when the server refused a refresh and the
         tokens were dropped; ``code`` says why (``session_revoked``, ``refresh_reused``, ...).
+
+        ``dpop``: the key the session is (or is to be) bound to: a ``DPoPKey``, a
+        ``cryptography`` private key, or True for a new key (see ``DPoPKey``).
         """
         if refresh_url is None:
             if base_url is None:
                 raise TypeError("TokenStore needs base_url or refresh_url")
-            refresh_url = _auth_urls(base_url)[1]
+            refresh_url = auth_urls(base_url)[1]
         self.refresh_url = refresh_url
         # The other endpoints are the refresh endpoint's siblings.
         self.auth_url = (
@@ -126,53 +78,14 @@ class TokenStore:
         self.new_token_header = new_token_header
         self.on_tokens = on_tokens
         self.on_logout = on_logout
+        self.dpop = as_key(dpop)
+        self._token_type: str | None = None  # from a response; None: read from the token
         self._access = access
         self._refresh = refresh
         self._lock = threading.Lock()  # guards the tokens; never held during I/O or callbacks
         self._refresh_lock = threading.Lock()
-        self._async_refresh_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    @classmethod
-    def login(
-        cls,
-        url: str,
-        username: str,
-        password: str,
-        *,
-        device: str | None = None,
-        client: str | None = None,
-        username_field: str = "username",
-        timeout: float = 10.0,
-        **options: Any,
-    ) -> TokenStore:
-        """Log in and return a store holding the new pair (``on_tokens`` is called with it).
-
-        ``url`` is the site root or the login URL itself (``.../login/``); the refresh URL is
-        its sibling. ``client`` picks the server's client profile (``web``, ``mobile``);
-        ``device`` is the label shown in the user's device list. ``username_field`` is the
-        body's field: the server takes ``username`` for any user model's ``USERNAME_FIELD``,
-        or that field's own name (``"email"``, say). Uses requests if installed, else httpx.
-        Raises ``LoginFailed`` when the server refuses.
-        """
-        login_url, refresh_url = _auth_urls(url)
-        payload = {username_field: username, "password": password}
-        if device is not None:
-            payload["device"] = device
-        if client is not None:
-            payload["client"] = client
-        status, body = _transport("TokenStore.login").post_once(login_url, payload, timeout)
-        if status != 200 or not _is_pair(body):
-            raise LoginFailed(status, body)
-        options.setdefault("refresh_url", refresh_url)
-        return cls.from_response(body, **options)
-
-    @classmethod
-    def from_response(cls, data: dict, **options: Any) -> TokenStore:
-        """A store from a login (or refresh) response body you fetched yourself, e.g. with an
-        ``httpx.AsyncClient``; ``options`` as for the constructor. Calls ``on_tokens``."""
-        store = cls(data["access"], data["refresh"], **options)
-        store._tokens_changed(StoredTokens(data["access"], data["refresh"]))
-        return store
+        self._step_up_lock = threading.Lock()
+        self._async_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @property
     def access(self) -> str | None:
@@ -194,10 +107,43 @@ class TokenStore:
         tokens = self.tokens
         return tokens.session_id if tokens is not None else None
 
-    def set_tokens(self, access: str, refresh: str) -> None:
-        """Replace both tokens (a new login); calls ``on_tokens``."""
+    def use_dpop(self, dpop: DPoPKey | Any) -> DPoPKey | None:
+        """Give the store a DPoP key if it has none (True: a new one); the store's key. A
+        store already holding another key keeps it: ``ValueError``."""
+        key = self.dpop if dpop is True and self.dpop is not None else as_key(dpop)
+        with self._lock:
+            if self.dpop is None:
+                self.dpop = key
+            elif key is not None and key.thumbprint != self.dpop.thumbprint:
+                raise ValueError("this store's tokens are bound to another DPoP key")
+        return self.dpop
+
+    @property
+    def bound(self) -> bool:
+        """Whether the session is bound to the store's DPoP key: as the login or refresh
+        response said (``"token_type": "DPoP"``), or for tokens given to the constructor, as
+        the access token says (``cnf``)."""
+        access, token_type = self._access, self._token_type
+        if self.dpop is None or access is None:
+            return False
+        if token_type is not None:
+            return token_type.lower() == "dpop"
+        return isinstance(unverified_claims(access).get("cnf"), dict)
+
+    def authorization(self, method: str, url: str, token: str | None) -> dict[str, str]:
+        """The headers that authorize a request with ``token``: ``Authorization`` (the DPoP
+        scheme for a bound session, else Bearer), and with a DPoP key, a fresh proof."""
+        headers = proof_header(self.dpop, method, url, token)
+        if token is not None:
+            headers["Authorization"] = f"{'DPoP' if self.bound else 'Bearer'} {token}"
+        return headers
+
+    def set_tokens(self, access: str, refresh: str, token_type: str | None = None) -> None:
+        """Replace both tokens (a new login); calls ``on_tokens``. ``token_type``: the
+        response's (``DPoP`` for a session bound to the key); None to read the token."""
         with self._lock:
             self._access, self._refresh = access, refresh
+            self._token_type = token_type if isinstance(token_type, str) else None
         self._tokens_changed(StoredTokens(access, refresh))
 
     def clear(self) -> None:
@@ -212,9 +158,10 @@ class TokenStore:
         Only while ``sent`` is still the current token: a slow response to an old request must
         not put back a token older than one a refresh has brought in the meantime.
         """
-        if sent is None or not header_value or not header_value.startswith("Bearer "):
+        scheme, _, new = (header_value or "").partition(" ")
+        if sent is None or scheme not in ("Bearer", "DPoP"):
             return
-        new = header_value[len("Bearer "):].strip()
+        new = new.strip()
         with self._lock:
             if self._access != sent or not new:
                 return
@@ -273,16 +220,18 @@ class TokenStore:
             refresh = self._refresh_token_for(stale)
             if not isinstance(refresh, _Presented):
                 return refresh
-            status, body = post(self.refresh_url, {"refresh": refresh.token})
+            call = token_call(self.dpop, self.refresh_url, {"refresh": refresh.token})
+            status, body = drive(call, lambda step: post(*step))
             return self._refreshed(refresh.token, status, body)
 
     async def arenew(self, stale: str, post: AsyncPost) -> str | None:
         """``renew`` for asyncio: waiting requests yield to the event loop, no thread blocks."""
-        async with self._async_refresh_lock():
+        async with self._async_lock("refresh"):
             refresh = self._refresh_token_for(stale)
             if not isinstance(refresh, _Presented):
                 return refresh
-            status, body = await post(self.refresh_url, {"refresh": refresh.token})
+            call = token_call(self.dpop, self.refresh_url, {"refresh": refresh.token})
+            status, body = await adrive(call, lambda step: post(*step))
             return self._refreshed(refresh.token, status, body)
 
     def _refresh_token_for(self, stale: str) -> _Presented | str | None:
@@ -296,119 +245,32 @@ class TokenStore:
             return _Presented(self._refresh)
 
     def _refreshed(self, presented: str, status: int, body: Any) -> str | None:
-        if status == 200 and _is_pair(body):
-            self.set_tokens(body["access"], body["refresh"])
+        if status == 200 and is_pair(body):
+            self.set_tokens(body["access"], body["refresh"], body.get("token_type"))
             return body["access"]
-        if status == 401:
+        if status == 401 and code_of(body) not in PROOF_CODES:
             with self._lock:
                 if self._refresh != presented:  # logged in again meanwhile: keep that
                     return None
                 sent = self._access
             self._end_session(sent, code_of(body))
-        # Anything else (503 cache_unavailable, 5xx, 429) is the server's trouble, not the
-        # session's: keep the tokens so that a later request can refresh.
+        # Anything else (503 cache_unavailable, 5xx, 429; a DPoP proof refused) is not the
+        # session's end: keep the tokens so that a later request can refresh.
         return None
 
-    def _async_refresh_lock(self) -> asyncio.Lock:
+    def _async_lock(self, purpose: str) -> asyncio.Lock:
         # An asyncio.Lock belongs to one event loop; a store may outlive several
-        # (asyncio.run per CLI command), so each loop gets its own.
+        # (asyncio.run per CLI command), so each loop gets its own (one per purpose).
         loop = asyncio.get_running_loop()
         with self._lock:
-            lock = self._async_refresh_locks.get(loop)
-            if lock is None:
-                lock = self._async_refresh_locks[loop] = asyncio.Lock()
-            return lock
+            locks = self._async_locks.setdefault(loop, {})
+            if purpose not in locks:
+                locks[purpose] = asyncio.Lock()
+            return locks[purpose]
 
     def _tokens_changed(self, tokens: StoredTokens) -> None:
         if self.on_tokens is not None:
             self.on_tokens(tokens)
-
-    # --- account calls (each one like any other request: slides, refreshes, logouts) ---
-    # Each is one flow (``_logout_flow``, ...), driven by ``_call`` or ``_acall``.
-
-    def logout(self, *, timeout: float = 10.0) -> bool:
-        """Log this device out (``POST logout/``). The tokens are dropped here in any case,
-        even when the server could not be reached (the error is then raised); True when the
-        server confirmed."""
-        return self._run(self._logout_flow("logout/"), timeout)
-
-    def logout_all(self, *, timeout: float = 10.0) -> bool:
-        """Log every device of the user out (``POST logout-all/``); as ``logout()``."""
-        return self._run(self._logout_flow("logout-all/"), timeout)
-
-    def sessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """The user's signed-in devices (``GET sessions/``); ``current`` marks this one.
-        Raises ``RequestFailed``."""
-        return self._run(self._sessions_flow(), timeout)
-
-    def revoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
-        """Log one of the user's devices out (``DELETE sessions/<id>/``); this one's id works
-        like ``logout()``. False when the user has no such session; ``RequestFailed`` for any
-        other refusal."""
-        return self._run(self._revoke_flow(session_id), timeout)
-
-    async def alogout(self, *, timeout: float = 10.0) -> bool:
-        return await self._arun(self._logout_flow("logout/"), timeout)
-
-    async def alogout_all(self, *, timeout: float = 10.0) -> bool:
-        return await self._arun(self._logout_flow("logout-all/"), timeout)
-
-    async def asessions(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
-        return await self._arun(self._sessions_flow(), timeout)
-
-    async def arevoke_session(self, session_id: str, *, timeout: float = 10.0) -> bool:
-        return await self._arun(self._revoke_flow(session_id), timeout)
-
-    def _logout_flow(self, path: str) -> AccountFlow:
-        session_id = self.session_id
-        if session_id is None:
-            return False
-        try:
-            status, _ = yield "POST", path
-        finally:
-            self._drop_session(session_id)
-        return status == 204
-
-    def _sessions_flow(self) -> AccountFlow:
-        status, body = yield "GET", "sessions/"
-        if status != 200 or not isinstance(body, list):
-            raise RequestFailed(status, body)
-        return body
-
-    def _revoke_flow(self, session_id: str) -> AccountFlow:
-        current = self.session_id
-        status, body = yield "DELETE", f"sessions/{session_id}/"
-        if status == 404:
-            return False
-        if status != 204:
-            raise RequestFailed(status, body)
-        if session_id == current:
-            self._drop_session(current)
-        return True
-
-    def _drop_session(self, session_id: str) -> None:
-        """Drop the tokens of a session the app logged out (refreshed or slid during the call,
-        maybe), but not those of a new login meanwhile."""
-        with self._lock:
-            if (self._access is not None
-                    and StoredTokens(self._access, None).session_id == session_id):
-                self._access = self._refresh = None
-
-    def _run(self, flow: AccountFlow, timeout: float) -> Any:
-        return drive(flow, lambda call: _transport("TokenStore").send(
-            self, call[0], self._url(call[1]), timeout))
-
-    async def _arun(self, flow: AccountFlow, timeout: float) -> Any:
-        if httpx_auth is None:
-            raise ImportError("TokenStore's coroutines need httpx: pip install httpx")
-        return await adrive(
-            flow, lambda call: httpx_auth.asend(self, call[0], self._url(call[1]), timeout))
-
-    def _url(self, path: str) -> str:
-        if self.auth_url is None:
-            raise ValueError(f"refresh_url {self.refresh_url!r} does not end in /refresh/: "
-                             "the other endpoints cannot be found next to it")
-        return self.auth_url + path
 
 
 @dataclass(frozen=True)
@@ -417,33 +279,3 @@ class _Presented:
 
 
 _RENEW = object()
-
-
-def _transport(what: str) -> Any:
-    """The HTTP library's module for the store's own calls: requests if installed, else
-    httpx."""
-    transport = requests_auth or httpx_auth
-    if transport is None:
-        raise ImportError(f"{what} needs requests or httpx: pip install requests")
-    return transport
-
-
-def _auth_urls(url: str) -> tuple[str, str]:
-    """(login URL, refresh URL) from a site root or from the login URL itself."""
-    trimmed = url.rstrip("/")
-    root = trimmed[: -len("login")] if trimmed.endswith("/login") else trimmed + "/api/auth/"
-    return root + "login/", root + "refresh/"
-
-
-def _is_pair(body: Any) -> bool:
-    return (isinstance(body, dict) and isinstance(body.get("access"), str)
-            and isinstance(body.get("refresh"), str))
-
-
-def _unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}

@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 
 from .. import dpop
 from ..api_errors import error_body, error_fields, error_headers, error_status
-from ..errors import ERROR_CODES, NOT_FOUND, THROTTLED, DoubleTokenError
+from ..errors import ERROR_CODES, METHOD_NOT_ALLOWED, NOT_FOUND, THROTTLED, DoubleTokenError
 from ..services import TokenPair
 
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
@@ -104,6 +104,12 @@ class Refusal(Exception):
     @classmethod
     def not_found(cls, detail: Any = None) -> Refusal:
         return cls.coded(NOT_FOUND, detail)
+
+    @classmethod
+    def method_not_allowed(cls, method: str, allowed: list[str]) -> Refusal:
+        """405 for a method the endpoint does not take, in DRF's words and with ``Allow``."""
+        detail = _('Method "{method}" not allowed.').format(method=method)
+        return cls.coded(METHOD_NOT_ALLOWED, detail, {"Allow": ", ".join(allowed)})
 
 
 def token_pair_body(pair: TokenPair) -> dict[str, Any]:

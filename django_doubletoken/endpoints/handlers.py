@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import cookies, dpop, reauthentication, services
+from .. import cookies, dpop, reauthentication, services, store
 from ..conf import doubletoken_settings
 from ..errors import INVALID_CREDENTIALS, DoubleTokenError, TokenError
 from ..http import bearer_challenge, proof_request, remote_ip, user_agent
@@ -31,7 +31,7 @@ from ..services.common import database_available, from_unix
 from .answers import NO_STORE, Answer, Refusal, token_pair_body
 from .body import request_data
 from .fields import InvalidInput, invalid_input, reauthentication_method, token_field
-from .throttle import LoginThrottle, ReauthenticationThrottle
+from .throttle import LoginThrottle, ReauthenticationThrottle, note_refused, recently_refused
 
 
 class Endpoint:
@@ -75,7 +75,8 @@ def pair_answer(pair: services.TokenPair, body: dict[str, Any], *,
 
 
 class Login(Endpoint):
-    """``POST login/``: throttle, body, the login serializer, ``services.login``."""
+    """``POST login/``: body, the login serializer, ``services.login``, the throttle counted
+    with the session's write (or before the body for a client refused lately)."""
 
     # A serializer class (DRF's protocol: ``cls(data=..., context=...)``, ``is_valid()``,
     # ``errors``, ``validated_data`` with ``user`` and optionally ``device``, ``client``);
@@ -100,35 +101,65 @@ class Login(Endpoint):
             return self.response_data(pair, user, request)
         return token_pair_body(pair)
 
-    def throttle(self, request: HttpRequest) -> None:
+    def throttle(self, request: HttpRequest) -> store.ThrottleHit | None:
+        """The throttle's count for this request, to be taken with the new session's write
+        (one round trip); or, for a client this worker refused lately or a throttle class of
+        the project's own, taken now, before the credentials (then None)."""
         if self.throttle_class is None:
+            return None
+        throttle = self.throttle_class()
+        together = getattr(self.throttle_class, "counts_with_the_session", None)
+        hit = throttle.hit(request) if together is not None and together() else None
+        if hit is not None and not recently_refused(hit):
+            return hit
+        with self.refusing():
+            wait = throttle.wait(request)
+        if wait is not None:
+            raise Refusal.throttled(wait)
+        return None
+
+    def count_refused(self, hit: store.ThrottleHit | None) -> None:
+        """A login refused before its session: counted all the same (DRF counts every request
+        it lets through), and answered 429 instead when over the rate, whatever the reason
+        was (a throttled client learns nothing about its guesses)."""
+        if hit is None:
             return
         with self.refusing():
-            wait = self.throttle_class().wait(request)
+            wait = store.count_request(hit)
+        note_refused(hit, wait)
         if wait is not None:
             raise Refusal.throttled(wait)
 
     def __call__(self, request: HttpRequest) -> Answer:
-        self.throttle(request)
-        data = request_data(request)
+        hit = self.throttle(request)
         face_request = self.context_request or request
+        try:
+            data = request_data(request)
+            with self.refusing():
+                serializer = self.get_serializer_class()(
+                    data=data, context={"request": face_request, "view": self})
+                if not serializer.is_valid():
+                    raise Refusal.invalid(serializer.errors)
+            validated = serializer.validated_data
+            user, client = validated["user"], validated.get("client")
+            use_cookie = cookies.enabled_for(client or doubletoken_settings.DEFAULT_CLIENT)
+            if use_cookie:  # login CSRF: refused before any session is opened
+                cookies.refuse_cross_site_login(request)
+            with self.refusing():
+                # How the user authenticated; DPoP binds the session to the proof's key.
+                context = bound_context(client, proof_request(request),
+                                        reauthentication.login_context(validated))
+        except Refusal:
+            self.count_refused(hit)
+            raise
         with self.refusing():
-            serializer = self.get_serializer_class()(
-                data=data, context={"request": face_request, "view": self})
-            if not serializer.is_valid():
-                raise Refusal.invalid(serializer.errors)
-        validated = serializer.validated_data
-        user, client = validated["user"], validated.get("client")
-        use_cookie = cookies.enabled_for(client or doubletoken_settings.DEFAULT_CLIENT)
-        if use_cookie:  # login CSRF: refused before any session is opened
-            cookies.refuse_cross_site_login(request)
-        with self.refusing():
-            # How the user authenticated; DPoP binds the session to the proof's key.
-            context = bound_context(client, proof_request(request),
-                                    reauthentication.login_context(validated))
-            pair = services.login(user, client=client, device=validated.get("device") or "",
-                                  ip=remote_ip(request), user_agent=user_agent(request),
-                                  request=request, context=context)
+            try:
+                pair = services.login(user, client=client, device=validated.get("device") or "",
+                                      ip=remote_ip(request), user_agent=user_agent(request),
+                                      request=request, context=context, throttle=hit)
+            except store.Throttled as over:
+                note_refused(hit, over.wait)
+                raise Refusal.throttled(over.wait) from None
         body = self.get_response_data(pair, user, face_request)
         return pair_answer(pair, body, use_cookie=use_cookie,
                                  refresh_path=self.refresh_path)

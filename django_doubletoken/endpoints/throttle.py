@@ -45,6 +45,11 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 class LoginThrottle:
+    """Counted, with DRF's semantics (a refused request is not counted; Retry-After is when
+    the rate's oldest counted request ages out), by ``store``: in the round trip that writes
+    the new session when the login succeeds (``hit``, ``services.login(throttle=...)``), or
+    on its own (``wait``)."""
+
     scope = "doubletoken_login"
 
     def __init__(self, rate: str | None = None) -> None:
@@ -53,21 +58,26 @@ class LoginThrottle:
     def key(self, request: HttpRequest) -> str:
         return store.throttle_key(self.scope, remote_ident(request))
 
-    def wait(self, request: HttpRequest) -> float | None:
-        """Count this request and return None, or, over the rate, how many seconds until the
-        next one would be let through. ``ServiceUnavailable`` when the cache is down."""
+    def hit(self, request: HttpRequest) -> store.ThrottleHit | None:
+        """This request's count, for ``store``; None when there is no rate."""
         if not self.rate:
             return None
         count, duration = parse_rate(self.rate)
-        key, now = self.key(request), time.time()
-        with store.available():
-            cache = store.cache()
-            history = [t for t in cache.get(key, []) if t > now - duration]
-            if len(history) >= count:
-                # Newest first: the next request passes once the count-th newest has aged out.
-                return max(history[count - 1] + duration - now, 0.0) if count else duration
-            cache.set(key, [now, *history], duration)
-        return None
+        return store.ThrottleHit(self.key(request), count, duration)
+
+    def wait(self, request: HttpRequest) -> float | None:
+        """Count this request and return None, or, over the rate, how many seconds until the
+        next one would be let through. ``ServiceUnavailable`` when the cache is down."""
+        hit = self.hit(request)
+        wait = None if hit is None else store.count_request(hit)
+        note_refused(hit, wait)
+        return wait
+
+    @classmethod
+    def counts_with_the_session(cls) -> bool:
+        """Whether ``hit`` may be counted in the session's write (a subclass that overrides
+        only ``wait`` is asked before the credentials, as a DRF throttle is)."""
+        return cls.wait is LoginThrottle.wait and cls.hit is LoginThrottle.hit
 
 
 class ReauthenticationThrottle(LoginThrottle):
@@ -83,3 +93,32 @@ class ReauthenticationThrottle(LoginThrottle):
 
     def key(self, request: HttpRequest) -> str:
         return store.throttle_key(self.scope, self.session_id)
+
+
+# A login is counted after its credentials are checked, in the round trip that opens its
+# session. So that a throttled client cannot make each worker hash password after password,
+# a worker remembers whom it refused until when, and asks the cache before the credentials
+# for them (as DRF's throttles always do): the answer is still the cache's, this only says
+# when to ask first. Bounded: entries past their time are dropped when it fills.
+_refused_until: dict[str, float] = {}
+REFUSED_MEMORY = 4096
+
+
+def note_refused(hit: store.ThrottleHit | None, wait: float | None) -> None:
+    if hit is None:
+        return
+    if wait is None:
+        _refused_until.pop(hit.key, None)
+        return
+    if len(_refused_until) >= REFUSED_MEMORY:
+        now = time.time()
+        for key in [k for k, until in _refused_until.items() if until <= now]:
+            del _refused_until[key]
+        if len(_refused_until) >= REFUSED_MEMORY:
+            _refused_until.clear()
+    _refused_until[hit.key] = time.time() + wait
+
+
+def recently_refused(hit: store.ThrottleHit) -> bool:
+    until = _refused_until.get(hit.key)
+    return until is not None and until > time.time()

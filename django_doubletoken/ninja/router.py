@@ -12,6 +12,8 @@ several APIs (older Ninja versions refuse to mount one router twice).
 from __future__ import annotations
 
 import copy
+import inspect
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +22,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
+from ninja.constants import NOT_SET
 from pydantic import Field, create_model
 
 from .. import endpoints
@@ -150,7 +153,45 @@ def auth_router(*, auth: Any = None, tags: list[str] | None = None,
     router = Router(tags=tags or ["auth"])
     _add_public_operations(router, challenge, login or endpoints.Login())
     _add_session_operations(router, challenge, session_auth, auth_for or {})
+    _answer_other_methods(router)
     return router
+
+
+# Every method a client may try on an endpoint that takes another (HEAD and OPTIONS too, or
+# Ninja's page would list these fallbacks' methods as allowed).
+TRIED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _answer_other_methods(router: Router) -> None:
+    """Answer a method an endpoint does not take as the DRF views do: a 405 in the error
+    contract (``method_not_allowed``, with ``Allow``), not Ninja's plain-text page."""
+    # Fallbacks are added after every operation, so each path's own operations are known.
+    for path, view in list(router.path_operations.items()):
+        allowed = sorted({method for op in view.operations for method in op.methods})
+        others = [method for method in TRIED_METHODS if method not in allowed]
+        if not others:
+            continue
+
+        # The endpoint's own authentication first, as DRF runs it before the method check:
+        # without a token the answer is the 401, on both faces.
+        auth = view.operations[0].auth_param
+        router.add_api_operation(path, others, _not_allowed_view(path, allowed),
+                                 auth=None if auth is NOT_SET else auth,
+                                 include_in_schema=False)
+
+
+def _not_allowed_view(path: str, allowed: list[str]) -> Callable[..., HttpResponse]:
+    def not_allowed(request: HttpRequest, **path_parameters: str) -> HttpResponse:
+        return Refusal.method_not_allowed(request.method, allowed).answer.as_response(request)
+
+    # Ninja reads a view's parameters from its signature: the path's, taken as strings.
+    names = re.findall(r"{(?:\w+:)?(\w+)}", path)
+    not_allowed.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+          for name in names),
+    ])
+    return not_allowed
 
 
 def _add_public_operations(router: Router, challenge: str, login: endpoints.Login) -> None:

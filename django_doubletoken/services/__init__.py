@@ -18,8 +18,9 @@ from .access import (
     authenticate_access,
     needs_slide,
     slide,
+    withdraw,
 )
-from .common import profile_for, request_scope, user_pk
+from .common import profile_for, request_scope, sliding_request, user_pk
 from .pairs import TokenPair, issue_pair
 from .reauthentication import reauthenticate, session_user
 from .rotation import refresh
@@ -59,5 +60,7 @@ __all__ = [
     "revoke_user_sessions",
     "session_user",
     "slide",
+    "sliding_request",
     "user_pk",
+    "withdraw",
 ]

@@ -39,6 +39,9 @@ class AccessGrant:
     claims: AccessClaims
     # Set when the sliding middleware already replaced this token (inside the grace window).
     successor: Successor | None = None
+    # The successor was stored by this request's own read (``authenticate_access(slide=
+    # True)``): the middleware sends it without a round trip, and the token_slid signal.
+    stored_here: bool = False
 
     @property
     def session_id(self) -> str:
@@ -99,7 +102,8 @@ def _decode(raw: str) -> AccessClaims:
 
 
 def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
-                        proof: dpop.ProofRequest | None = None) -> AccessGrant:
+                        proof: dpop.ProofRequest | None = None,
+                        slide: bool = False) -> AccessGrant:
     """Verify an access token and its session: one JWT decode, one cache round trip.
 
     ``claims``, when the caller already decoded ``raw``, saves the second decode. ``proof``:
@@ -107,6 +111,10 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
     bound token needs one by its key, whose replay record joins the round trip. The
     database is read only when the session's state is not cached, and written only to
     refresh ``last_used_at`` once per ``LAST_USED_UPDATE_INTERVAL``.
+
+    ``slide``: the sliding middleware will slide this token if its response lets it (the
+    caller knows the view is not ``sliding_exempt``): a token inside the window then has its
+    successor computed first and stored by the same round trip (``stored_here``).
     """
     claims = claims or _decode(raw)
     checked = _check_proof(raw, claims, proof)
@@ -114,15 +122,50 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
         if checked is not None:
             dpop.record_replay(checked.replay)
         return AccessGrant(raw, claims)
-    state = store.read_request_state(claims.sid, claims.jti,
-                                     None if checked is None else checked.replay)
+    # A DPoP request's replay record takes the round trip's write instead (its own pipeline).
+    read = _read_offering(claims) if slide and checked is None else None
+    if read is not None:
+        state, stored_here = read
+    else:
+        state, stored_here = store.read_request_state(
+            claims.sid, claims.jti, None if checked is None else checked.replay), False
     if checked is not None:
         dpop.replay_accepted(state.replay_created)
+    if slide and state.successor is not None:
+        _note_successor(claims.jti)
     session = state.session or _load_session_state(claims.sid)
     _check_session(claims, session, state.successor)
     if not state.recently_used:
         _record_use(claims.sid)
-    return AccessGrant(raw, claims, state.successor)
+    return AccessGrant(raw, claims, state.successor, stored_here)
+
+
+# The jtis of tokens this process saw a successor stored for: a client sends its token a few
+# more times before it swaps in the new one, and those requests need no successor computed
+# and offered (a signature, a refused SET NX). Only a hint: the read still says whether the
+# successor is there (if not, the middleware stores one in a round trip of its own).
+_successor_seen: dict[str, None] = {}
+SUCCESSOR_MEMORY = 4096
+
+
+def _note_successor(jti: str) -> None:
+    if len(_successor_seen) >= SUCCESSOR_MEMORY:
+        _successor_seen.clear()
+    _successor_seen[jti] = None
+
+
+def _read_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
+    """The request state read with a successor offered, for a token inside the window
+    (unless this process saw a successor stored for it already: then the read alone)."""
+    now = int(time.time())
+    if (not needs_slide(claims, now) or revoked_in_request(claims.sid)
+            or claims.jti in _successor_seen):
+        return None
+    replacement = _new_replacement(claims, now)
+    if replacement is None:
+        return None
+    offer = store.Offer(replacement.successor, _successor_ttl(claims, now))
+    return store.read_request_state_offering(claims.sid, claims.jti, offer)
 
 
 async def aauthenticate_access(raw: str, claims: AccessClaims | None = None, *,
@@ -231,6 +274,28 @@ def _slid_arguments(grant: AccessGrant, ours: _Replacement) -> dict[str, Any]:
     }
 
 
+def _slid_by_read(grant: AccessGrant, plan: str | _Replacement | None) -> bool:
+    """Whether the successor about to be sent was stored by this request's read, and the
+    token_slid signal (sent once, by the request that stored it) has receivers."""
+    return (grant.stored_here and plan is not None
+            and signals.token_slid.has_listeners(DeviceSession))
+
+
+def _stored_replacement(grant: AccessGrant) -> _Replacement:
+    """The replacement a request's read stored, as the token_slid signal describes it."""
+    assert grant.successor is not None
+    claims = tokens.decode_access(grant.successor.token)
+    return _Replacement(grant.successor, claims.jti, claims.exp)
+
+
+def withdraw(grant: AccessGrant) -> None:
+    """The successor this request's read stored will not be sent (an error response, a
+    request that revoked its session): delete it (``store.withdraw_successor``)."""
+    if grant.stored_here:
+        _successor_seen.pop(grant.claims.jti, None)
+        store.withdraw_successor(grant.claims.sid, grant.claims.jti)
+
+
 def slide(grant: AccessGrant) -> str | None:
     """The token to send in NEW_TOKEN_HEADER for this request, or None.
 
@@ -239,6 +304,10 @@ def slide(grant: AccessGrant) -> str | None:
     """
     now = int(time.time())
     plan = _plan_slide(grant, now)
+    if grant.stored_here and plan is None:  # the request revoked its own session
+        withdraw(grant)
+    if _slid_by_read(grant, plan):
+        signals.token_slid.send_robust(**_slid_arguments(grant, _stored_replacement(grant)))
     if not isinstance(plan, _Replacement):
         return plan
     ttl = _successor_ttl(grant.claims, now)
@@ -251,6 +320,10 @@ def slide(grant: AccessGrant) -> str | None:
 async def aslide(grant: AccessGrant) -> str | None:
     now = int(time.time())
     plan = _plan_slide(grant, now)
+    if grant.stored_here and plan is None:
+        await sync_to_async(withdraw)(grant)
+    if _slid_by_read(grant, plan):
+        await signals.token_slid.asend_robust(**_slid_arguments(grant, _stored_replacement(grant)))
     if not isinstance(plan, _Replacement):
         return plan
     ttl = _successor_ttl(grant.claims, now)

@@ -90,14 +90,27 @@ _revoked_in_request: ContextVar[set[str] | None] = ContextVar(
 )
 
 
+# Set by the sliding middleware around its request: authentication may then store the
+# successor of a token inside the window in its own round trip (``authenticate_access``).
+_sliding_request: ContextVar[bool] = ContextVar("doubletoken_sliding_request", default=False)
+
+
 @contextmanager
-def request_scope() -> Iterator[None]:
-    """Remember, until the block ends, which sessions were revoked inside it (one request)."""
+def request_scope(*, sliding: bool = False) -> Iterator[None]:
+    """Remember, until the block ends, which sessions were revoked inside it (one request);
+    ``sliding``: the sliding middleware handles this request."""
     token = _revoked_in_request.set(set())
+    sliding_token = _sliding_request.set(sliding)
     try:
         yield
     finally:
+        _sliding_request.reset(sliding_token)
         _revoked_in_request.reset(token)
+
+
+def sliding_request() -> bool:
+    """Whether the request being handled goes through the sliding middleware."""
+    return _sliding_request.get()
 
 
 def note_revoked(session_ids: Iterable[str]) -> None:

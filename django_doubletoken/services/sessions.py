@@ -44,6 +44,7 @@ def login(
     user_agent: str = "",
     request: HttpRequest | None = None,
     context: SessionContext | None = None,
+    throttle: store.ThrottleHit | None = None,
 ) -> TokenPair:
     """Open a device session for an already authenticated ``user`` and return its tokens.
 
@@ -54,6 +55,9 @@ def login(
     ``session_created``. In the common case (no ACCESS_TOKEN_CLAIMS, no MAX_SESSIONS for the
     profile, nobody listening to the row's model signals) that is one cache round trip and
     one SQL statement, ``last_login`` included (``last_login``).
+
+    ``throttle``: the login endpoint's count, taken in the cache round trip that writes the
+    session's state; ``store.Throttled`` (nothing written) when over its rate.
     """
     profile = doubletoken_settings.profile(client or doubletoken_settings.DEFAULT_CLIENT)
     now = timezone.now()
@@ -74,9 +78,9 @@ def login(
         context = replace(context, auth_time=unix(now))
     session.context = context
     if claims_function() is None and not profile.max_sessions and not _row_signals_heard():
-        pair, over_limit = _open(session, user, now), []
+        pair, over_limit = _open(session, user, now, throttle), []
     else:
-        pair, over_limit = _open_locked(session, user, profile, now)
+        pair, over_limit = _open_locked(session, user, profile, now, throttle)
     user_logged_in.send_robust(sender=user.__class__, request=request, user=user)
     signals.session_created.send_robust(sender=DeviceSession, session=session, request=request)
     for revoked in over_limit:
@@ -90,14 +94,15 @@ def _row_signals_heard() -> bool:
     return pre_save.has_listeners(DeviceSession) or post_save.has_listeners(DeviceSession)
 
 
-def _open(session: DeviceSession, user: Any, now: datetime) -> TokenPair:
+def _open(session: DeviceSession, user: Any, now: datetime,
+          throttle: store.ThrottleHit | None) -> TokenPair:
     """The session row (and ``last_login``) in one statement, the cache state in one round
     trip before it: when the cache is down, nothing is written (503); when the database
     fails after, the cache holds the state of a session nobody has a token for."""
     pair = issue_pair(session)
     sid = str(session.pk)
     store.open_session(
-        sid, SessionState(str(user.pk), ""), active_state_ttl(session.expires_at, now)
+        sid, SessionState(str(user.pk), ""), active_state_ttl(session.expires_at, now), throttle
     )
     alias = last_login.writable_with_session(user)
     with database_available():
@@ -111,10 +116,16 @@ def _open(session: DeviceSession, user: Any, now: datetime) -> TokenPair:
 
 
 def _open_locked(
-    session: DeviceSession, user: Any, profile: ClientProfile, now: datetime
+    session: DeviceSession, user: Any, profile: ClientProfile, now: datetime,
+    throttle: store.ThrottleHit | None,
 ) -> tuple[TokenPair, list[DeviceSession]]:
     """The general case: custom claims computed from the saved row, the profile's session
-    limit applied under lock, in one transaction with the cache write."""
+    limit applied under lock, in one transaction with the cache write. The throttle is
+    counted first, on its own: a revocation of sessions over the limit writes the cache
+    before the transaction commits, so nothing may refuse the login after it."""
+    wait = None if throttle is None else store.count_request(throttle)
+    if wait is not None:
+        raise store.Throttled(wait)
     with database_available(), transaction.atomic():
         session.save(force_insert=True)
         # Before anything reaches the cache: claims that cannot go into a token (ClaimsError)

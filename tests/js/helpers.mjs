@@ -83,12 +83,12 @@ export function sharedStorage() {
   };
 }
 
-/** An in-process mutex standing in for Web Locks (which Node 20 lacks). */
+/** An in-process mutex per name standing in for Web Locks (which Node 20 lacks). */
 export function processLock() {
-  let tail = Promise.resolve();
+  const tails = new Map();
   return (name, callback) => {
-    const run = tail.then(() => callback());
-    tail = run.catch(() => {});
+    const run = (tails.get(name) ?? Promise.resolve()).then(() => callback());
+    tails.set(name, run.catch(() => {}));
     return run;
   };
 }
@@ -96,4 +96,21 @@ export function processLock() {
 export async function meStatus(client) {
   const response = await client.fetch(ME_URL);
   return response.status;
+}
+
+/**
+ * Replaces the access token in `storage` with a genuine one of the same session whose user
+ * authenticated an hour ago (`auth_time`, minted by the test server): a step-up guard then
+ * refuses it at once.
+ */
+export async function ageStoredToken(storage) {
+  const record = storage.get();
+  const response = await fetch(`${BASE}/__test__/aged-access/`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ access: record.access }),
+  });
+  assert.equal(response.status, 200);
+  const { access } = await response.json();
+  storage.set({ ...record, access });
 }

@@ -14,6 +14,8 @@ export interface AxiosLike {
     };
   };
   request(config: any): Promise<any>;
+  /** The request's full URL (axios 0.19+); else url resolved against baseURL. */
+  getUri?(config: any): string;
 }
 
 /** Adds the client's interceptors to an axios instance; returns a function removing them. */

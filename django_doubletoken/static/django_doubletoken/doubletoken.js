@@ -11,17 +11,24 @@
  *   before it is sent, so a tab that slept through rotations never presents a stale one
  *   (the server would take that for token theft).
  *
- * - `openSocket()`: a WebSocket authenticated for django_doubletoken.channels, kept alive past
- *   access-token expiry by sending each new token over it.
+ * - `openSocket()` / `connectSocket()`: a WebSocket authenticated for django_doubletoken.channels,
+ *   kept alive past access-token expiry by sending each new token over it.
+ * - `dpop: true` (RFC 9449): tokens bound to a non-extractable key of this browser profile
+ *   (doubletoken-dpop.js); a proof on every request, `Authorization: DPoP`, nonce retry.
+ * - `onStepUp` (RFC 9470): a 401 `insufficient_user_authentication` asks the app once (across
+ *   requests and tabs) to re-authenticate the session (`reauthenticate()`), then replays.
  *
  * Types: doubletoken.d.ts. Usage: docs/how-to/js-client.md in django-doubletoken.
  */
+
+import { DPoPProver, storedKeyPair } from "./doubletoken-dpop.js";
 
 /**
  * What the client does for each error code, and the WebSocket close code of those that close
  * a socket: the server's one table (django_doubletoken.errors.ERROR_CODES), which the test
  * suite checks this copy against. Actions: "refresh" and "use_newer_token" (renew the access
- * token, then replay once), "login" (the session is over), "retry", "fix_request".
+ * token, then replay once), "login" (the session is over), "retry", "fix_request",
+ * "step_up" (the user re-authenticates the session, then replay once).
  */
 export const ERROR_CODES = Object.freeze({
   token_expired: Object.freeze({ action: "refresh", closeCode: 4002 }),
@@ -53,6 +60,15 @@ const codesWhere = (test) =>
 // 401 codes that a refresh cures, and those that mean "log in again".
 const REFRESH_CODES = codesWhere(({ action }) => ["refresh", "use_newer_token"].includes(action));
 const LOGOUT_CODES = codesWhere(({ action }) => action === "login");
+const STEP_UP_CODES = codesWhere(({ action }) => action === "step_up");
+// RFC 9449 §8-9: the server wants its nonce in the proof (400 at login and refresh, 401
+// elsewhere); its DPoP-Nonce header carries it, and the request is sent once more.
+const USE_DPOP_NONCE = "use_dpop_nonce";
+// A proof's iat this far from the server's clock (its Date header) was made by a clock that is
+// off: the client sends it once more by the server's clock.
+const CLOCK_SKEW_MS = 2000;
+// A step-up waits for a person typing a password: a lease (no Web Locks) lasts that long.
+const STEP_UP_LEASE_MS = 5 * 60 * 1000;
 // The refresh endpoint's answers that mean the session cannot go on (no retry will help).
 const REFRESH_REFUSED = new Set([400, 401, 403]);
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
@@ -71,7 +87,10 @@ export class RefreshUnavailableError extends Error {
   }
 }
 
-/** Login refused: `code` is the server's (`invalid_credentials`, ...), `status` the HTTP status. */
+/**
+ * Login or re-authentication refused: `code` is the server's (`invalid_credentials`, ...),
+ * `status` the HTTP status.
+ */
 export class LoginError extends Error {
   constructor(message, { status, code }) {
     super(message);
@@ -79,6 +98,14 @@ export class LoginError extends Error {
     this.status = status;
     this.code = code;
   }
+}
+
+async function refusal(response, what) {
+  const body = await errorBody(response);
+  return new LoginError(body.detail ?? `${what} failed with HTTP ${response.status}`, {
+    status: response.status,
+    code: body.code ?? `http_${response.status}`,
+  });
 }
 
 // --- token storage ----------------------------------------------------------------------
@@ -257,13 +284,26 @@ function clockOffset(dateHeader, sentAt, receivedAt) {
   return Math.min(Math.max(0, low), high);
 }
 
-async function errorCode(response) {
+/** The JSON body of an error response (read from a clone), or {} when it has none. */
+async function errorBody(response) {
   try {
     const body = await response.clone().json();
-    return typeof body?.code === "string" ? body.code : undefined;
+    return body && typeof body === "object" ? body : {};
   } catch {
-    return undefined;
+    return {};
   }
+}
+
+async function errorCode(response) {
+  const { code } = await errorBody(response);
+  return typeof code === "string" ? code : undefined;
+}
+
+/** What an RFC 9470 refusal asks for: `{ maxAge, acrValues }` (null when not asked). */
+function stepUpChallenge(body) {
+  const maxAge = typeof body?.max_age === "number" ? body.max_age : null;
+  const acr = typeof body?.acr_values === "string" ? body.acr_values : null;
+  return { maxAge, acrValues: acr ? acr.split(" ").filter(Boolean) : null };
 }
 
 function readCookie(name) {
@@ -275,11 +315,24 @@ function readCookie(name) {
   return null;
 }
 
-function withBearer(input, init, token) {
+function withHeaders(input, init, extra) {
   const base = init?.headers ?? (input instanceof Request ? input.headers : undefined);
   const headers = new Headers(base);
-  if (token) headers.set("Authorization", `Bearer ${token}`);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   return { ...init, headers };
+}
+
+/** The method and URL a fetch(input, init) sends: what a DPoP proof is made for. */
+function requestTarget(input, init) {
+  const request = input instanceof Request ? input : null;
+  const url = request ? request.url : String(input);
+  return { method: init?.method ?? request?.method ?? "GET", url };
+}
+
+/** `auth_time` of a token (RFC 9470): when the user last proved who they are, or null. */
+function authTime(token) {
+  const value = token ? claimsOf(token).auth_time : undefined;
+  return typeof value === "number" ? value : null;
 }
 
 /** Is `record` a later state of the same session than `mine`? (messages from other tabs) */
@@ -307,6 +360,14 @@ export class DoubleTokenClient extends EventTarget {
   #refreshBefore;
   #refreshTimeout;
   #now;
+  #dpop = null;
+  #onStepUp = null;
+  #stepUpLock;
+  #stepUpInflight = null;
+  #stepUpDeclinedAt = -Infinity;
+  // Server minus local clock from the last login/refresh answer: the clock of a proof sent
+  // before any pair is stored (which then carries its own offset).
+  #clockHint = 0;
   #inflight = null;
   #sessionId = null;
   #timer = null;
@@ -324,6 +385,13 @@ export class DoubleTokenClient extends EventTarget {
     const lease = { custom: options.lock, ttl: this.#refreshTimeout + 5000 };
     this.#lock = crossTabLock(`${name}:refresh`, this.#storage, lease);
     this.#channel = tabChannel(name, this.#storage, (message) => this.#onRemote(message));
+    if (options.dpop) {
+      const keyPair = options.dpop.keyPair ?? (() => storedKeyPair(name));
+      this.#dpop = new DPoPProver(keyPair);
+    }
+    this.#onStepUp = options.onStepUp ?? null;
+    const stepUpLease = { custom: options.lock, ttl: STEP_UP_LEASE_MS };
+    this.#stepUpLock = crossTabLock(`${name}:step-up`, this.#storage, stepUpLease);
     this.#headerName = options.headerName ?? "NEW_HTTP_AUTHORIZATION";
     this.#credentials = options.credentials ?? "same-origin";
     this.#csrfCookie = options.csrfCookieName ?? "csrftoken";
@@ -352,6 +420,24 @@ export class DoubleTokenClient extends EventTarget {
     return this.#storage.get() !== null;
   }
 
+  /** True when the session's tokens are bound to this browser's DPoP key (`token_type` DPoP). */
+  isBound() {
+    return this.#storage.get()?.tokenType === "DPoP";
+  }
+
+  /**
+   * With `dpop`: the RFC 7638 thumbprint of this browser profile's DPoP key (a bound token's
+   * `cnf.jkt`); null without DPoP.
+   */
+  async dpopThumbprint() {
+    return this.#dpop ? this.#dpop.thumbprint() : null;
+  }
+
+  /** With `dpop`: the key pair (its private key cannot be exported); null without DPoP. */
+  async dpopKeyPair() {
+    return this.#dpop ? this.#dpop.keyPair() : null;
+  }
+
   /** The current session's id (as in `GET sessions/`), or null. */
   sessionId() {
     return this.#storage.get()?.sessionId ?? null;
@@ -359,7 +445,7 @@ export class DoubleTokenClient extends EventTarget {
 
   /** The server's clock, as best known here (local clock + offset from the Date header). */
   serverNow() {
-    return this.#now() + (this.#storage.get()?.clockOffset ?? 0);
+    return this.#now() + (this.#storage.get()?.clockOffset ?? this.#clockHint);
   }
 
   /** Milliseconds the access token has left by the server's clock (negative once expired). */
@@ -370,29 +456,73 @@ export class DoubleTokenClient extends EventTarget {
 
   // --- requests ---
 
-  /** `fetch` with the access token, header pick-up, and one refresh-and-replay on 401. */
-  async fetch(input, init) {
-    // A Request's body can be read once: keep a copy for the replay.
-    const again = input instanceof Request ? input.clone() : input;
-    const first = await this.#attempt(input, init);
-    if (!(await this.#recoverFrom(first))) return first.response;
-    const second = await this.#attempt(again, init);
-    await this.#recoverFrom(second, { replayed: true }); // may log out; never replays again
-    return second.response;
+  /**
+   * `fetch` with the access token (and a DPoP proof for a bound session), header pick-up,
+   * and at most one replay for each cure: a refresh on 401 token_expired / token_revoked, the
+   * server's nonce on use_dpop_nonce, a re-authentication (onStepUp) on
+   * insufficient_user_authentication.
+   */
+  fetch(input, init) {
+    return this.#fetchWithin(input, init, { renew: 1, nonce: 1, stepUp: 1 });
   }
 
-  async #recoverFrom({ response, sent }, options) {
+  async #fetchWithin(input, init, budget) {
+    for (;;) {
+      // A Request's body can be read once: each attempt sends a copy.
+      const attempt = await this.#attempt(input instanceof Request ? input.clone() : input, init);
+      if (!(await this.#cure(attempt, budget))) return attempt.response;
+    }
+  }
+
+  /** Should a request that got `response` go out again? Spends `budget`; never loops. */
+  async #cure({ response, sent, sentAt }, budget) {
+    if (response.status !== 401 && response.status !== 400) return false;
+    const body = await errorBody(response);
+    if (body.code === USE_DPOP_NONCE) {
+      return this.#dpop !== null && response.headers.has("DPoP-Nonce") && budget.nonce-- > 0;
+    }
     if (response.status !== 401) return false;
-    return this.recover(sent, await errorCode(response), options);
+    if (STEP_UP_CODES.has(body.code)) {
+      return budget.stepUp-- > 0 && this.stepUp(sent, stepUpChallenge(body), { sentAt });
+    }
+    const replay = await this.recover(sent, body.code, { replayed: budget.renew <= 0 });
+    if (replay) budget.renew--;
+    return replay;
   }
 
   async #attempt(input, init) {
-    const sent = this.accessToken();
+    const { method, url } = requestTarget(input, init);
+    const { token: sent, headers } = await this.authorize(method, url);
     const sentAt = this.#now();
-    const response = await this.#fetch(input, withBearer(input, init, sent));
+    const response = await this.#fetch(input, withHeaders(input, init, headers));
+    this.#dpop?.rememberNonce(url, response.headers.get("DPoP-Nonce"));
     const date = { header: response.headers.get("Date"), sentAt };
     this.pickUpHeader(response.headers.get(this.#headerName), sent, date);
-    return { response, sent };
+    return { response, sent, sentAt };
+  }
+
+  /**
+   * The headers that authenticate a `method` request to `url` (other HTTP libraries use it):
+   * `Authorization: Bearer <access>`, or for a DPoP-bound session `Authorization: DPoP
+   * <access>` and a fresh `DPoP` proof. `token` is the access token sent (null: none).
+   */
+  async authorize(method, url) {
+    const record = this.#storage.get();
+    const token = record?.access ?? null;
+    if (!token) return { token, headers: {} };
+    if (!this.#dpop || record.tokenType !== "DPoP") {
+      return { token, headers: { Authorization: `Bearer ${token}` } };
+    }
+    const proof = await this.#dpop.proof({ method, url, accessToken: token, now: this.serverNow() });
+    return { token, headers: { Authorization: `DPoP ${token}`, DPoP: proof } };
+  }
+
+  /**
+   * For other HTTP libraries: a response from `url` carried `DPoP-Nonce: value`. True when
+   * the nonce is new (a request refused with use_dpop_nonce is then worth one more try).
+   */
+  pickUpNonce(url, value) {
+    return this.#dpop?.rememberNonce(url, value) ?? false;
   }
 
   /**
@@ -401,7 +531,9 @@ export class DoubleTokenClient extends EventTarget {
    * the response's Date header, or `{header, sentAt}` (when the request left, local clock).
    */
   pickUpHeader(value, sent, date) {
-    const token = value?.startsWith("Bearer ") ? value.slice(7).trim() : "";
+    // "Bearer <token>", or "DPoP <token>" for a bound session (the binding is unchanged).
+    const match = /^(?:Bearer|DPoP) +(\S+)\s*$/.exec(value ?? "");
+    const token = match ? match[1] : "";
     const stored = this.#storage.get();
     // Only replace the token this response answered: after a refresh (here or in another
     // tab) the slid token is older than the stored pair.
@@ -476,15 +608,50 @@ export class DoubleTokenClient extends EventTarget {
     const csrf = refresh ? null : readCookie(this.#csrfCookie);
     if (csrf) headers[this.#csrfHeader] = csrf;
     try {
-      return await this.#fetch(new URL("refresh/", this.#authURL), {
-        method: "POST",
+      return await this.#postToken("refresh/", {
         headers,
         body: JSON.stringify(refresh ? { refresh } : {}),
-        credentials: this.#credentials,
-        signal: globalThis.AbortSignal?.timeout?.(this.#refreshTimeout),
+        timeout: this.#refreshTimeout,
       });
     } catch (error) {
       throw new RefreshUnavailableError("refresh request failed", { cause: error });
+    }
+  }
+
+  /**
+   * POST to a token endpoint (login/, refresh/). With `dpop`, a proof of this browser's key
+   * (no `ath`: no access token goes with it), so that the server binds the session to it or
+   * checks the binding (a refresh token of a bound session is bound too, RFC 9449 §5); the
+   * cookie transport's refresh has no stored pair to say whether it is bound, so it is sent
+   * whenever `dpop` is on. One more try when the server asks for its nonce, or refuses a
+   * proof whose `iat` came from a local clock that its `Date` header shows to be off.
+   */
+  async #postToken(path, { headers = {}, body, timeout }) {
+    const url = new URL(path, this.#authURL).href;
+    let measured = null; // the offset the last answer's Date header showed
+    for (let tries = 0; ; tries++) {
+      const sent = { "Content-Type": "application/json", ...headers };
+      const proofTime = measured === null ? this.serverNow() : this.#now() + measured;
+      if (this.#dpop) sent.DPoP = await this.#dpop.proof({ method: "POST", url, now: proofTime });
+      const sentAt = this.#now();
+      const response = await this.#fetch(url, {
+        method: "POST",
+        headers: sent,
+        body,
+        credentials: this.#credentials,
+        signal: timeout ? globalThis.AbortSignal?.timeout?.(timeout) : undefined,
+      });
+      const offset = clockOffset(response.headers.get("Date"), sentAt, this.#now());
+      if (offset !== null) this.#clockHint = offset;
+      const nonce = response.headers.get("DPoP-Nonce");
+      this.#dpop?.rememberNonce(url, nonce);
+      if (tries > 0 || !this.#dpop || response.ok) return response;
+      const code = await errorCode(response);
+      const skewed = offset !== null && Math.abs(sentAt + offset - proofTime) > CLOCK_SKEW_MS;
+      if (!(code === USE_DPOP_NONCE && nonce) && !(code === "invalid_dpop_proof" && skewed)) {
+        return response;
+      }
+      measured = offset ?? measured;
     }
   }
 
@@ -502,24 +669,8 @@ export class DoubleTokenClient extends EventTarget {
   /** POST login/ with `{username, password, device?, client?}`; rejects with LoginError. */
   async login(credentials) {
     const sentAt = this.#now();
-    const response = await this.#fetch(new URL("login/", this.#authURL), {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(credentials),
-      credentials: this.#credentials,
-    });
-    if (!response.ok) {
-      let body = {};
-      try {
-        body = await response.json();
-      } catch {
-        // not JSON: keep the status only
-      }
-      throw new LoginError(body.detail ?? `login failed with HTTP ${response.status}`, {
-        status: response.status,
-        code: body.code ?? `http_${response.status}`,
-      });
-    }
+    const response = await this.#postToken("login/", { body: JSON.stringify(credentials) });
+    if (!response.ok) throw await refusal(response, "login");
     const body = await response.json();
     this.#save(this.#recordFrom(body), { header: response.headers.get("Date"), sentAt });
     this.#emit("login", { sessionId: body.session_id, source: "this-tab" });
@@ -534,6 +685,93 @@ export class DoubleTokenClient extends EventTarget {
   /** Logs every device of the user out (POST logout-all/). */
   logoutAll() {
     return this.#logoutVia("logout-all/", "logout-all");
+  }
+
+  /**
+   * Logs every other device of the user out and keeps this session (POST logout-others/).
+   * Resolves true when the server did it. A step-up guard on it is answered like any other
+   * request's (onStepUp).
+   */
+  async logoutOthers() {
+    if (!this.isAuthenticated()) return false;
+    const response = await this.fetch(new URL("logout-others/", this.#authURL), {
+      method: "POST",
+      credentials: this.#credentials,
+    });
+    return response.ok;
+  }
+
+  // --- step-up (RFC 9470) ---
+
+  /**
+   * POST reauthenticate/ with `{password}` (or the object given, for a project's own
+   * verifier): the user proves who they are again, and this session gets a new token pair
+   * with a fresh `auth_time` (same session, no other device touched). Rejects with
+   * LoginError (`invalid_credentials`, `throttled`...) and then keeps the tokens.
+   */
+  async reauthenticate(password) {
+    const sentAt = this.#now();
+    const credentials = typeof password === "string" ? { password } : password;
+    // Never a step-up of its own: it runs inside one (onStepUp), which would wait for itself.
+    const response = await this.#fetchWithin(new URL("reauthenticate/", this.#authURL), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(credentials),
+      credentials: this.#credentials,
+    }, { renew: 1, nonce: 1, stepUp: 0 });
+    if (!response.ok) throw await refusal(response, "re-authentication");
+    const body = await response.json();
+    this.#save(this.#recordFrom(body), { header: response.headers.get("Date"), sentAt });
+    this.#emit("reauthenticate", { sessionId: body.session_id });
+    return body;
+  }
+
+  /**
+   * A request sent with `sent` got 401 insufficient_user_authentication (`challenge`:
+   * `{maxAge, acrValues}`). Resolves true when it should be replayed with accessToken(): the
+   * session was re-authenticated since `sent` was issued — by `onStepUp` here, or in another
+   * tab. One prompt for every request of every tab that hits a guard meanwhile: one step-up
+   * in flight per tab, one at a time across tabs (like a refresh), and a tab that gets the
+   * lock after another's re-authentication replays without asking. False without onStepUp,
+   * or when the user gave up — also for the requests that were sent before they did (`sentAt`,
+   * local clock): one "no" is not asked again for each of them.
+   */
+  stepUp(sent, challenge = {}, { sentAt } = {}) {
+    if (!this.#onStepUp || !sent) return Promise.resolve(false);
+    if (sentAt !== undefined && sentAt <= this.#stepUpDeclinedAt) {
+      return Promise.resolve(this.#reauthenticatedSince(sent));
+    }
+    this.#stepUpInflight ??= this.#stepUpLock(() => this.#stepUpLocked(sent, challenge))
+      .finally(() => {
+        this.#stepUpInflight = null;
+      });
+    return this.#stepUpInflight;
+  }
+
+  async #stepUpLocked(sent, challenge) {
+    if (this.#reauthenticatedSince(sent)) return true;
+    if (!this.isAuthenticated()) return false;
+    try {
+      await this.#onStepUp({ maxAge: challenge.maxAge ?? null, acrValues: challenge.acrValues ?? null });
+    } catch {
+      // the dialog was cancelled, or the re-authentication failed
+    }
+    if (!this.#reauthenticatedSince(sent)) {
+      this.#stepUpDeclinedAt = this.#now();
+      return false;
+    }
+    // The next lock holder (another tab) must read the new pair: see LOCK_SETTLE_MS.
+    await sleep(LOCK_SETTLE_MS);
+    return true;
+  }
+
+  /** Is the stored token of a later authentication (`auth_time`) than `sent`? */
+  #reauthenticatedSince(sent) {
+    const stored = this.#storage.get()?.access;
+    if (!stored || stored === sent) return false;
+    const now = authTime(stored);
+    const then = authTime(sent);
+    return now !== null && (then === null || now > then);
   }
 
   async #logoutVia(path, reason) {
@@ -572,6 +810,11 @@ export class DoubleTokenClient extends EventTarget {
     return openSocket(this, url, options);
   }
 
+  /** The same, for DPoP-bound sessions too (a promise): see `connectSocket` below. */
+  connectSocket(url, options) {
+    return connectSocket(this, url, options);
+  }
+
   /** Stops timers and cross-tab listeners (tests, single-page app teardown). */
   close() {
     clearTimeout(this.#timer);
@@ -584,6 +827,8 @@ export class DoubleTokenClient extends EventTarget {
     return {
       access: body.access,
       refresh: body.refresh ?? null, // absent with the cookie transport
+      // "DPoP": the tokens are bound to this browser's key and go out with proofs.
+      tokenType: body.token_type === "DPoP" ? "DPoP" : "Bearer",
       sessionId: body.session_id,
       accessExpiresAt: Date.parse(body.access_expires_at),
       refreshExpiresAt: Date.parse(body.refresh_expires_at),
@@ -686,33 +931,75 @@ export const SOCKET_CLOSE_CODES = Object.freeze(
   ),
 );
 const SOCKET_PROTOCOL = "doubletoken";
+// Browsers cannot set headers on a WebSocket: a DPoP proof of the handshake travels as the
+// subprotocol element after this marker (and in the token message, as "dpop").
+const SOCKET_DPOP_PROTOCOL = "doubletoken.dpop";
 const OPEN = 1;
 
-/**
- * Opens a WebSocket to `url` (http(s) URLs become ws(s)) with the access token as a
- * `Sec-WebSocket-Protocol` value after the `doubletoken` marker, and keeps it authenticated:
- * every new token of the session (slide, refresh, another tab) is sent over it as
- * `{"type": "doubletoken.authenticate", "token": ...}`, and shortly before the socket's token
- * expires without a newer one, the client refreshes first. When the server closes it because
- * the session is over (4001, 4004-4006), the client logs out as on an HTTP 401 with that
- * code. Returns the WebSocket; reconnecting after other closes is the application's call.
- * Options: `protocols` (the application's own), `renewBefore` (seconds, default 5).
- */
-export function openSocket(client, url, { protocols = [], renewBefore = 5 } = {}) {
-  let current = client.accessToken();
-  if (!current) throw new Error("openSocket: not signed in");
+function socketURL(url) {
   const target = new URL(url, globalThis.location?.href);
   if (target.protocol === "http:" || target.protocol === "https:") {
     target.protocol = target.protocol === "https:" ? "wss:" : "ws:";
   }
-  const socket = new WebSocket(target, [SOCKET_PROTOCOL, current, ...protocols]);
+  return target;
+}
+
+/**
+ * Opens a WebSocket to `url` (http(s) URLs become ws(s)) with the access token as a
+ * `Sec-WebSocket-Protocol` value after the `doubletoken` marker, and keeps it authenticated:
+ * every new token of the session (slide, refresh, re-authentication, another tab) is sent
+ * over it as `{"type": "doubletoken.authenticate", "token": ...}`, and shortly before the
+ * socket's token expires without a newer one, the client refreshes first. When the server
+ * closes it because the session is over (4001, 4004-4006), the client logs out as on an
+ * HTTP 401 with that code. Returns the WebSocket; reconnecting after other closes is the
+ * application's call. Options: `protocols` (the application's own), `renewBefore` (seconds,
+ * default 5). A DPoP-bound session's socket needs a proof, which takes a moment to sign: use
+ * `connectSocket` (a promise of the socket) for those; this throws.
+ */
+export function openSocket(client, url, { protocols = [], renewBefore = 5 } = {}) {
+  const current = client.accessToken();
+  if (!current) throw new Error("openSocket: not signed in");
+  if (client.isBound()) throw new Error("openSocket: a DPoP-bound session needs connectSocket()");
+  const socket = new WebSocket(socketURL(url), [SOCKET_PROTOCOL, current, ...protocols]);
+  return keepAuthenticated(client, socket, current, { renewBefore });
+}
+
+/**
+ * `openSocket` for every session, DPoP-bound ones included: resolves to the WebSocket. With
+ * DPoP the handshake carries a proof of this browser's key (`htm` GET, `htu` the socket's
+ * ws(s) URL without query) after the `doubletoken.dpop` marker:
+ * `["doubletoken", <access>, "doubletoken.dpop", <proof>, ...protocols]`, and every token
+ * sent over the socket a fresh one: `{"type": "doubletoken.authenticate", "token", "dpop"}`.
+ */
+export async function connectSocket(client, url, { protocols = [], renewBefore = 5 } = {}) {
+  const target = socketURL(url);
+  const { token, headers } = await client.authorize("GET", target.href);
+  if (!token) throw new Error("connectSocket: not signed in");
+  const offered = [SOCKET_PROTOCOL, token];
+  if (headers.DPoP) offered.push(SOCKET_DPOP_PROTOCOL, headers.DPoP);
+  const socket = new WebSocket(target, [...offered, ...protocols]);
+  return keepAuthenticated(client, socket, token, { renewBefore, url: target.href });
+}
+
+function keepAuthenticated(client, socket, first, { renewBefore, url }) {
+  let current = first;
   let timer = null;
 
-  const sendNewest = () => {
+  const sendNewest = async () => {
     const token = client.accessToken();
     if (!token || token === current || socket.readyState !== OPEN) return;
     current = token;
-    socket.send(JSON.stringify({ type: "doubletoken.authenticate", token }));
+    const message = { type: "doubletoken.authenticate", token };
+    if (client.isBound()) {
+      const { token: signed, headers } = await client.authorize("GET", url ?? socket.url);
+      if (signed !== token || !headers.DPoP) { // changed while signing: send the newest
+        current = null;
+        return sendNewest();
+      }
+      message.dpop = headers.DPoP;
+    }
+    if (socket.readyState !== OPEN) return;
+    socket.send(JSON.stringify(message));
     schedule();
   };
   const schedule = () => {
@@ -731,26 +1018,34 @@ export function openSocket(client, url, { protocols = [], renewBefore = 5 } = {}
           // transient: the socket closes at expiry with 4002; the application may reconnect
         }
       }
-      sendNewest();
+      sendNewest().catch(() => {});
     }, delay);
   };
-  const onTokens = () => sendNewest();
+  const onTokens = () => {
+    sendNewest().catch(() => {});
+  };
   const onLogout = () => {
     if (socket.readyState <= OPEN) socket.close(1000, "logout");
   };
-  const events = ["slide", "refresh", "tokens"];
+  const events = ["slide", "refresh", "tokens", "reauthenticate"];
   for (const type of events) client.addEventListener(type, onTokens);
   client.addEventListener("logout", onLogout);
   socket.addEventListener("open", () => {
-    sendNewest(); // the token may have changed during the handshake
+    onTokens(); // the token may have changed during the handshake
     schedule();
   });
   socket.addEventListener("close", (event) => {
     clearTimeout(timer);
     for (const type of events) client.removeEventListener(type, onTokens);
     client.removeEventListener("logout", onLogout);
-    if (LOGOUT_CODES.has(event.reason) && SOCKET_CLOSE_CODES[event.reason] === event.code) {
-      client.recover(current, event.reason).catch(() => {});
+    // The reason is the code, then the challenge's parameters: use_dpop_nonce nonce="...".
+    const [code, params = ""] = (event.reason ?? "").split(/ (.*)/s);
+    if (SOCKET_CLOSE_CODES[code] !== event.code) return;
+    if (LOGOUT_CODES.has(code)) client.recover(current, code).catch(() => {});
+    if (code === USE_DPOP_NONCE) {
+      // The next socket (the application reconnects) carries the server's nonce.
+      const nonce = /(?:^|[ ,])nonce="([^"]*)"/.exec(params)?.[1];
+      client.pickUpNonce(url ?? socket.url, nonce);
     }
   });
   return socket;

@@ -1,10 +1,13 @@
-// The demo page: the JS client signing in, calling the API, refreshing, and listing devices.
+// The demo page: the JS client signing in, calling the API, refreshing, listing devices, and
+// asking for the password again before a sensitive action (step-up).
 import { SOCKET_CLOSE_CODES, createClient } from "../django_doubletoken/doubletoken.js";
 
 const config = document.body.dataset;
 const cookieMode = config.cookieMode === "true";
 const BURST = 20;
 
+// docs/how-to/js-client.md shows the sections marked "--8<--".
+// --8<-- [start:client]
 const auth = createClient({
   authURL: config.authUrl,
   // With the cookie transport the refresh token is out of reach of scripts, and the access
@@ -13,7 +16,14 @@ const auth = createClient({
   storage: cookieMode ? "memory" : "local",
   // ?proactive=5 refreshes 5 s before expiry even without API calls.
   refreshBeforeExpiry: Number(new URLSearchParams(location.search).get("proactive")) || 0,
+  // The profile binds sessions to a key (DPOP "optional" or "required"): this browser's
+  // non-extractable key, kept in IndexedDB, signs a proof for each request.
+  dpop: config.dpop === "true",
+  // A sensitive endpoint wants a more recent sign-in: ask for the password (once, however
+  // many requests and tabs hit it), re-authenticate this session, and the client replays.
+  onStepUp: (challenge) => confirmIdentity(challenge),
 });
+// --8<-- [end:client]
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -40,11 +50,18 @@ auth.addEventListener("refresh", ({ detail }) => {
   log("refresh", `This tab refreshed the token pair (${detail.reason})`);
 });
 auth.addEventListener("slide", () => log("slide", "Picked up NEW_HTTP_AUTHORIZATION"));
-auth.addEventListener("tokens", () => log("tokens", "Another tab stored new tokens"));
+auth.addEventListener("tokens", () => {
+  log("tokens", "Another tab stored new tokens");
+  showBinding();
+});
+auth.addEventListener("reauthenticate", () => {
+  log("step-up", "Re-authenticated: a new token pair for this session (fresh auth_time)");
+});
 auth.addEventListener("logout", ({ detail }) => showLogin(detail.reason));
 
 // --- views ---------------------------------------------------------------------------------
 
+let accountDeleted = false;
 const LOGOUT_MESSAGES = {
   logout: "Signed out.",
   "logout-all": "Signed out of every device.",
@@ -56,9 +73,11 @@ function showLogin(reason) {
   $("#app-view").hidden = true;
   $("#login-view").hidden = false;
   $("#logout-reason").hidden = !reason;
-  $("#logout-reason").textContent = reason
-    ? (LOGOUT_MESSAGES[reason] ?? `This device was logged out by the server (${reason}).`)
-    : "";
+  $("#logout-reason").textContent = accountDeleted
+    ? "Your account was deleted."
+    : reason
+      ? (LOGOUT_MESSAGES[reason] ?? `This device was logged out by the server (${reason}).`)
+      : "";
   $("#devices tbody").replaceChildren();
 }
 
@@ -87,6 +106,7 @@ async function showApp() {
   $("#login-view").hidden = true;
   $("#app-view").hidden = false;
   $("#session").textContent = auth.sessionId();
+  showBinding();
   const response = await auth.fetch(config.meUrl);
   if (response.ok) $("#user").textContent = (await response.json()).username;
   await loadDevices();
@@ -108,6 +128,7 @@ $("#login-form").addEventListener("submit", async (event) => {
     return;
   }
   event.target.reset();
+  accountDeleted = false;
   log("login", `Signed in (session ${short(auth.sessionId())})`);
   await showApp();
 });
@@ -124,12 +145,24 @@ function showSocket(state, detail) {
   $("#socket-detail").textContent = detail;
 }
 
-function connectSocket() {
-  if (socket && socket.readyState <= WebSocket.OPEN) return;
+let connecting = false;
+
+async function connectSocket() {
+  if (connecting || (socket && socket.readyState <= WebSocket.OPEN)) return;
   showSocket("connecting", "");
   let ticks = 0;
   let wasOpen = false;
-  const opened = auth.openSocket(config.socketUrl);
+  // connectSocket(): a DPoP-bound session's handshake carries a proof, signed asynchronously.
+  connecting = true;
+  let opened;
+  try {
+    opened = await auth.connectSocket(config.socketUrl);
+  } catch (error) {
+    showSocket("closed", error.message);
+    return;
+  } finally {
+    connecting = false;
+  }
   socket = opened;
   opened.addEventListener("open", () => {
     wasOpen = true;
@@ -162,6 +195,140 @@ function connectSocket() {
     }
   });
 }
+
+// --- DPoP: is the session bound to this browser's key? --------------------------------------
+
+async function showBinding() {
+  if (!auth.isAuthenticated()) return;
+  const binding = $("#binding");
+  const bound = auth.isBound();
+  const jkt = claims(auth.accessToken()).cnf?.jkt ?? "";
+  const thumbprint = (await auth.dpopThumbprint()) ?? "";
+  binding.dataset.bound = String(bound);
+  binding.dataset.jkt = jkt;
+  binding.dataset.thumbprint = thumbprint;
+  binding.textContent = bound ? "bound to this browser's key (DPoP)" : "none (Bearer token)";
+  $("#binding-detail").textContent = bound
+    ? `key ${short(thumbprint)} (not extractable) · token cnf.jkt ${short(jkt)}`
+    : config.dpop === "true" ? "the server did not bind this session" : "DPoP is off here";
+}
+
+// --- step-up: "confirm it's you" -------------------------------------------------------------
+
+function duration(seconds) {
+  return seconds >= 120 ? `${Math.round(seconds / 60)} minutes` : `${seconds} seconds`;
+}
+
+// --8<-- [start:step-up]
+/** The client's onStepUp: resolves once the user re-authenticated, rejects if they cancel. */
+function confirmIdentity({ maxAge, acrValues }) {
+  const dialog = $("#step-up");
+  const form = $("#step-up-form");
+  form.reset();
+  $("#step-up-error").hidden = true;
+  $("#step-up-reason").textContent = maxAge !== null
+    ? `This action needs a sign-in from the last ${duration(maxAge)}: enter your password.`
+    : `This action needs a stronger sign-in (${(acrValues ?? []).join(", ")}).`;
+  log("step-up", `The server asked for a recent sign-in${maxAge !== null ? ` (max_age ${maxAge} s)` : ""}`);
+  return new Promise((resolve, reject) => {
+    const finish = () => {
+      form.removeEventListener("submit", onSubmit);
+      $("#step-up-cancel").removeEventListener("click", onCancel);
+      dialog.removeEventListener("cancel", onCancel);
+      dialog.close();
+    };
+    const onSubmit = async (event) => {
+      event.preventDefault();
+      $("#step-up-confirm").disabled = true;
+      try {
+        await auth.reauthenticate(new FormData(form).get("password"));
+      } catch (error) {
+        $("#step-up-error").textContent = error.message;
+        $("#step-up-error").hidden = false;
+        return;
+      } finally {
+        $("#step-up-confirm").disabled = false;
+      }
+      finish();
+      resolve();
+    };
+    const onCancel = (event) => {
+      event.preventDefault();
+      finish();
+      log("step-up", "Step-up cancelled: the action was not done");
+      reject(new Error("cancelled"));
+    };
+    form.addEventListener("submit", onSubmit);
+    $("#step-up-cancel").addEventListener("click", onCancel);
+    dialog.addEventListener("cancel", onCancel); // Escape
+    dialog.showModal();
+    $("#step-up-password").focus();
+  });
+}
+// --8<-- [end:step-up]
+
+// --- account: sensitive actions behind the step-up guard -------------------------------------
+
+async function showAccountResult(response, success) {
+  const result = $("#account-result");
+  if (response.ok) {
+    result.textContent = success;
+    result.dataset.done = "ok";
+    return true;
+  }
+  const body = await response.json().catch(() => ({}));
+  const fields = Object.entries(body)
+    .filter(([name, value]) => !["detail", "code"].includes(name) && Array.isArray(value))
+    .map(([name, value]) => `${name}: ${value.join(" ")}`);
+  result.textContent = [body.detail ?? `HTTP ${response.status}`, ...fields].join(" · ");
+  result.dataset.done = "failed";
+  return false;
+}
+
+$("#password-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  $("#account-result").removeAttribute("data-done");
+  const response = await auth.fetch(config.passwordUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      old_password: form.get("old_password"),
+      new_password: form.get("new_password"),
+    }),
+  });
+  if (await showAccountResult(response, "Password changed. Your other devices are signed out.")) {
+    event.target.reset();
+    log("account", "Password changed");
+    await loadDevices();
+  }
+});
+
+$("#logout-others").addEventListener("click", async () => {
+  $("#account-result").removeAttribute("data-done");
+  const done = await auth.logoutOthers().catch(() => false);
+  $("#account-result").textContent = done
+    ? "Every other device is signed out; this one stays."
+    : "The other devices could not be signed out.";
+  $("#account-result").dataset.done = done ? "ok" : "failed";
+  if (done) log("account", "Signed out the other devices");
+  await loadDevices();
+});
+
+$("#delete-account").addEventListener("click", () => {
+  $("#delete-account-confirm").hidden = false;
+});
+
+$("#delete-account-confirm").addEventListener("click", async () => {
+  $("#delete-account-confirm").hidden = true;
+  $("#account-result").removeAttribute("data-done");
+  const response = await auth.fetch(config.accountUrl, { method: "DELETE" });
+  if (await showAccountResult(response, "Account deleted.")) {
+    accountDeleted = true;
+    // The server ended every session with the account: forget the tokens here too.
+    await auth.logout().catch(() => {});
+  }
+});
 
 // --- the access token's remaining time ------------------------------------------------------
 
@@ -272,9 +439,10 @@ async function loadDevices() {
 // --- start ---------------------------------------------------------------------------------
 
 function describeMechanisms() {
-  const storage = cookieMode
+  let storage = cookieMode
     ? "refresh token in an HttpOnly cookie, access token in memory"
     : "tokens in localStorage, shared by the tabs";
+  if (config.dpop === "true") storage += " and bound to a non-extractable key in IndexedDB (DPoP)";
   const lock = navigator.locks ? "Web Locks" : "a localStorage lease";
   // As the client does: tabs sharing localStorage follow its storage events; tabs with their
   // own storage hear of new tokens over a BroadcastChannel.
