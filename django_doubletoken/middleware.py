@@ -73,9 +73,11 @@ def _should_consider(request: HttpRequest, response: HttpResponseBase) -> bool:
     return not is_sliding_exempt(match.func if match is not None else None)
 
 
-def attach_token(response: HttpResponseBase, token: str) -> None:
+def attach_token(response: HttpResponseBase, token: str, scheme: str = "Bearer") -> None:
+    """``scheme``: how the token is to be sent, ``DPoP`` for a session bound to a key (the
+    successor keeps its predecessor's binding)."""
     header = doubletoken_settings.NEW_TOKEN_HEADER
-    response[header] = f"Bearer {token}"
+    response[header] = f"{scheme} {token}"
     exposed = [h.strip() for h in response.get(EXPOSE_HEADERS, "").split(",") if h.strip()]
     if header.lower() not in (h.lower() for h in exposed):
         exposed.append(header)
@@ -116,10 +118,11 @@ class SlidingTokenMiddleware:
             return response
         grant, candidate = work
         try:
-            token = services.slide(grant or _verified(candidate))
+            grant = grant or _verified(candidate)
+            token = services.slide(grant)
         except DoubleTokenError:
             return response  # the response is made; a failed re-issue only means none is sent
-        return _with_successor(response, token)
+        return _with_successor(response, token, grant)
 
     async def _arespond(self, request: HttpRequest) -> HttpResponseBase:
         response = await self.get_response(request)
@@ -129,10 +132,11 @@ class SlidingTokenMiddleware:
             return response
         grant, candidate = work
         try:
-            token = await services.aslide(grant or await _averified(candidate))
+            grant = grant or await _averified(candidate)
+            token = await services.aslide(grant)
         except DoubleTokenError:
             return response
-        return _with_successor(response, token)
+        return _with_successor(response, token, grant)
 
 
 def _verified(candidate: Candidate | None) -> AccessGrant:
@@ -169,7 +173,8 @@ def _withdraw_unsent(request: HttpRequest) -> None:
         services.withdraw(grant)
 
 
-def _with_successor(response: HttpResponseBase, token: str | None) -> HttpResponseBase:
+def _with_successor(response: HttpResponseBase, token: str | None, grant: AccessGrant
+                    ) -> HttpResponseBase:
     if token:
-        attach_token(response, token)
+        attach_token(response, token, "DPoP" if grant.claims.context.bound else "Bearer")
     return response

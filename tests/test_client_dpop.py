@@ -375,3 +375,21 @@ def test_concurrent_expired_bound_requests_share_one_refresh(kind, base, user, p
     assert [url for _, url, *_ in received].count(f"{base}/api/auth/refresh/") == 1
     assert {r.sent for r in results} == {store.access} and store.refresh != refresh
     _check_all(received, store.dpop)  # 1 login, 10 expired, 1 refresh, 10 replays: all fresh
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_bound_token_slid_by_the_server_is_picked_up(kind, base, user, password, dpop_on,
+                                                       received):
+    store = _login(kind, base, password, dpop=True)
+    near_expiry = access_token({"access": store.access, "session_id": store.session_id},
+                               remaining=60, cnf={"jkt": store.dpop.thumbprint})
+    store.set_tokens(near_expiry, store.refresh)
+
+    assert _get(kind, store, f"{base}{ME}").status_code == 200
+    slid = store.access
+    assert slid != near_expiry and store.bound
+    assert jwt.decode(slid, options={"verify_signature": False})["cnf"] == {
+        "jkt": store.dpop.thumbprint}  # a slide keeps the binding
+    assert _get(kind, store, f"{base}{ME}").status_code == 200
+    assert received[-1][3] == f"DPoP {slid}"
+    _check_all(received, store.dpop)

@@ -200,3 +200,23 @@ def test_on_step_up_declining_raises(kind, base, user, password):
     with pytest.raises(StepUpRequired):
         _concurrently(kind, store, base + GUARDED, 1, decline)
     assert len(asked) == 1 and store.tokens == before
+
+
+def test_a_bound_session_steps_up_with_proofs(base, user, password, settings):
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "DPOP": "optional"}
+    fresh = TokenStore.login(base, "alice", password, dpop=True)
+    pair = {"access": fresh.access, "session_id": fresh.session_id}
+    old = craft(access_claims(pair, auth_time=int(time.time()) - 3600,
+                              cnf={"jkt": fresh.dpop.thumbprint}))
+    store = TokenStore(old, fresh.refresh, refresh_url=fresh.refresh_url, dpop=fresh.dpop)
+    assert store.bound
+
+    with pytest.raises(StepUpRequired):
+        _call("requests", store, "GET", base + GUARDED)
+    store.reauthenticate(password)  # POST reauthenticate/ with the DPoP scheme and a proof
+    assert store.bound and store.session_id == fresh.session_id
+    assert _call("httpx", store, "GET", base + GUARDED).status_code == 200
+    # Without the key, the renewed token is refused.
+    stolen = requests.get(base + GUARDED, headers={"Authorization": f"Bearer {store.access}"},
+                          timeout=10)
+    assert stolen.status_code == 401

@@ -335,7 +335,8 @@ def test_a_slide_keeps_the_binding(path, user, password, key, optional):
     token = near_expiry(pair, key)
     response = get(path, key, token)
     assert response.status_code == 200
-    successor = response["NEW_HTTP_AUTHORIZATION"].split()[1]
+    scheme, successor = response["NEW_HTTP_AUTHORIZATION"].split()
+    assert scheme == "DPoP"  # as the client is to send it
     assert claims(successor)["cnf"] == {"jkt": key.jkt}
     assert get("/api/me/", key, successor).status_code == 200
 
