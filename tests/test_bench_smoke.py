@@ -103,13 +103,16 @@ def test_asgi_bench_runs_every_variant(tmp_path):
         assert abs(run["cache_commands"]["mget"] - run["requests"]) <= in_flight, (
             label, run["cache_commands"], run["requests"])
     # With CLIENT_SIDE_CACHE a worker reads a session once, then hears of its changes from
-    # Redis: after the warm-up, a round's commands are bounded by sessions x workers however
-    # many requests it served (a per-request ratio is not: a loaded machine serves few).
+    # Redis: a round's commands are bounded by sessions x workers however many requests it
+    # served (a per-request ratio is not: a loaded machine serves few), plus one per
+    # connection: requests of one session that reach a worker together, before its first
+    # answer is in memory, each read it (seen at load 12: 131 for 64 x 2).
     label = "ASGI: uvicorn, django-ninja async, CLIENT_SIDE_CACHE"
     environment = result["environment"]
+    bound = environment["sessions"] * environment["workers"] + environment["connections"]
     for run in result["runs"][label]:
         commands = sum(run["cache_commands"].values())
-        assert commands <= environment["sessions"] * environment["workers"], (label, run)
+        assert commands <= bound, (label, run)
         assert run["requests"] > 0, (label, run)
     assert (tmp_path / "asgi.md").read_text().startswith("Run on ")
 
