@@ -57,6 +57,7 @@ def micro(
 
     from django_doubletoken.authentication import DoubleTokenAuthentication
     from django_doubletoken.conf import doubletoken_settings
+    from django_doubletoken.http import GRANT_ATTRIBUTE
 
     repeat, min_seconds = (3, 0.02) if quick else (7, 0.2)
 
@@ -70,8 +71,13 @@ def micro(
     cache.set("bench:floor", ("x" * 36, ""))
     user_pk = get_user_model().objects.values_list("pk", flat=True).first()
 
-    def ours_stateless() -> Any:
+    def ours_authenticate() -> Any:
+        # authenticate() keeps its grant on the request for the rest of that request (the
+        # sliding middleware reuses it): forgotten, so every call verifies the token again.
+        ours_request._request.__dict__.pop(GRANT_ATTRIBUTE, None)
         return ours_auth.authenticate(ours_request)
+
+    ours_stateless = ours_authenticate
 
     cases: dict[str, Callable[[], Any]] = {
         "pyjwt_decode_hs256": lambda: jwt.decode(
@@ -80,7 +86,7 @@ def micro(
         "redis_get_redis_py": lambda: raw_redis.get("bench:floor"),
         "redis_get_django_redis": lambda: cache.get("bench:floor"),
         "orm_user_select": lambda: get_user_model().objects.get(pk=user_pk),
-        "ours_authenticate": lambda: ours_auth.authenticate(ours_request),
+        "ours_authenticate": ours_authenticate,
         "simplejwt_authenticate": lambda: JWTAuthentication().authenticate(simplejwt_request),
         "simplejwt_stateless_authenticate": lambda: JWTStatelessUserAuthentication().authenticate(
             simplejwt_request
@@ -96,7 +102,7 @@ def micro(
     cached = {**doubletoken_settings.user_settings, "CLIENT_SIDE_CACHE": True}
     with override_settings(DOUBLETOKEN=cached):
         results["ours_authenticate_client_side_cache"] = time_call(
-            lambda: ours_auth.authenticate(ours_request), repeat=repeat, min_seconds=min_seconds
+            ours_authenticate, repeat=repeat, min_seconds=min_seconds
         )
     raw_redis.close()
     return results
