@@ -92,6 +92,23 @@ def _command_names(data: bytes) -> list[str]:
 
 
 @pytest.fixture
+def round_trips(monkeypatch):
+    """Every write of a command (or of a pipeline or script call) to a Redis socket, in order:
+    one round trip each, whichever client (the cache's, a raw pipeline) sent it."""
+    import redis.connection
+
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+@pytest.fixture
 def redis_wire(monkeypatch):
     """What goes over the app's Redis sockets, in order: ("send", command names) for each
     write (one round trip: a command, or a pipeline or script call) and ("read", None) for

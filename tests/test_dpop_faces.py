@@ -10,7 +10,6 @@ import time
 
 import jwt
 import pytest
-import redis.connection
 from django.test import Client
 from django_redis import get_redis_connection
 
@@ -225,19 +224,6 @@ def test_an_unbound_token_is_sent_as_dpop_only_where_its_profile_has_dpop(
 
 
 # --- one round trip, no query ---------------------------------------------------------------
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    sent = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(self, command, check_health=True):
-        sent.append(command)
-        return send(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
-    return sent
-
 
 # Views that read only request.user.pk (no user row).
 PK_ONLY = {"drf": "/whoami-pk/", "ninja-sync": "/ninja-tests/sync",

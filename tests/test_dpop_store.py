@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import redis.connection
 from asgiref.sync import async_to_sync
 from django.test import Client
 
@@ -17,19 +16,6 @@ from .dpop_keys import ProofKey
 from .servers import RedisServer, cache_config
 
 RECORD = dpop.ReplayEntry(dpop.replay_key("jkt-of-a-key", "jti-1"), 60)
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    sent = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(self, command, check_health=True):
-        sent.append(command)
-        return send(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
-    return sent
 
 
 def _state(sid="sid-1", jti="jti-a"):

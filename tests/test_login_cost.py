@@ -6,7 +6,6 @@ has disconnected it."""
 
 import pytest
 import redis
-import redis.connection
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import update_last_login as django_update_last_login
 from django.contrib.auth.signals import user_logged_in
@@ -24,20 +23,6 @@ from .servers import commands_received
 pytestmark = pytest.mark.django_db
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    """Every write of a command (or of a pipeline of them) to a Redis socket: a round trip."""
-    sent = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(self, command, check_health=True):
-        sent.append(command)
-        return send(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
-    return sent
 
 
 def _statements(captured):

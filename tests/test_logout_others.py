@@ -3,12 +3,10 @@ of the user is refused on its next request (and its sockets closed, through the
 session_revoked relay); the caller's own session goes on without a new login."""
 
 import json
-import time
 
 import pytest
 import requests
 from django.test import Client
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from django_doubletoken import signals
@@ -17,6 +15,7 @@ from django_doubletoken.models import DeviceSession
 
 from .helpers import bearer
 from .servers import app_server
+from .test_websockets import _closed
 
 PREFIXES = ["/api/auth/", "/api/ninja/auth/"]
 
@@ -84,15 +83,6 @@ def test_logout_others_needs_a_live_access_token(prefix, user, login):
 
 SETTINGS = {"GRACE_PERIOD": 1, "LEEWAY": 0}
 PROMISE = 1.0  # as tests/test_websockets.py: sockets close within a second of the answer
-
-
-def _closed(ws, timeout=5.0):
-    started = time.monotonic()
-    with pytest.raises(ConnectionClosed) as info:
-        while True:
-            ws.recv(timeout=timeout)
-    assert info.value.rcvd is not None, "no close frame from the server"
-    return info.value.rcvd.code, info.value.rcvd.reason, time.monotonic() - started
 
 
 def _tick(ws):
