@@ -59,10 +59,7 @@ def challenge(code: str, scheme: str) -> str | None:
 def error_fields(error: DoubleTokenError) -> dict[str, Any]:
     """The body of ``error``'s answer: ``error_body`` plus what the error itself names (a
     step-up refusal's ``max_age`` / ``acr_values``)."""
-    body = error_body(error.code, error.message)
-    if isinstance(error, InsufficientAuthentication):
-        body.update(error.fields())
-    return body
+    return {**error_body(error.code, error.message), **error.fields()}
 
 
 def error_challenge(error: DoubleTokenError, scheme: str) -> str | None:

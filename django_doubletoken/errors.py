@@ -13,6 +13,7 @@ error-code reference is generated from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -181,6 +182,12 @@ class DoubleTokenError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+    def fields(self) -> dict[str, Any]:
+        """What the answer names beside ``detail`` and ``code`` (in the JSON body, and as
+        parameters of a WebSocket's close reason): nothing, unless a subclass says (a step-up
+        refusal's ``max_age`` / ``acr_values``)."""
+        return {}
 
 
 class TokenError(DoubleTokenError):

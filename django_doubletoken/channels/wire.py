@@ -48,9 +48,7 @@ def close_reason(error: DoubleTokenError) -> str:
     nonce = getattr(error, "nonce", None)  # dpop.ProofError with use_dpop_nonce
     if isinstance(nonce, str) and nonce:
         params["nonce"] = nonce
-    fields = getattr(error, "fields", None)  # stepup.InsufficientAuthentication
-    if callable(fields):
-        params.update(fields())
+    params.update(error.fields())
     parts = [error.code]
     for name, value in params.items():
         parts.append(f"{name}={value}" if isinstance(value, int) else f'{name}="{value}"')
