@@ -51,11 +51,13 @@ def test_bench_runs_every_scenario(tmp_path):
             assert summary["cpu_us_per_request"]["app"] > 0, (name, label, summary)
         assert scenarios[name]["ratio_rps"] > 0
 
-    # Every refresh was a real rotation, every in-window request of 4a a re-issue.
+    # Every refresh was a real rotation, every in-window request of 4a a re-issue (but for
+    # tokens sent again after wrk's list ran out: this process remembers their successor).
     refresh = scenarios["refresh"]["rounds"]["ours"][0]
     assert refresh["rotations_in_db"] >= refresh["ok"] > 0
     sliding = scenarios["sliding"]["rounds"]["ours_inside_window"][0]
-    assert sliding["reissued"] >= sliding["ok"] > 0  # SET NX in flight at the end count too
+    # SET NX in flight at the end count too.
+    assert sliding["reissued"] >= sliding["ok"] - sliding["repeated"] > 0
 
     # The round-trip count is measured and reported.
     accounting = result["accounting"]

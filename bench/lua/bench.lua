@@ -1,6 +1,8 @@
 -- wrk script for every scenario. Arguments (after "--"): mode, items file, URL path, threads.
 --
 --   get      items are access tokens; requests walk through them in order, round robin.
+--            A request sent after its thread's list ran out (a token sent once more) is
+--            counted as "repeated": the sliding scenario's share of re-issues is of the others.
 --   refresh  items are refresh tokens of distinct sessions, each sent at most once. Every
 --            200 answer's new refresh token is queued and sent by the next request, so each
 --            session rotates in a chain and every request carries a current-generation token
@@ -35,6 +37,8 @@ local mode, path
 slid = 0              -- globals: read by done() through thread:get()
 ok = 0
 starved = 0
+repeated = 0
+local lapped = false  -- this thread's list ran out once: every token from now on is a repeat
 
 function init(args)
    mode, path = args[1], args[3]
@@ -68,7 +72,11 @@ end
 function request()
    if mode == "get" then
       local token = items[next_item]
+      if lapped then
+         repeated = repeated + 1
+      end
       next_item = next_item % #items + 1
+      lapped = lapped or next_item == 1
       return wrk.format("GET", path, { Authorization = "Bearer " .. token })
    elseif mode == "dpop" then
       if next_item > #items then
@@ -109,7 +117,7 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local totals = { slid = 0, ok = 0, starved = 0 }
+   local totals = { slid = 0, ok = 0, starved = 0, repeated = 0 }
    for _, thread in ipairs(threads) do
       for name, _ in pairs(totals) do
          totals[name] = totals[name] + (thread:get(name) or 0)
@@ -120,9 +128,9 @@ function done(summary, latency, requests)
       'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,'
          .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
          .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f},'
-         .. '"ok":%d,"slid":%d,"starved":%d}\n',
+         .. '"ok":%d,"slid":%d,"starved":%d,"repeated":%d}\n',
       summary.requests, summary.duration, summary.bytes,
       e.connect, e.read, e.write, e.status, e.timeout,
       latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency.max, latency.mean, totals.ok, totals.slid, totals.starved))
+      latency.max, latency.mean, totals.ok, totals.slid, totals.starved, totals.repeated))
 end
