@@ -20,6 +20,8 @@ from django.db.models.functions import Least
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from .database import binding_cursor
+
 if TYPE_CHECKING:
     from .models import DeviceSession
 
@@ -100,7 +102,7 @@ class DeviceSessionQuerySet(models.QuerySet):
             value("id", pk), value("user", user_id), value("client", client),
             value("refresh_generation", generation), at_now, at_now,
         ]
-        with connection.cursor() as cursor:
+        with binding_cursor(connection) as cursor:
             cursor.execute(_rotation_sql(self.model, connection), params)
             return cursor.rowcount == 1
 
@@ -122,10 +124,10 @@ class DeviceSessionQuerySet(models.QuerySet):
                 meta.pk.get_db_prep_save(last_login_of.pk, connection)]
         statements = _insert_sql(self.model, connection, user_model)
         if len(statements) == 1:
-            with connection.cursor() as cursor:
+            with binding_cursor(connection) as cursor:
                 cursor.execute(statements[0], params)
         else:
-            with transaction.atomic(using=alias), connection.cursor() as cursor:
+            with transaction.atomic(using=alias), binding_cursor(connection) as cursor:
                 split = len(self.model._meta.concrete_fields)
                 cursor.execute(statements[0], params[:split])
                 cursor.execute(statements[1], params[split:])

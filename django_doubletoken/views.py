@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +19,7 @@ from .conf import doubletoken_settings
 from .endpoints import Answer, Refusal
 from .exception_handler import exception_handler
 from .http import bearer_challenge
+from .negotiation import RememberedContentNegotiation
 from .parsers import PARSER_CLASSES
 
 
@@ -37,6 +39,13 @@ class DoubleTokenView(APIView):
 
     def get_exception_handler(self):
         return exception_handler
+
+    def get_content_negotiator(self):
+        # The project's own negotiation class, if it has one; DRF's default, remembered.
+        if (getattr(self, "_negotiator", None) is None
+                and self.content_negotiation_class is DefaultContentNegotiation):
+            self._negotiator = RememberedContentNegotiation()
+        return super().get_content_negotiator()
 
     def get_challenge(self) -> str:
         for authenticator in self.get_authenticators():

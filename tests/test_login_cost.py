@@ -4,6 +4,8 @@ trips (the session state and the last-used marker together); and that ``last_log
 written with the effect of Django's ``user_logged_in`` receiver, or not at all when a project
 has disconnected it."""
 
+import time
+
 import pytest
 import redis
 from django.contrib.auth import get_user_model
@@ -194,8 +196,9 @@ def test_with_the_throttle_on_a_login_is_still_one_round_trip(
     commands = {name: calls for name, calls in commands_received(server).items()
                 if name not in ("config|resetstat", "info")}
     assert commands.pop("evalsha") == 1
-    # Inside the script: the history read, the count, the session's two keys.
-    assert commands == {"type": 1, "lrange": 1, "lpush": 1, "ltrim": 1, "expire": 1, "set": 2}
+    # Inside the script: the history read, the count, the session's two keys (no trim: the
+    # history is shorter than the rate's limit).
+    assert commands == {"lrange": 1, "lpush": 1, "expire": 1, "set": 2}
     assert len(_statements(captured)) == (2 if connection.vendor == "postgresql" else 3)
     history = server.keys("*throttle*")
     assert len(history) == 1 and server.llen(history[0]) == 2  # both logins counted
@@ -275,6 +278,42 @@ def test_a_history_left_by_an_earlier_release_is_started_afresh(
     _login(api, password)
     (history,) = real_redis.keys("*throttle*")
     assert real_redis.type(history) == b"list" and real_redis.llen(history) == 1
+
+
+def test_a_full_history_keeps_the_limits_newest(
+    api, user, password, settings, real_redis, fresh_throttle_memory
+):
+    """Past requests that aged out of the period make room: the newest one goes in, the
+    oldest out, and the history never grows past the limit."""
+    from django_doubletoken.endpoints.throttle import LoginThrottle
+
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "2/min"}
+    key = store.cache().make_key(store.throttle_key(LoginThrottle.scope, "127.0.0.1"))
+    long_ago = time.time() - 120
+    real_redis.rpush(key, repr(long_ago), repr(long_ago - 1))
+    _login(api, password)
+    times = [float(t) for t in real_redis.lrange(key, 0, -1)]
+    assert len(times) == 2 and times[0] > time.time() - 60 and times[1] == long_ago
+
+
+def test_a_redis_that_lost_the_script_is_sent_it_again(
+    api, user, password, settings, real_redis, round_trips, fresh_throttle_memory
+):
+    """The script goes by its SHA; a server that no longer knows it (restarted, SCRIPT
+    FLUSH) answers NOSCRIPT, and the script goes whole, in a second round trip."""
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "100/min"}
+    _login(api, password)
+    real_redis.script_flush()
+    round_trips.clear()
+    assert api.post("/api/auth/login/", {"username": "alice", "password": password},
+                    format="json").status_code == 200
+    assert len(round_trips) == 2
+    assert DeviceSession.objects.count() == 2
+    (history,) = real_redis.keys("*throttle*")
+    assert real_redis.llen(history) == 2
+    round_trips.clear()
+    _login(api, password)
+    assert len(round_trips) == 1  # known again
 
 
 def test_on_a_cache_without_scripts_the_count_is_drfs(settings, rf):

@@ -26,9 +26,9 @@ from ..conf import doubletoken_settings
 from ..errors import CACHE_UNAVAILABLE, ServiceUnavailable
 
 try:
-    from redis.exceptions import RedisError
+    from redis.exceptions import NoScriptError, RedisError, ResponseError
 except ImportError:  # pragma: no cover - redis is a dependency of django-redis
-    RedisError = OSError  # type: ignore[misc,assignment]
+    RedisError = ResponseError = NoScriptError = OSError  # type: ignore[misc,assignment]
 try:
     from django_redis.client import ShardClient
     from django_redis.exceptions import ConnectionInterrupted
@@ -37,9 +37,12 @@ except ImportError:  # pragma: no cover
     ShardClient = type("ShardClient", (), {})  # type: ignore[misc,assignment]
 try:  # django-valkey raises valkey-py's own errors (not redis-py's) or its own wrapper
     from django_valkey.exceptions import ConnectionInterrupted as ValkeyInterrupted
+    from valkey.exceptions import NoScriptError as ValkeyNoScriptError
+    from valkey.exceptions import ResponseError as ValkeyResponseError
     from valkey.exceptions import ValkeyClusterException, ValkeyError
 except ImportError:
     ValkeyError = ValkeyClusterException = ValkeyInterrupted = RedisError  # type: ignore[misc,assignment]
+    ValkeyResponseError, ValkeyNoScriptError = ResponseError, NoScriptError  # type: ignore[misc]
 try:  # raised when no cluster node answers; not a RedisError
     from redis.exceptions import RedisClusterException
 except ImportError:  # pragma: no cover
@@ -47,6 +50,9 @@ except ImportError:  # pragma: no cover
 
 CACHE_ERRORS = (RedisError, RedisClusterException, ValkeyError, ValkeyClusterException,
                 ConnectionInterrupted, ValkeyInterrupted, OSError)
+# The server answered a command with an error: the connection itself is fine.
+REPLY_ERRORS = (ResponseError, ValkeyResponseError)
+NO_SCRIPT_ERRORS = (NoScriptError, ValkeyNoScriptError)
 
 # Backends whose set_many cannot take a timeout: django-valkey's cluster cache maps
 # set_many(mapping, timeout) onto MSET with the timeout taken as the key *version*.

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.cache import BaseCache
 
 from . import base
-from .base import CACHE_ERRORS, ShardClient
+from .base import CACHE_ERRORS, REPLY_ERRORS, ShardClient
 
 
 def _codec(backend: BaseCache) -> tuple[Any, Any, Any] | None:
@@ -81,7 +81,9 @@ def _send_together(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         connection = _connection(pool)
         try:
             connection.send_packed_command(connection.pack_commands(commands))
-            return [connection.read_response() for _ in commands]
+            return _read_replies(connection, len(commands))
+        except REPLY_ERRORS:
+            raise  # the server refused a command; every reply was read
         except CACHE_ERRORS:
             connection.disconnect()
         finally:
@@ -90,6 +92,21 @@ def _send_together(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
     for command in commands:
         pipeline.execute_command(*command)
     return pipeline.execute()
+
+
+def _read_replies(connection: Any, count: int) -> list[Any]:
+    """``count`` replies; an error reply is raised after the others are read (as a pipeline
+    raises it), so that the connection goes back to the pool with nothing left unread."""
+    replies, refused = [], None
+    for _ in range(count):
+        try:
+            replies.append(connection.read_response())
+        except REPLY_ERRORS as exc:
+            refused = refused or exc
+            replies.append(exc)
+    if refused is not None:
+        raise refused
+    return replies
 
 
 def _read_from_primary(key: str) -> Any:

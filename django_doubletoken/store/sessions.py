@@ -23,7 +23,7 @@ from .base import (
     logger,
 )
 from .keys import SessionState, session_key, used_key
-from .raw import _pipeline
+from .raw import _raw_client, _send_together
 from .throttle import Throttled, ThrottleHit, _run_throttle_script, _scriptable, count_request
 
 
@@ -59,15 +59,14 @@ def open_session(sid: str, state: SessionState, ttl: float,
             wait = count_request(throttle)
             if wait is not None:
                 raise Throttled(wait)
-        writer = None if tracked else _pipeline(backend)
+        writer = None if tracked else _raw_client(backend)
         if writer is None:
             for key, value, seconds in entries:
                 backend.set(key, value, seconds)
         else:
-            pipeline, encode = writer
-            for key, value, seconds in entries:
-                pipeline.set(backend.make_key(key), encode(value), ex=seconds)
-            pipeline.execute()
+            client, encode = writer
+            _send_together(client, [("SET", backend.make_key(key), encode(value), "EX", seconds)
+                                    for key, value, seconds in entries])
         _invalidate_local([key for key, _, _ in entries])
 
 

@@ -8,6 +8,7 @@ login is one round trip; a pickled list through ``cache()`` on backends that run
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any, NamedTuple
 
@@ -15,8 +16,8 @@ from django.core.cache import BaseCache
 
 from ..errors import THROTTLED, DoubleTokenError
 from . import base
-from .base import _invalidate_local, available
-from .raw import _raw_client
+from .base import NO_SCRIPT_ERRORS, _invalidate_local, available
+from .raw import _raw_client, _send_together
 
 
 class ThrottleHit(NamedTuple):
@@ -45,21 +46,23 @@ THROTTLE_SCRIPT = """
 local history = KEYS[1]
 local now, period, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if limit <= 0 then return tostring(period) end
-local kind = redis.call('TYPE', history)['ok']
-if kind ~= 'list' and kind ~= 'none' then redis.call('DEL', history) end
-local times = redis.call('LRANGE', history, 0, limit - 1)
+local times = redis.pcall('LRANGE', history, 0, limit - 1)
+if times.err then  -- not a list: whatever held the key, the history starts afresh
+  redis.call('DEL', history)
+  times = {}
+end
 if #times >= limit and tonumber(times[limit]) > now - period then
   return tostring(tonumber(times[limit]) + period - now)
 end
 redis.call('LPUSH', history, ARGV[1])
-redis.call('LTRIM', history, 0, limit - 1)
+if #times >= limit then redis.call('LTRIM', history, 0, limit - 1) end
 redis.call('EXPIRE', history, period)
 for i = 2, #KEYS do
   redis.call('SET', KEYS[i], ARGV[2 * i], 'EX', ARGV[2 * i + 1])
 end
 return false
 """
-_scripts: dict[type, Any] = {}
+THROTTLE_SCRIPT_SHA = hashlib.sha1(THROTTLE_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's)
 
 
 def _scriptable(backend: BaseCache, *, together: bool) -> tuple[Any, Any] | None:
@@ -78,15 +81,18 @@ def _scriptable(backend: BaseCache, *, together: bool) -> tuple[Any, Any] | None
 def _run_throttle_script(backend: BaseCache, client: Any, encode: Any,
                          throttle: ThrottleHit,
                          entries: list[tuple[str, Any, int]]) -> float | None:
-    script = _scripts.get(type(client))
-    if script is None:  # registered per client class: redis-py's and valkey-py's differ
-        script = _scripts[type(client)] = client.register_script(THROTTLE_SCRIPT)
     keys = [backend.make_key(throttle.key)]
     args: list[Any] = [repr(time.time()), throttle.period, throttle.limit]
     for key, value, seconds in entries:
         keys.append(backend.make_key(key))
         args += [encode(value), seconds]
-    wait = script(keys=keys, args=args, client=client)
+    # EVALSHA on one pooled connection (redis-py's Script object costs more CPU than the
+    # round trip); a server that has not seen the script yet gets it by EVAL, which caches it.
+    try:
+        wait = _send_together(client, [("EVALSHA", THROTTLE_SCRIPT_SHA, len(keys), *keys,
+                                         *args)])[0]
+    except NO_SCRIPT_ERRORS:
+        wait = client.eval(THROTTLE_SCRIPT, len(keys), *keys, *args)
     if wait is not None:
         return float(wait)
     _invalidate_local([key for key, _, _ in entries])
