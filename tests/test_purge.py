@@ -131,6 +131,17 @@ def test_the_device_list_and_the_changelist_read_an_index(many_sessions, user):
 
     device_list = DeviceSession.objects.active().filter(user_id=user.pk)
     assert "Index Scan" in _plan(device_list[:50])
+    # Every lookup by user (another user's device list, the cascade when a user is deleted)
+    # reads (user, -created_at): the foreign key has no index of its own.
+    someone_else = type(user).objects.create_user("carol", "c@example.com", "x")
+    for by_user in (DeviceSession.objects.filter(user_id=someone_else.pk).order_by("-created_at"),
+                    DeviceSession.objects.filter(user_id__in=[someone_else.pk])):
+        plan = _plan(by_user)
+        assert "doubletoken_user_created" in plan and "Seq Scan" not in plan, plan
+    indexes = connection.introspection.get_constraints(
+        connection.cursor(), DeviceSession._meta.db_table)
+    assert [name for name, index in indexes.items()
+            if index["index"] and index["columns"] == ["user_id"]] == []
 
     admin = site._registry[DeviceSession]
     request = RequestFactory().get("/admin/django_doubletoken/devicesession/")
