@@ -41,21 +41,22 @@ class Throttled(DoubleTokenError):
 # per key of KEYS[2..n]. Returns nil when the request was let through (and counted, and the
 # keys set), or the seconds to wait as a string (Lua numbers would come back truncated).
 # DRF's SimpleRateThrottle semantics: a refused request is not counted; the wait is until
-# the limit-th newest request ages out of the period.
+# the limit-th newest request ages out of the period. Only that one entry is read (LINDEX),
+# never the whole history, so a generous rate costs what a strict one does.
 THROTTLE_SCRIPT = """
 local history = KEYS[1]
 local now, period, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if limit <= 0 then return tostring(period) end
-local times = redis.pcall('LRANGE', history, 0, limit - 1)
-if times.err then  -- not a list: whatever held the key, the history starts afresh
-  redis.call('DEL', history)
-  times = {}
+local oldest = redis.pcall('LINDEX', history, limit - 1)  -- nil: fewer than limit
+if type(oldest) == 'table' and oldest.err then
+  redis.call('DEL', history)  -- not a list: whatever held the key, the history starts afresh
+  oldest = false
 end
-if #times >= limit and tonumber(times[limit]) > now - period then
-  return tostring(tonumber(times[limit]) + period - now)
+if oldest and tonumber(oldest) > now - period then
+  return tostring(tonumber(oldest) + period - now)
 end
 redis.call('LPUSH', history, ARGV[1])
-if #times >= limit then redis.call('LTRIM', history, 0, limit - 1) end
+if oldest then redis.call('LTRIM', history, 0, limit - 1) end
 redis.call('EXPIRE', history, period)
 for i = 2, #KEYS do
   redis.call('SET', KEYS[i], ARGV[2 * i], 'EX', ARGV[2 * i + 1])
