@@ -56,6 +56,38 @@ def test_a_sessions_keys_share_one_slot_and_sessions_spread(on_cluster, api, use
             pair["session_id"]]
 
 
+def test_the_login_throttle_counts_on_the_cluster_and_survives_a_script_flush(
+    on_cluster, api, user, password, settings
+):
+    """On a cluster the throttle's history goes alone (a session's keys live in other slots),
+    through the cluster client's own routing; a node that lost the script gets it again."""
+    from django_doubletoken.endpoints import throttle
+
+    settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_THROTTLE_RATE": "3/min"}
+    throttle._refused_until.clear()
+    for port in on_cluster.primary_ports():
+        on_cluster.node(port).script_flush()
+        on_cluster.node(port).config_resetstat()
+    body = {"username": "alice", "password": password}
+    assert api.post("/api/auth/login/", body, format="json").status_code == 200
+    for port in on_cluster.primary_ports():
+        on_cluster.node(port).script_flush()
+    assert api.post("/api/auth/login/", body, format="json").status_code == 200
+    assert api.post("/api/auth/login/", body, format="json").status_code == 200
+    refused = api.post("/api/auth/login/", body, format="json")
+    throttle._refused_until.clear()
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+    histories = [key for port in on_cluster.primary_ports()
+                 for key in on_cluster.node(port).keys("*throttle*")]
+    assert len(histories) == 1
+    calls = {}
+    for port in on_cluster.primary_ports():
+        for name, stats in on_cluster.node(port).info("commandstats").items():
+            calls[name] = calls.get(name, 0) + stats["calls"]
+    # By its SHA each time; whole where the node had not seen it: at first and after the flush.
+    assert calls.get("cmdstat_evalsha", 0) >= 2 and calls.get("cmdstat_eval", 0) == 2
+
+
 def _loaded(cluster, password, base):
     live, revoked = login(base, password, "live"), login(base, password, "revoked")
     services.revoke_session(revoked["session_id"], "admin")  # WAITs for the slot's replica
