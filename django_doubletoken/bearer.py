@@ -106,7 +106,8 @@ async def averify(request: HttpRequest, raw: str, dpop_scheme: bool | None = Non
     if grant is not None:
         return grant
     try:
-        grant = await services.aauthenticate_access(raw, proof=_proof(request, dpop_scheme))
+        grant = await services.aauthenticate_access(raw, proof=_proof(request, dpop_scheme),
+                                                    slide=_will_slide(request))
     except DoubleTokenError:
         setattr(request, REJECTED_ATTRIBUTE, True)
         raise

@@ -32,6 +32,12 @@ async def async_whoami(request):
     return _whoami(request)
 
 
+@api.get("/async-fails", auth=AsyncDoubleTokenAuth())
+async def async_fails(request):
+    """Authenticated, then answers an error: a response that carries no successor."""
+    return api.create_response(request, {"detail": "conflict"}, status=409)
+
+
 @api.get("/sync-auth-on-async-view", auth=DoubleTokenAuth())
 async def sync_auth_async_view(request):
     return _whoami(request)

@@ -65,11 +65,15 @@ def test_refusals_keep_the_error_contract(async_client, user, login):
     assert revoked["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')
 
 
-def test_inside_the_sliding_window_a_successor_comes_back(async_client, user, login):
+def test_inside_the_sliding_window_a_successor_comes_back(async_client, user, login,
+                                                          redis_wire):
     pair = login()
     near = access_token(pair, remaining=60)
+    redis_wire.clear()
     first = _get(async_client, near)
     assert first.status_code == 200 and first[HEADER].startswith("Bearer ")
+    # One round trip: the read with the successor's SET NX.
+    assert [names for kind, names in redis_wire if kind == "send"] == [["MGET", "SET"]]
     # The same old token again: the same stored successor, not a second one.
     assert _get(async_client, near)[HEADER] == first[HEADER]
     successor = first[HEADER].removeprefix("Bearer ")

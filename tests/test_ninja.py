@@ -7,7 +7,7 @@ import jwt
 import pytest
 from django.test import Client
 
-from django_doubletoken import services
+from django_doubletoken import services, store
 from django_doubletoken.models import DeviceSession
 
 from .helpers import KEY, access_token, bearer
@@ -121,6 +121,49 @@ def test_async_endpoint_slides_on_the_async_path(async_client, user, login, monk
     response = asyncio.run(go())
     assert response.status_code == 200 and response[HEADER].startswith("Bearer ")
     assert calls == [old]  # verified once, by the async auth class; the middleware reused it
+
+
+def test_an_async_endpoint_slides_in_one_round_trip(async_client, user, login, redis_wire):
+    """The async auth class offers the successor within its read (one thread hop, one
+    round trip: MGET and SET NX together); the middleware sends it without another."""
+    pair = login()
+    old = access_token(pair, remaining=60)
+
+    async def go(token):
+        return await async_client.get("/ninja-tests/async",
+                                      headers={"Authorization": f"Bearer {token}"})
+
+    redis_wire.clear()
+    response = asyncio.run(go(old))
+    assert response.status_code == 200 and response[HEADER].startswith("Bearer ")
+    assert [names for kind, names in redis_wire if kind == "send"] == [["MGET", "SET"]]
+    redis_wire.clear()
+    again = asyncio.run(go(old))  # the same successor; this process offers none again
+    assert again[HEADER] == response[HEADER]
+    assert [names for kind, names in redis_wire if kind == "send"] == [["MGET"]]
+    successor = response[HEADER].removeprefix("Bearer ")
+    assert asyncio.run(go(successor)).status_code == 200
+
+
+def test_an_async_endpoint_that_fails_withdraws_the_successor_it_stored(
+    async_client, user, login, redis_wire
+):
+    """A response that does not carry the successor stored by the read deletes it: the old
+    token keeps working past the grace window instead of being refused for a successor its
+    client never got."""
+    pair = login()
+    old = access_token(pair, remaining=60)
+    jti = jwt.decode(old, KEY, algorithms=["HS256"])["jti"]
+
+    async def go():
+        return await async_client.get("/ninja-tests/async-fails",
+                                      headers={"Authorization": f"Bearer {old}"})
+
+    redis_wire.clear()
+    response = asyncio.run(go())
+    assert response.status_code == 409 and HEADER not in response
+    assert [names for kind, names in redis_wire if kind == "send"] == [["MGET", "SET"], ["DEL"]]
+    assert store.cache().get(store.successor_key(pair["session_id"], jti)) is None
 
 
 def test_router_login_refresh_verify_and_reuse(http, user, ninja_login):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from .. import dpop, store, tokens
+from .. import client_side_cache, dpop, store, tokens
 from ..conf import doubletoken_settings
 from ..errors import SESSION_REVOKED, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, TokenError
 from ..models import DeviceSession
@@ -164,22 +164,42 @@ def _read_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | No
 
 
 async def aauthenticate_access(raw: str, claims: AccessClaims | None = None, *,
-                               proof: dpop.ProofRequest | None = None) -> AccessGrant:
+                               proof: dpop.ProofRequest | None = None,
+                               slide: bool = False) -> AccessGrant:  # noqa: F811 (the flag)
+    """``authenticate_access`` for async code: the cache read with its async API, a
+    successor offered within the same read for a token inside the window (``slide``)."""
     claims = claims or _decode(raw)
     checked = _check_proof(raw, claims, proof)
     if not doubletoken_settings.REVOCATION_CHECK:
         if checked is not None:
             await dpop.arecord_replay(checked.replay)
         return AccessGrant(raw, claims)
-    state = await store.aread_request_state(claims.sid, claims.jti,
-                                            None if checked is None else checked.replay)
+    read = await _aread_offering(claims) if slide and checked is None else None
+    if read is not None:
+        state, stored_here = read
+    else:
+        state, stored_here = await store.aread_request_state(
+            claims.sid, claims.jti, None if checked is None else checked.replay), False
     if checked is not None:
         dpop.replay_accepted(state.replay_created)
+    if slide and state.successor is not None:
+        _note_successor(claims.jti)
     session = state.session or await sync_to_async(_load_session_state)(claims.sid)
     _check_session(claims, session, state.successor)
     if not state.recently_used:
         await sync_to_async(_record_use)(claims.sid)
-    return AccessGrant(raw, claims, state.successor)
+    return AccessGrant(raw, claims, state.successor, stored_here)
+
+
+async def _aread_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
+    """``_read_offering`` in the one thread hop the plain read of a sync cache takes. Not
+    with a natively async cache (its own awaited read) or CLIENT_SIDE_CACHE (a read from
+    memory needs no hop), nor for a token outside the window: the plain read then."""
+    if (doubletoken_settings.ASYNC_CACHE_ALIAS or not needs_slide(claims)
+            or claims.jti in _successor_seen
+            or client_side_cache.tracker(store.cache()) is not None):
+        return None
+    return await sync_to_async(_read_offering)(claims)
 
 
 def _check_proof(raw: str, claims: AccessClaims, proof: dpop.ProofRequest | None
