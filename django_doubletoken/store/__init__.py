@@ -89,7 +89,6 @@ from .successors import (  # noqa: F401
 )
 from .throttle import (  # noqa: F401
     THROTTLE_SCRIPT,
-    THROTTLE_SCRIPT_SHA,
     Throttled,
     ThrottleHit,
     _run_throttle_script,

@@ -88,14 +88,11 @@ def _run_throttle_script(backend: BaseCache, client: Any, encode: Any,
         keys.append(backend.make_key(key))
         args += [encode(value), seconds]
     # EVALSHA on one pooled connection (redis-py's Script object costs more CPU than the
-    # round trip); a cluster client routes it by its keys itself. A server that has not seen
-    # the script yet (restarted, SCRIPT FLUSH) gets it by EVAL, which caches it.
-    command = ("EVALSHA", THROTTLE_SCRIPT_SHA, len(keys), *keys, *args)
+    # round trip; a cluster client's pipeline routes it by its key). A server that has not
+    # seen the script yet (restarted, SCRIPT FLUSH) gets it by EVAL, which caches it.
     try:
-        if getattr(client, "connection_pool", None) is None:
-            wait = client.execute_command(*command)
-        else:
-            wait = _send_together(client, [command])[0]
+        wait = _send_together(client, [("EVALSHA", THROTTLE_SCRIPT_SHA, len(keys), *keys,
+                                         *args)])[0]
     except NO_SCRIPT_ERRORS:
         wait = client.eval(THROTTLE_SCRIPT, len(keys), *keys, *args)
     if wait is not None:
