@@ -149,9 +149,9 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
     return AccessGrant(raw, claims, state.successor, stored_here)
 
 
-def _read_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
-    """The request state read with a successor offered, for a token inside the window
-    (unless this process saw a successor stored for it already: then the read alone)."""
+def _offer(claims: AccessClaims) -> store.Offer | None:
+    """The successor to offer with the request's read: for a token inside the window, unless
+    this process saw a successor stored for it already (then the read alone)."""
     now = int(time.time())
     if (not needs_slide(claims, now) or revoked_in_request(claims.sid)
             or claims.jti in _successor_seen):
@@ -159,7 +159,14 @@ def _read_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | No
     replacement = _new_replacement(claims, now)
     if replacement is None:
         return None
-    offer = store.Offer(replacement.successor, _successor_ttl(claims, now))
+    return store.Offer(replacement.successor, _successor_ttl(claims, now))
+
+
+def _read_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
+    """The request state read with a successor offered (``_offer``), or None: read alone."""
+    offer = _offer(claims)
+    if offer is None:
+        return None
     return store.read_request_state_offering(claims.sid, claims.jti, offer)
 
 
@@ -194,12 +201,15 @@ async def aauthenticate_access(raw: str, claims: AccessClaims | None = None, *,
 async def _aread_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
     """``_read_offering`` in the one thread hop the plain read of a sync cache takes. Not
     with a natively async cache (its own awaited read) or CLIENT_SIDE_CACHE (a read from
-    memory needs no hop), nor for a token outside the window: the plain read then."""
-    if (doubletoken_settings.ASYNC_CACHE_ALIAS or not needs_slide(claims)
-            or claims.jti in _successor_seen
+    memory needs no hop): the plain read then, as without an offer."""
+    if (doubletoken_settings.ASYNC_CACHE_ALIAS
             or client_side_cache.tracker(store.cache()) is not None):
         return None
-    return await sync_to_async(_read_offering)(claims)
+    offer = _offer(claims)
+    if offer is None:
+        return None
+    return await sync_to_async(store.read_request_state_offering)(claims.sid, claims.jti,
+                                                                   offer)
 
 
 def _check_proof(raw: str, claims: AccessClaims, proof: dpop.ProofRequest | None
