@@ -60,6 +60,10 @@ class Backend:
             if client.info("replication")["role"] == "master":
                 client.flushall()
 
+    def await_replicas(self) -> None:
+        """Block until the replicas that serve reads hold every write so far (a request's
+        read goes to one: a write it has not replicated yet reads as a cache miss)."""
+
     def reset_stats(self) -> None:
         for client in self._clients():
             client.config_resetstat()
@@ -160,6 +164,10 @@ class Sentinel(Backend):
 
     def doubletoken(self) -> dict:
         return {"REVOCATION_REPLICA_ACKS": 1}
+
+    def await_replicas(self) -> None:
+        primary = redis.Redis(port=self.servers.primary.port, socket_timeout=10)
+        assert primary.execute_command("WAIT", 1, 5000) == 1, "the replica did not catch up"
 
 
 class Cluster(Backend):
