@@ -1,6 +1,6 @@
 """The database as the app sees it: down (a 503 the client retries) or behind the models (a
-bug to fix: a 500 with its traceback, and a warning that names ``migrate``); and how the
-app's two hot writes talk to it (``binding_cursor``, ``overlapping``).
+bug to fix: a 500 with its traceback, and a warning that names ``migrate``); and the cursor
+of the app's two hot writes (``binding_cursor``).
 
 Both reach the app as the same driver exceptions: SQLite reports a missing table as an
 ``OperationalError``, exactly like a locked or unreachable database. ``is_outage`` tells them
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connections, router
@@ -87,32 +85,6 @@ def binding_cursor(connection: Any) -> CursorWrapper:
         if connection.queries_logged:
             return connection.make_debug_cursor(raw)
         return connection.make_cursor(raw)
-
-
-@contextmanager
-def overlapping(connection: Any) -> Iterator[None]:
-    """A block whose statements are sent without waiting for their answers, which arrive
-    when it ends: the block's own work meanwhile overlaps the database's (a refresh signs its
-    tokens while PostgreSQL updates and commits the row). psycopg 3's pipeline mode on
-    PostgreSQL; elsewhere, or without libpq's support for it, an ordinary block. Errors are
-    Django's, as from a cursor, wherever they surface."""
-    pipeline = _pipeline(connection)
-    if pipeline is None:
-        yield
-        return
-    with connection.wrap_database_errors, pipeline():
-        yield
-
-
-def _pipeline(connection: Any) -> Callable[[], Any] | None:
-    if connection.vendor != "postgresql" or connection.connection is None:
-        return None
-    pipeline = getattr(connection.connection, "pipeline", None)  # psycopg 3's; not psycopg 2
-    if pipeline is None:
-        return None
-    from psycopg import Pipeline
-
-    return pipeline if Pipeline.is_supported() else None
 
 
 def _server_binding_cursor(connection: Any) -> type | None:

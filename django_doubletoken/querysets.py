@@ -10,9 +10,8 @@ each field as the ORM would. ``PurgeWalk`` reads purgeable rows in keyset-pagina
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models, router, transaction
 from django.db.models import F, Q
@@ -21,12 +20,10 @@ from django.db.models.functions import Least
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from .database import binding_cursor, overlapping
+from .database import binding_cursor
 
 if TYPE_CHECKING:
     from .models import DeviceSession
-
-T = TypeVar("T")
 
 # The columns whose values rotate_generation prepares with rotated_at's field.
 SAME_PREPARATION_FIELDS = ("rotated_at", "last_used_at", "refresh_expires_at",
@@ -75,13 +72,10 @@ class DeviceSessionQuerySet(models.QuerySet):
 
     def rotate_generation(
         self, *, pk: uuid.UUID, user_id: Any, client: str, generation: int, now: datetime,
-        refresh_expires_at: datetime, meanwhile: Callable[[], T] | None = None,
-    ) -> tuple[bool, T | None]:
+        refresh_expires_at: datetime,
+    ) -> bool:
         """Move a live session from ``generation`` to the next one; False when the row is not
-        (or no longer) exactly that, with what ``meanwhile()`` returned: it runs while the
-        database works on the statement (``database.overlapping``), and its result is the
-        caller's to discard when the row did not move. The statement of every refresh,
-        equivalent to
+        (or no longer) exactly that. The statement of every refresh, equivalent to
 
             filter(pk=pk, user_id=user_id, client=client, refresh_generation=generation,
                    revoked_at__isnull=True, refresh_expires_at__gt=now,
@@ -109,10 +103,8 @@ class DeviceSessionQuerySet(models.QuerySet):
             value("refresh_generation", generation), at_now, at_now,
         ]
         with binding_cursor(connection) as cursor:
-            with overlapping(connection):
-                cursor.execute(_rotation_sql(self.model, connection), params)
-                result = None if meanwhile is None else meanwhile()
-            return cursor.rowcount == 1, result
+            cursor.execute(_rotation_sql(self.model, connection), params)
+            return cursor.rowcount == 1
 
     def insert(self, session: DeviceSession, *, last_login_of: Any = None) -> None:
         """INSERT the unsaved ``session``, its SQL built once per database, the values prepared

@@ -1,15 +1,13 @@
 """The login's INSERT and the refresh's UPDATE bind their values on the server with psycopg 3
 (``database.binding_cursor``), and stay what any Django query is: logged, seen by
-``execute_wrapper``, raising Django's exception classes, leaving no prepared statement. The
-refresh signs its pair while PostgreSQL works on the UPDATE (``database.overlapping``)."""
+``execute_wrapper``, raising Django's exception classes, leaving no prepared statement."""
 
 import ipaddress
-import time
 
 import pytest
-from django.db import DataError, ProgrammingError, connection
+from django.db import ProgrammingError, connection
 
-from django_doubletoken.database import binding_cursor, overlapping
+from django_doubletoken.database import binding_cursor
 from django_doubletoken.models import DeviceSession
 
 pytestmark = pytest.mark.django_db
@@ -62,29 +60,7 @@ def test_its_errors_are_djangos_and_its_queries_are_logged(django_assert_num_que
 
 
 @pytest.mark.postgres
-def test_the_block_runs_while_the_statement_is_on_its_way():
-    started = time.monotonic()
-    with binding_cursor(connection) as cursor:
-        with overlapping(connection):
-            cursor.execute("SELECT pg_sleep(1), %s", [7])
-            sent = time.monotonic() - started
-        answered = time.monotonic() - started
-        assert cursor.fetchone() == ("", 7)
-    assert sent < 0.5 <= 1 <= answered  # the block went on before the second was over
-
-
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)  # autocommit, as a refresh runs
-def test_errors_in_the_block_are_djangos_and_the_connection_goes_on():
-    with pytest.raises(DataError), binding_cursor(connection) as cursor, overlapping(connection):
-        cursor.execute("SELECT 1 / %s", [0])
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        assert cursor.fetchone() == (1,)
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 def test_a_refresh_whose_connection_died_is_a_503_then_works_again(api, user, password):
     pair = api.post(LOGIN, {"username": "alice", "password": password}, format="json").json()
     with connection.cursor() as cursor:
