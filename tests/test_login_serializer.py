@@ -4,9 +4,13 @@ a project's own (LOGIN_SERIALIZER). The custom user model: tests/test_custom_use
 import pytest
 from django.contrib.auth.signals import user_login_failed
 from django.core import signing
+from django.core.validators import MaxLengthValidator
+from rest_framework import serializers
 
 from django_doubletoken.checks import check_settings
+from django_doubletoken.errors import TokenError
 from django_doubletoken.models import DeviceSession
+from django_doubletoken.serializers import LoginSerializer
 
 from .login_serializers import MAGIC_SALT
 
@@ -72,3 +76,40 @@ def test_a_bad_login_serializer_setting_is_reported(settings, path):
     settings.DOUBLETOKEN = {**settings.DOUBLETOKEN, "LOGIN_SERIALIZER": path}
     errors = [e for e in check_settings() if e.id == "django_doubletoken.E022"]
     assert len(errors) == 1 and "LOGIN_SERIALIZER" in errors[0].msg and errors[0].hint
+
+
+class _WithNestedFields(LoginSerializer):
+    scopes = serializers.ListField(child=serializers.CharField(max_length=20), required=False)
+
+
+def test_each_serializer_has_fields_of_its_own():
+    # The fields are built once per class (DRF would deep-copy them for every serializer):
+    # what one serializer changes in its fields, no other serializer sees.
+    first, second = LoginSerializer(), LoginSerializer()
+    for name in ("username", "password", "device", "client"):
+        assert first.fields[name] is not second.fields[name]
+        assert first.fields[name].parent is first and second.fields[name].parent is second
+    first.fields["password"].validators.append(MaxLengthValidator(3))
+    first.fields["password"].error_messages["blank"] = "changed"
+    first.fields["device"].required = True
+    first.fields["username"].style["input_type"] = "changed"
+    fresh = LoginSerializer(data={"username": "alice", "password": "", "device": ""})
+    assert not fresh.is_valid()
+    assert [str(e) for e in fresh.errors["password"]] == ["This field may not be blank."]
+    assert len(fresh.fields["password"].validators) == len(second.fields["password"].validators)
+    assert fresh.fields["device"].required is False
+    assert "input_type" not in fresh.fields["username"].style
+    # Past the fields (no max_length of 3), to the credentials, which are wrong.
+    with pytest.raises(TokenError) as refused:
+        LoginSerializer(data={"username": "alice", "password": "abcd"}).is_valid()
+    assert refused.value.code == "invalid_credentials"
+
+
+def test_fields_holding_fields_are_copied_whole():
+    first, second = _WithNestedFields(), _WithNestedFields()
+    assert first.fields["scopes"].child is not second.fields["scopes"].child
+    assert first.fields["scopes"].child.parent is first.fields["scopes"]
+    serializer = _WithNestedFields(data={"username": "x", "password": "y", "scopes": ["a" * 21]})
+    assert not serializer.is_valid()
+    assert serializer.errors["scopes"][0][0].code == "max_length"
+
