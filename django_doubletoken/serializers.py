@@ -109,7 +109,7 @@ class LoginSerializer(serializers.Serializer):
         return value
 
 
-@functools.cache
+@functools.lru_cache(maxsize=128)  # bounded: a project could make serializer classes on the fly
 def _login_fields(serializer: type[LoginSerializer], user_model: type) -> dict[str, Any]:
     """The fields of ``serializer`` for ``user_model``, unbound: the login field is the user
     model's ``USERNAME_FIELD``, known only once the project is loaded."""
