@@ -173,7 +173,9 @@ def errors_page() -> str:
     lines = [
         "# Error codes",
         "",
-        'Every error is a JSON body `{"detail": "...", "code": "..."}`. A 401 carries the RFC 6750',
+        'Every refusal is a JSON body `{"detail": "...", "code": "..."}`, except a request whose',
+        'fields fail validation: that 400 keeps DRF\'s shape, `{"<field>": ["<message>", ...]}`.',
+        'A 401 carries the RFC 6750',
         "challenge in `WWW-Authenticate`: `" + REALM_CHALLENGE + "` when there was no token to",
         'refuse, and `error="invalid_token", error_description="<code>"` added when a token was',
         "refused. A WebSocket closes with the close code instead, the `code` as its reason.",
