@@ -78,7 +78,27 @@ class RedisServer:
         self.version = self.client.info("server")["redis_version"]
 
     def reset_stats(self) -> None:
+        """Start counting afresh, once the requests a server was still answering when the
+        last round's wrk stopped are done: a loaded machine finishes them late, and their
+        commands and CPU would be counted in the next round, another stack's."""
+        self.wait_idle()
         self.client.config_resetstat()
+
+    def wait_idle(self, quiet: float = 0.25, timeout: float = 5) -> bool:
+        """Whether Redis went ``quiet`` seconds without a command from anyone but us (within
+        ``timeout``; a client that never goes quiet only costs the wait)."""
+        deadline = time.monotonic() + timeout
+        processed = self._commands_processed()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self._commands_processed()
+            if now - processed <= 1:  # the INFO that read the previous count
+                return True
+            processed = now
+        return False
+
+    def _commands_processed(self) -> int:
+        return int(self.client.info("stats")["total_commands_processed"])
 
     def command_stats(self) -> dict[str, int]:
         """Calls per command since the last reset, without our own bookkeeping commands and

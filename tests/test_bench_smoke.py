@@ -104,17 +104,18 @@ def test_asgi_bench_runs_every_variant(tmp_path):
         assert set(run["cache_commands"]) == {"mget"}, (label, run["cache_commands"])
         assert abs(run["cache_commands"]["mget"] - run["requests"]) <= in_flight, (
             label, run["cache_commands"], run["requests"])
-    # With CLIENT_SIDE_CACHE a worker reads a session once, then hears of its changes from
-    # Redis: a round's commands are bounded by sessions x workers however many requests it
-    # served (a per-request ratio is not: a loaded machine serves few), plus one per
-    # connection: requests of one session that reach a worker together, before its first
-    # answer is in memory, each read it (seen at load 12: 131 for 64 x 2).
+    # With CLIENT_SIDE_CACHE a worker reads a session once (one MGET, under the tracker's lock:
+    # requests that wait for it find the entry), then hears of its changes from Redis: a
+    # round's reads are bounded by sessions x workers however many requests it served (a
+    # per-request ratio is not: a loaded machine serves few). Plus one per connection: a
+    # request of the round before that finished after Redis had been quiet for the bench's
+    # settle (bench/infra.py, RedisServer.reset_stats). Only MGETs are this variant's; the
+    # round before may be django-valkey's GET/MULTI/EXEC (seen at load 12: 40 of them).
     label = "ASGI: uvicorn, django-ninja async, CLIENT_SIDE_CACHE"
     environment = result["environment"]
     bound = environment["sessions"] * environment["workers"] + environment["connections"]
     for run in result["runs"][label]:
-        commands = sum(run["cache_commands"].values())
-        assert commands <= bound, (label, run)
+        assert run["cache_commands"].get("mget", 0) <= bound, (label, run)
         assert run["requests"] > 0, (label, run)
     assert (tmp_path / "asgi.md").read_text().startswith("Run on ")
 
