@@ -49,6 +49,9 @@ CSRF_FAILED = "csrf_failed"
 NOT_FOUND = "not_found"
 METHOD_NOT_ALLOWED = "method_not_allowed"
 PARSE_ERROR = "parse_error"
+# A body that parsed but whose fields did not validate; the answer names each field's
+# messages under ``errors`` (``{"<field>": ["<message>", ...]}``, DRF's shape).
+INVALID_INPUT = "invalid_input"
 REQUEST_TOO_LARGE = "request_too_large"
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 THROTTLED = "throttled"
@@ -162,6 +165,8 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
     ErrorCode(NOT_FOUND, _("Not found."), 404, None, None, FIX_REQUEST),
     ErrorCode(METHOD_NOT_ALLOWED, _("Method not allowed."), 405, None, None, FIX_REQUEST),
     ErrorCode(PARSE_ERROR, _("Malformed request."), 400, None, None, FIX_REQUEST),
+    ErrorCode(INVALID_INPUT, _("Some fields are missing or invalid; see errors."),
+              400, None, None, FIX_REQUEST),
     ErrorCode(REQUEST_TOO_LARGE, _("The request body is larger than this server accepts."),
               413, None, None, FIX_REQUEST),
     ErrorCode(UNSUPPORTED_MEDIA_TYPE, _("Unsupported media type in request."),

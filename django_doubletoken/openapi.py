@@ -72,6 +72,16 @@ class ErrorResponse(serializers.Serializer):
     code = error_code_field()
 
 
+class InvalidResponse(ErrorResponse):
+    """A 400: ``parse_error`` (a body that does not parse), or ``invalid_input`` with each
+    field's messages under ``errors``."""
+
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="invalid_input only: each field's messages, DRF's shape "
+                  "({\"<field>\": [\"<message>\", ...]}).")
+
+
 class JWKSResponse(serializers.Serializer):
     keys = serializers.ListField(child=serializers.DictField())
 
@@ -92,7 +102,8 @@ ERRORS = {
     503: OpenApiResponse(ErrorResponse, description="cache_unavailable: nothing changed"),
 }
 INVALID = {
-    400: OpenApiResponse(description="Invalid body: field errors, or parse_error"),
+    400: OpenApiResponse(InvalidResponse,
+                         description="invalid_input (field errors), or parse_error"),
     413: OpenApiResponse(ErrorResponse,
                          description="request_too_large: over DATA_UPLOAD_MAX_MEMORY_SIZE"),
     415: OpenApiResponse(ErrorResponse, description="unsupported_media_type"),

@@ -164,6 +164,8 @@ def action_texts() -> dict[str, str]:
 
 
 def errors_page() -> str:
+    from django_doubletoken.errors import INVALID_INPUT
+
     codes = error_codes()
     actions = action_texts()
     undocumented = [c.code for c in codes
@@ -173,9 +175,9 @@ def errors_page() -> str:
     lines = [
         "# Error codes",
         "",
-        'Every refusal is a JSON body `{"detail": "...", "code": "..."}`, except a request whose',
-        'fields fail validation: that 400 keeps DRF\'s shape, `{"<field>": ["<message>", ...]}`.',
-        'A 401 carries the RFC 6750',
+        'Every refusal is a JSON body `{"detail": "...", "code": "..."}`. A request whose fields',
+        'fail validation (`' + INVALID_INPUT + '`) also names each field\'s messages, in DRF\'s',
+        'shape: `"errors": {"<field>": ["<message>", ...]}`. A 401 carries the RFC 6750',
         "challenge in `WWW-Authenticate`: `" + REALM_CHALLENGE + "` when there was no token to",
         'refuse, and `error="invalid_token", error_description="<code>"` added when a token was',
         "refused. A WebSocket closes with the close code instead, the `code` as its reason.",

@@ -291,8 +291,8 @@ def _post_json(api, body):
 ])
 def test_a_token_with_a_surrogate_is_drfs_400(api, token, code_point):
     response = _post_json(api, {"refresh": token})
-    assert response.status_code == 400
-    assert response.json() == {
+    assert response.status_code == 400 and response.json()["code"] == "invalid_input"
+    assert response.json()["errors"] == {
         "refresh": [f"Surrogate characters are not allowed: U+{code_point}."]}
     with pytest.raises(ValidationError) as info:
         validated_refresh_token({"refresh": token})
@@ -304,8 +304,8 @@ def test_refresh_400_bodies(api, body):
     response = _post_json(api, body)
     serializer = RefreshSerializer(data=body)
     if not serializer.is_valid():
-        assert response.status_code == 400
-        assert response.json() == json.loads(json.dumps(serializer.errors))
+        assert response.status_code == 400 and response.json()["code"] == "invalid_input"
+        assert response.json()["errors"] == json.loads(json.dumps(serializer.errors))
     else:
         _error(response, 401, "token_invalid")
 

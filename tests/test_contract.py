@@ -122,6 +122,8 @@ def _check(row, face, response, queries):
     if response.status_code != 204:
         assert response["Content-Type"].startswith("application/json"), where
     assert _code(response) == row["code"], where
+    # Every refusal names its code, on every face (field errors included).
+    assert response.status_code < 400 or row["code"] is not None, where
     for name, expected in row.get("headers", {}).items():
         if expected is None:
             assert name not in response, where
@@ -131,6 +133,12 @@ def _check(row, face, response, queries):
             assert response.get(name) == expected, (name, *where)
     if "keys" in row:
         assert sorted(response.json()) == row["keys"], where
+    if "errors" in row:
+        body = response.json()
+        assert sorted(body) == ["code", "detail", "errors"], where
+        assert sorted(body["errors"]) == row["errors"], where
+        for messages in body["errors"].values():
+            assert messages and all(isinstance(m, str) and m for m in messages), where
     for path in row.get("iso8601", []):
         datetime.fromisoformat(_value_at(response.json(), path))
     if "max_queries" in row:

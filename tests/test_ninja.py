@@ -198,8 +198,8 @@ def test_router_rejects_bad_input_with_4xx(http, user, ninja_login, password):
                       content_type="application/json")
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_credentials"
     assert wrong["WWW-Authenticate"] == 'Bearer realm="api"'
-    # Field errors are DRF's 400 {"field": [...]}, as from the DRF endpoint (tests/contract.json
-    # holds the rest of the comparison).
+    # Field errors are a 400 invalid_input with DRF's {"field": [...]} under "errors", as from
+    # the DRF endpoint (tests/contract.json holds the rest of the comparison).
     for body in ({"username": "alice", "password": password, "client": "fridge"},
                  {"username": ["alice"], "password": password}, {}):
         assert http.post(f"{AUTH}login/", body,
@@ -208,7 +208,9 @@ def test_router_rejects_bad_input_with_4xx(http, user, ninja_login, password):
                      ).json()["code"] == "parse_error"
     long = "a" * 5000
     too_long = http.post(f"{AUTH}verify/", {"token": long}, content_type="application/json")
-    assert too_long.json() == {"token": ["The token is too long."]}
+    assert too_long.json() == {"detail": "Some fields are missing or invalid; see errors.",
+                               "code": "invalid_input",
+                               "errors": {"token": ["The token is too long."]}}
     assert http.post(f"{AUTH}refresh/", {}, content_type="application/json").status_code == 400
     _assert_contract(http.post(f"{AUTH}refresh/", {"refresh": "x.y.z"},
                                content_type="application/json"), "token_invalid")

@@ -135,6 +135,17 @@ def test_error_answers_other_than_401_and_503_use_the_error_shape(schema):
         assert ref.endswith("/ErrorResponse"), status
 
 
+def test_a_400_is_the_error_shape_with_each_fields_messages(schema):
+    components = schema["components"]["schemas"]
+    for path in ("/api/auth/login/", "/api/auth/refresh/", "/api/auth/verify/"):
+        answer = schema["paths"][path]["post"]["responses"]["400"]
+        ref = answer["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+        properties = components[ref]["properties"]
+        assert {"detail", "code", "errors"} <= set(properties), (path, properties)
+        assert properties["errors"]["additionalProperties"]["items"]["type"] == "string"
+        assert set(components[ref]["required"]) == {"detail", "code"}
+
+
 def test_the_app_works_without_drf_spectacular():
     code = """
 import sys

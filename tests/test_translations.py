@@ -21,6 +21,16 @@ def test_error_details_follow_the_language_codes_do_not(api, user, login):
     assert english.json() == {"detail": "The access token has expired.", "code": "token_expired"}
 
 
+def test_field_errors_are_translated_their_codes_are_not(api, user):
+    with translation.override("fr"):
+        missing = api.post("/api/auth/login/", {"username": "alice"}, format="json",
+                           HTTP_ACCEPT_LANGUAGE="fr")
+    assert missing.status_code == 400
+    assert missing.json() == {"detail": "Des champs manquent ou ne sont pas valides ; voir errors.",
+                              "code": "invalid_input",
+                              "errors": {"password": ["Ce champ est obligatoire."]}}
+
+
 def test_admin_labels_are_translated(user, login):
     from django_doubletoken.models import DeviceSession, RevokeReason
 

@@ -19,7 +19,14 @@ from django.utils.translation import ngettext
 
 from .. import dpop
 from ..api_errors import error_body, error_fields, error_headers, error_status
-from ..errors import ERROR_CODES, METHOD_NOT_ALLOWED, NOT_FOUND, THROTTLED, DoubleTokenError
+from ..errors import (
+    ERROR_CODES,
+    INVALID_INPUT,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    THROTTLED,
+    DoubleTokenError,
+)
 from ..services import TokenPair
 
 # RFC 6749 §5.1: responses carrying tokens must not be cached.
@@ -71,10 +78,11 @@ class Refusal(Exception):
 
     @classmethod
     def invalid(cls, errors: dict[str, Any]) -> Refusal:
-        """400 for fields that failed validation: ``{"field": ["message", ...]}``, DRF's shape
-        (no top-level ``code``: a login body may well have a field of that name). The messages
-        are ``str`` subclasses carrying their ``code`` (DRF's ``ErrorDetail``, ``Message``)."""
-        return cls(Answer(400, dict(errors)))
+        """400 ``invalid_input`` for fields that failed validation, each field's messages
+        under ``errors`` in DRF's shape, ``{"field": ["message", ...]}`` (nested, since a
+        login body may well have a field named ``code`` or ``detail``). The messages are
+        ``str`` subclasses carrying their ``code`` (DRF's ``ErrorDetail``, ``Message``)."""
+        return cls(Answer(400, {**error_body(INVALID_INPUT), "errors": dict(errors)}))
 
     @classmethod
     def for_error(cls, error: DoubleTokenError, scheme: str, *,

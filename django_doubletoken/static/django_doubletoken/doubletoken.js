@@ -52,6 +52,7 @@ export const ERROR_CODES = Object.freeze({
   not_found: Object.freeze({ action: "fix_request", closeCode: null }),
   method_not_allowed: Object.freeze({ action: "fix_request", closeCode: null }),
   parse_error: Object.freeze({ action: "fix_request", closeCode: null }),
+  invalid_input: Object.freeze({ action: "fix_request", closeCode: null }),
   request_too_large: Object.freeze({ action: "fix_request", closeCode: null }),
   unsupported_media_type: Object.freeze({ action: "fix_request", closeCode: null }),
 });
