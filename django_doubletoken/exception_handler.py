@@ -5,16 +5,19 @@ to ``"django_doubletoken.exception_handler.exception_handler"`` so that DRF's ow
 credentials" 401, ``throttled`` 429, ``parse_error`` 400, ...) carry a ``code`` too, an
 oversized body is a 413 JSON answer instead of Django's HTML 400 page, an unreachable or locked
 database is a 503 ``database_unavailable`` instead of a 500 (a missing table stays the 500 it
-is, with its traceback: see ``database``), and a ``DoubleTokenError`` raised by a service
-called from a project view is rendered.
+is, with its traceback: see ``database``), a ``DoubleTokenError`` raised by a service called
+from a project view is rendered, and a project view's ``ValidationError`` answers as the app's
+endpoints do: 400 ``invalid_input``, each field's messages under ``errors`` (a non-field
+error under ``non_field_errors``, DRF's ``NON_FIELD_ERRORS_KEY``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .api_errors import APIError
@@ -36,6 +39,10 @@ def challenge(request: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ValidationError):  # one shape for every invalid body of the API
+        detail = exc.detail
+        exc = Refusal.invalid(detail if isinstance(detail, dict) else {
+            api_settings.NON_FIELD_ERRORS_KEY: detail})
     if isinstance(exc, Refusal):  # an endpoint's refusal, answered as the endpoint answers it
         response = Response(exc.answer.body, status=exc.answer.status)
         request = context["request"]

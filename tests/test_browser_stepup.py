@@ -146,6 +146,12 @@ def test_the_demo_asks_once_across_tabs_then_changes_the_password_and_signs_out_
     assert not _dialog_open(waiting)
     assert waiting.locator("#log [data-kind=step-up]",
                            has_text="asked for a recent sign-in").count() == 0
+    # A field the server refuses (400 invalid_input) is shown with its messages.
+    first.fill("#old-password", "not the old password")
+    first.fill("#new-password", "yet another passphrase")
+    first.evaluate("document.querySelector('#password-form button[type=submit]').click()")
+    first.wait_for_selector("#account-result[data-done=failed]", timeout=15000)
+    assert "old_password: " in first.inner_text("#account-result")
 
     user.refresh_from_db()
     assert user.check_password("a much newer passphrase")

@@ -19,7 +19,8 @@ def test_weak_passwords_are_refused(api, password, message):
     response = api.post("/api/signup/", {"username": "carol-the-cat", "password": password},
                         format="json")
     assert response.status_code == 400, response.content
-    assert any(message in text for text in response.json()["password"]), response.json()
+    assert response.json()["code"] == "invalid_input"
+    assert any(message in text for text in response.json()["errors"]["password"]), response.json()
     assert not get_user_model().objects.filter(username="carol-the-cat").exists()
     assert not DeviceSession.objects.exists()
 

@@ -74,17 +74,20 @@ def test_signup_answers_exactly_as_login(api, user, password, settings, cookie_m
 
 
 def test_signup_validation_errors_are_400_with_field_messages(api, user, settings):
+    """A project view's ValidationError answers as the app's endpoints do (the app's
+    EXCEPTION_HANDLER): invalid_input, each field's messages under errors."""
     taken = api.post("/api/signup/", {"username": "alice", "password": "x" * 12}, format="json")
-    assert taken.status_code == 400 and list(taken.json()) == ["username"]
+    assert taken.status_code == 400 and sorted(taken.json()) == ["code", "detail", "errors"]
+    assert taken.json()["code"] == "invalid_input" and list(taken.json()["errors"]) == ["username"]
     missing = api.post("/api/signup/", {"username": "dave"}, format="json")
-    assert missing.status_code == 400 and list(missing.json()) == ["password"]
+    assert missing.status_code == 400 and list(missing.json()["errors"]) == ["password"]
     bad_name = api.post("/api/signup/", {"username": "no spaces!", "password": "x" * 12},
                         format="json")
-    assert bad_name.status_code == 400 and "username" in bad_name.json()
+    assert bad_name.status_code == 400 and "username" in bad_name.json()["errors"]
     settings.AUTH_PASSWORD_VALIDATORS = [
         {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"}]
     short = api.post("/api/signup/", {"username": "dave", "password": "short"}, format="json")
-    assert short.status_code == 400 and "too short" in short.json()["password"][0]
+    assert short.status_code == 400 and "too short" in short.json()["errors"]["password"][0]
     assert not get_user_model().objects.filter(username="dave").exists()
     assert not DeviceSession.objects.exists()
 

@@ -277,8 +277,9 @@ async function showAccountResult(response, success) {
     return true;
   }
   const body = await response.json().catch(() => ({}));
-  const fields = Object.entries(body)
-    .filter(([name, value]) => !["detail", "code"].includes(name) && Array.isArray(value))
+  // invalid_input names each field's messages under errors
+  const fields = Object.entries(body.errors ?? {})
+    .filter(([, value]) => Array.isArray(value))
     .map(([name, value]) => `${name}: ${value.join(" ")}`);
   result.textContent = [body.detail ?? `HTTP ${response.status}`, ...fields].join(" · ");
   result.dataset.done = "failed";
