@@ -191,6 +191,7 @@ class Cluster(Backend):
     def unreachable_caches(self) -> dict:
         config = self.servers.caches()
         config["default"]["LOCATION"] = DEAD_URL.replace("redis", "valkey", 1)
+        del config["default"]["OPTIONS"]["BASE_CLIENT_KWARGS"]  # no live node to find
         return config
 
     def doubletoken(self) -> dict:

@@ -86,7 +86,7 @@ def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
         **(environ or {}),
     }
     if caches is not None:
-        env["DOUBLETOKEN_TEST_CACHES"] = json.dumps(caches)
+        env["DOUBLETOKEN_TEST_CACHES"] = json.dumps(caches, default=_cluster_node_as_json)
     if kind == "gunicorn":
         command = [sys.executable, "-m", "gunicorn", "example_project.wsgi:application",
                    "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
@@ -110,6 +110,14 @@ def app_server(kind: str = "gunicorn", *, workers: int = 2, threads: int = 8,
         _stop(process)
         if output is not None:
             output.close()
+
+
+def _cluster_node_as_json(value: object) -> dict:
+    """A cluster cache's startup node, for the server's settings (tests/settings.py reads it
+    back)."""
+    if type(value).__name__ == "ClusterNode":
+        return {"cluster_node": [value.host, value.port]}
+    raise TypeError(f"{value!r} cannot go to a server's settings")
 
 
 class RedisServer:
@@ -400,12 +408,19 @@ class RedisClusterSet:
         for port in self.primary_ports():
             self.node(port).flushall()
 
-    def caches(self, backend: str = "django_valkey.cluster_cache.cache.ClusterValkeyCache"
-               ) -> dict:
+    def caches(self, location: int | None = None) -> dict:
+        """The cache of the Redis Cluster how-to: ``LOCATION`` one node (``location``, by
+        default the first), every other node a startup node (system check W007)."""
+        from valkey.cluster import ClusterNode
+
+        location = location or self.ports[0]
         return {"default": {
-            "BACKEND": backend,
-            "LOCATION": f"valkey://127.0.0.1:{self.ports[0]}",
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            "BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+            "LOCATION": f"valkey://127.0.0.1:{location}",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5,
+                        "BASE_CLIENT_KWARGS": {"startup_nodes": [
+                            ClusterNode("127.0.0.1", port) for port in self.ports
+                            if port != location]}},
         }}
 
     def stop(self) -> None:

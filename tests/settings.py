@@ -80,8 +80,19 @@ else:
 # settings, passed through the environment.
 if os.environ.get("DOUBLETOKEN_TEST_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["DOUBLETOKEN_TEST_DB_NAME"]
+
+
+def _cluster_node(value: dict) -> object:
+    """A cluster cache's startup node, as tests/servers.py wrote it."""
+    if set(value) != {"cluster_node"}:
+        return value
+    from valkey.cluster import ClusterNode
+
+    return ClusterNode(*value["cluster_node"])
+
+
 if os.environ.get("DOUBLETOKEN_TEST_CACHES"):
-    CACHES = json.loads(os.environ["DOUBLETOKEN_TEST_CACHES"])
+    CACHES = json.loads(os.environ["DOUBLETOKEN_TEST_CACHES"], object_hook=_cluster_node)
 
 # A server started by tests/test_simplejwt.py: the simplejwt settings of the how-to's project.
 if os.environ.get("DOUBLETOKEN_TEST_SIMPLE_JWT"):

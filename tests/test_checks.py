@@ -9,6 +9,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import ERROR, WARNING
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from valkey.cluster import ClusterNode
 
 import django_doubletoken.checks
 from django_doubletoken.checks import (
@@ -170,7 +171,14 @@ def test_deploy_check_is_quiet_with_a_signing_key_or_a_strong_secret_key(setting
     ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://a"}, []),
     ({"BACKEND": "django_valkey.cache.ValkeyCache", "LOCATION": "valkey://a"}, []),
     ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
-      "LOCATION": "valkey://a"}, []),
+      "LOCATION": "valkey://a"}, ["W007"]),
+    ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+      "LOCATION": "valkey://user:secret@a:6379/0",
+      "OPTIONS": {"BASE_CLIENT_KWARGS": {"startup_nodes": [ClusterNode("a", 6379)]}}},
+     ["W007"]),  # the same node twice
+    ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+      "LOCATION": "valkey://a",
+      "OPTIONS": {"BASE_CLIENT_KWARGS": {"startup_nodes": [ClusterNode("b", 6379)]}}}, []),
     ({"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
       "LOCATION": "127.0.0.1:11211"}, []),
 ])
@@ -358,6 +366,8 @@ SCENARIOS = {
     "W004": _plain_user_admin,
     "W005": _weak_secret_key,
     "W006": _cache({"BACKEND": "tests.test_checks.KeyByKeyCache"}),
+    "W007": _cache({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+                    "LOCATION": "valkey://10.0.0.1:6379"}),
     "W040": _unmigrated,
     "W041": _migration_until("2020-01-01T00:00:00Z"),
     "W010": _channel_layer_on_redis_py_defaults,

@@ -3,6 +3,7 @@ gunicorn app server under steady load while the cluster fails over and moves a s
 The core contract on the cluster runs in test_backends.py ("valkey-cluster")."""
 
 import re
+import threading
 import time
 
 import pytest
@@ -109,12 +110,41 @@ def test_moving_a_live_sessions_slot_under_load_gives_no_5xx(on_cluster, user, p
         load.assert_safe({OK})
 
 
+def test_a_revocation_waits_on_a_node_whose_client_was_dropped(on_cluster, user, login):
+    """After a connection error valkey-py drops the node's client (``valkey_connection =
+    None``) until the next one is needed: the replica WAIT of a revocation makes it anew."""
+    pair = login()
+    backend = store.cache()
+    client = backend.client.get_client(write=True)
+    node = client.get_node_from_key(backend.make_key(store.session_key(pair["session_id"])))
+    node.valkey_connection = None
+    services.revoke_session(pair["session_id"], "admin")
+    assert node.valkey_connection is not None
+    assert backend.get(store.session_key(pair["session_id"]))[1] == "admin"
+
+
+def _sessions(api, password):
+    """A live session and a revoked one, opened in this process."""
+    pairs = [api.post("/api/auth/login/", {"username": "alice", "password": password,
+                                            "device": device}, format="json")
+             for device in ("live", "revoked")]
+    assert [pair.status_code for pair in pairs] == [200, 200]
+    pairs = [pair.json() for pair in pairs]
+    services.revoke_session(pairs[1]["session_id"], "admin")  # WAITs for the slot's replica
+    return pairs
+
+
 @pytest.mark.parametrize("how", ["graceful", "crash"])  # crash last: it leaves a node dead
-def test_failover_of_a_live_sessions_primary_under_load(on_cluster, user, password, how):
-    with app_server("gunicorn", caches=on_cluster.caches(), doubletoken=ACKS) as base:
-        live, revoked = _loaded(on_cluster, password, base)
-        slot = slot_of(live["session_id"])
-        old = on_cluster.primary_for_slot(slot)
+def test_failover_of_a_live_sessions_primary_under_load(on_cluster, api, user, password, how,
+                                                         settings):
+    live, revoked = _sessions(api, password)
+    slot = slot_of(live["session_id"])
+    old = on_cluster.primary_for_slot(slot)
+    # The server's LOCATION is the node that fails: its threads open their cache clients on
+    # first use, some after the crash, and still find the cluster through the other startup
+    # nodes (system check W007).
+    with app_server("gunicorn", caches=on_cluster.caches(location=old), doubletoken=ACKS
+                    ) as base:
         with SessionLoad(base, live, revoked) as load:
             time.sleep(1)
             new = on_cluster.failover(slot, how)
@@ -125,3 +155,13 @@ def test_failover_of_a_live_sessions_primary_under_load(on_cluster, user, passwo
         # The revoked session's state survived on the promoted replica (WAIT at revocation).
         state = store.cache().get(store.session_key(revoked["session_id"]))
         assert state is not None and state[1] == "admin"
+    if how == "crash":
+        # A thread that opens its cache client now, its LOCATION dead for good, reaches the
+        # cluster through the other startup nodes (Django makes a cache client per thread).
+        settings.CACHES = on_cluster.caches(location=old)
+        read = []
+        reader = threading.Thread(target=lambda: read.append(
+            store.cache().get(store.session_key(revoked["session_id"]))))
+        reader.start()
+        reader.join()
+        assert read and read[0][1] == "admin"

@@ -143,6 +143,12 @@ CHECKS: dict[str, CheckSpec] = _registry(
      "For more than one Redis, use a Redis Cluster backend "
      "(django_valkey.cluster_cache.cache.ClusterValkeyCache): a session's keys share a hash "
      "slot, so its get_many is one MGET."),
+    ("W007", CACHE, "The cluster cache {alias!r} knows one node of the cluster ({location}): "
+     "a process or thread that opens its client while that node is down cannot reach the "
+     "cluster at all, even once a replica has taken over (Django keeps a cache client per "
+     "thread, opened on first use).",
+     "List the other nodes as well: OPTIONS['BASE_CLIENT_KWARGS'] = {{'startup_nodes': "
+     "[valkey.cluster.ClusterNode('10.0.0.2', 6379), ...]}}."),
     ("E030", CACHE, "DOUBLETOKEN['CLIENT_SIDE_CACHE'] must be True or False.",
      "False (default) makes one cache round trip per request."),
     ("E031", CACHE, "DOUBLETOKEN['CLIENT_SIDE_CACHE_MAX_ENTRIES'] must be an integer of at "

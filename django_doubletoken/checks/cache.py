@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import BaseCache
@@ -27,6 +28,9 @@ UNSHARED_CACHES = {
     "django.core.cache.backends.filebased.FileBasedCache":
         "is not shared between hosts and has no atomic add, so concurrent requests race",
 }
+
+# Backends on a cluster client that finds the cluster from its startup nodes.
+CLUSTER_BACKENDS = ("django_valkey.cluster_cache.",)
 
 # What decides which key, on which server, a cache call reaches.
 SAME_DATA_SETTINGS = ("LOCATION", "KEY_PREFIX", "VERSION", "KEY_FUNCTION")
@@ -100,7 +104,22 @@ def check_cache_backend(app_configs=None, **kwargs) -> list:
     if one_get_per_key:
         described = f"{backend}, {client_class}" if client_class else backend
         found.append(problem("W006", alias=alias, backend=described))
+    if backend.startswith(CLUSTER_BACKENDS) and len(_startup_nodes(config)) < 2:
+        found.append(problem("W007", alias=alias, location=config.get("LOCATION")))
     return found + _async_cache(config)
+
+
+def _startup_nodes(config: dict) -> set[str]:
+    """The cluster nodes a new client may ask for the cluster's layout: ``LOCATION``'s and
+    those of ``BASE_CLIENT_KWARGS['startup_nodes']`` (``ClusterNode``s), as host:port."""
+    options = config.get("OPTIONS") or {}
+    given = (options.get("BASE_CLIENT_KWARGS") or {}).get("startup_nodes") or []
+    nodes = {f"{getattr(node, 'host', '?')}:{getattr(node, 'port', '?')}" for node in given}
+    location = config.get("LOCATION")
+    if isinstance(location, str) and location:
+        url = urlsplit(location)
+        nodes.add(f"{url.hostname}:{url.port or 6379}")
+    return nodes
 
 
 def _async_cache(config: dict) -> list:

@@ -90,11 +90,13 @@ def _primaries_holding(keys: list[str]) -> list[Any]:
     client = backend.client.get_client(write=True)
     if not hasattr(client, "get_node_from_key"):
         return [client]
+    # The node's own client, made anew where the cluster client dropped it after a
+    # connection error (valkey-py's name for redis-py's get_redis_connection).
+    connect = getattr(client, "get_valkey_connection", None) or client.get_redis_connection
     nodes = {}
     for key in keys:
         node = client.get_node_from_key(backend.make_key(key))
-        # valkey-py's name for redis-py's ClusterNode.redis_connection
-        nodes[node.name] = getattr(node, "valkey_connection", None) or node.redis_connection
+        nodes[node.name] = connect(node)
     return list(nodes.values())
 
 
