@@ -177,6 +177,8 @@ def test_deploy_check_is_quiet_with_a_signing_key_or_a_strong_secret_key(setting
       "OPTIONS": {"BASE_CLIENT_KWARGS": {"startup_nodes": [ClusterNode("a", 6379)]}}},
      ["W007"]),  # the same node twice
     ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
+      "LOCATION": "valkey://a:port"}, ["W007"]),
+    ({"BACKEND": "django_valkey.cluster_cache.cache.ClusterValkeyCache",
       "LOCATION": "valkey://a",
       "OPTIONS": {"BASE_CLIENT_KWARGS": {"startup_nodes": [ClusterNode("b", 6379)]}}}, []),
     ({"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
@@ -188,6 +190,7 @@ def test_cache_backends_that_cannot_do_what_the_app_needs_are_reported(settings,
     found = check_cache_backend()
     assert [e.id.removeprefix("django_doubletoken.") for e in found] == expected
     assert all(e.hint for e in found)
+    assert not any("secret" in e.msg for e in found)  # a LOCATION's password stays out
 
 
 def test_async_cache_alias_must_reach_the_same_keys(settings):

@@ -104,8 +104,10 @@ def check_cache_backend(app_configs=None, **kwargs) -> list:
     if one_get_per_key:
         described = f"{backend}, {client_class}" if client_class else backend
         found.append(problem("W006", alias=alias, backend=described))
-    if backend.startswith(CLUSTER_BACKENDS) and len(_startup_nodes(config)) < 2:
-        found.append(problem("W007", alias=alias, location=config.get("LOCATION")))
+    if backend.startswith(CLUSTER_BACKENDS):
+        nodes = _startup_nodes(config)
+        if len(nodes) < 2:  # host:port only: a LOCATION may carry a password
+            found.append(problem("W007", alias=alias, location=", ".join(sorted(nodes))))
     return found + _async_cache(config)
 
 
@@ -118,7 +120,11 @@ def _startup_nodes(config: dict) -> set[str]:
     location = config.get("LOCATION")
     if isinstance(location, str) and location:
         url = urlsplit(location)
-        nodes.add(f"{url.hostname}:{url.port or 6379}")
+        try:
+            port = url.port or 6379
+        except ValueError:  # not a number: the client will say so when it connects
+            port = "?"
+        nodes.add(f"{url.hostname}:{port}")
     return nodes
 
 
