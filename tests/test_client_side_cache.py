@@ -162,15 +162,27 @@ def test_entries_are_read_again_after_max_age(api, user, login, tracked, setting
     assert counting_cache.calls == ["tracked mget"] * 3
 
 
+@pytest.fixture
+def signed(monkeypatch):
+    """The access tokens signed from now on (their claims)."""
+    found = []
+    encode_access = tokens.encode_access
+    monkeypatch.setattr(tokens, "encode_access",
+                        lambda **claims: found.append(claims) or encode_access(**claims))
+    return found
+
+
 def test_sliding_inside_the_window_stays_within_budget(api, user, login, tracked,
-                                                       counting_cache):
+                                                       counting_cache, signed):
     from .helpers import access_token
 
     pair = login()
     near = access_token(pair, remaining=60)
     counting_cache.calls.clear()
+    signed.clear()
     first = api.get("/whoami-pk/", **bearer(near))
     assert counting_cache.calls == ["tracked mget", "add"]
+    assert len(signed) == 1  # the successor, signed once: no offer made for a read that cannot
     second = api.get("/whoami-pk/", **bearer(near))
     assert first.status_code == second.status_code == 200
     assert first["NEW_HTTP_AUTHORIZATION"] == second["NEW_HTTP_AUTHORIZATION"]
@@ -187,6 +199,25 @@ def _assert_untracked_one_round_trip(api, login, request):
     counting_cache.calls.clear()
     assert _me(api, pair) == (200, None)
     assert counting_cache.calls == ["get_many"]
+
+
+@pytest.mark.parametrize("path", ["/whoami-pk/", "/bearer/async/"])
+def test_a_read_that_cannot_take_an_offer_makes_none(client, user, login, settings,
+                                                     private_redis, signed, path):
+    """A backend without a raw single-node client (sharding, here; a cluster) reads and adds
+    the successor apart: it is signed once, by the slide, on the sync and the async path."""
+    from .helpers import access_token
+
+    settings.CACHES = {"default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": [private_redis.url],
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
+    }}
+    near = access_token(login(), remaining=60)
+    signed.clear()
+    response = client.get(path, **bearer(near))
+    assert response.status_code == 200 and response["NEW_HTTP_AUTHORIZATION"]
+    assert len(signed) == 1
 
 
 def test_backends_that_cannot_track_keep_one_round_trip(api, user, login, tracked, settings,

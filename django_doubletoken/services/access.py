@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from .. import client_side_cache, dpop, store, tokens
+from .. import dpop, store, tokens
 from ..conf import doubletoken_settings
 from ..errors import SESSION_REVOKED, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, TokenError
 from ..models import DeviceSession
@@ -132,7 +132,8 @@ def authenticate_access(raw: str, claims: AccessClaims | None = None, *,
             dpop.record_replay(checked.replay)
         return AccessGrant(raw, claims)
     # A DPoP request's replay record takes the round trip's write instead (its own pipeline).
-    read = _read_offering(claims) if slide and checked is None else None
+    read = store.read_request_state_offering(
+        claims.sid, claims.jti, lambda: _offer(claims)) if slide and checked is None else None
     if read is not None:
         state, stored_here = read
     else:
@@ -162,14 +163,6 @@ def _offer(claims: AccessClaims) -> store.Offer | None:
     return store.Offer(replacement.successor, _successor_ttl(claims, now))
 
 
-def _read_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
-    """The request state read with a successor offered (``_offer``), or None: read alone."""
-    offer = _offer(claims)
-    if offer is None:
-        return None
-    return store.read_request_state_offering(claims.sid, claims.jti, offer)
-
-
 async def aauthenticate_access(raw: str, claims: AccessClaims | None = None, *,
                                proof: dpop.ProofRequest | None = None,
                                slide: bool = False) -> AccessGrant:  # noqa: F811 (the flag)
@@ -181,7 +174,8 @@ async def aauthenticate_access(raw: str, claims: AccessClaims | None = None, *,
         if checked is not None:
             await dpop.arecord_replay(checked.replay)
         return AccessGrant(raw, claims)
-    read = await _aread_offering(claims) if slide and checked is None else None
+    read = await store.aread_request_state_offering(
+        claims.sid, claims.jti, lambda: _offer(claims)) if slide and checked is None else None
     if read is not None:
         state, stored_here = read
     else:
@@ -196,20 +190,6 @@ async def aauthenticate_access(raw: str, claims: AccessClaims | None = None, *,
     if not state.recently_used:
         await sync_to_async(_record_use)(claims.sid)
     return AccessGrant(raw, claims, state.successor, stored_here)
-
-
-async def _aread_offering(claims: AccessClaims) -> tuple[store.RequestState, bool] | None:
-    """``_read_offering`` in the one thread hop the plain read of a sync cache takes. Not
-    with a natively async cache (its own awaited read) or CLIENT_SIDE_CACHE (a read from
-    memory needs no hop): the plain read then, as without an offer."""
-    if (doubletoken_settings.ASYNC_CACHE_ALIAS
-            or client_side_cache.tracker(store.cache()) is not None):
-        return None
-    offer = _offer(claims)
-    if offer is None:
-        return None
-    return await sync_to_async(store.read_request_state_offering)(claims.sid, claims.jti,
-                                                                   offer)
 
 
 def _check_proof(raw: str, claims: AccessClaims, proof: dpop.ProofRequest | None

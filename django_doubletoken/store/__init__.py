@@ -69,6 +69,7 @@ from .request import (  # noqa: F401
     _request_keys,
     _request_state,
     aread_request_state,
+    aread_request_state_offering,
     read_request_state,
     read_request_state_offering,
 )
@@ -99,7 +100,8 @@ from .throttle import (  # noqa: F401
 __all__ = [
     "CACHE_ERRORS", "SET_MANY_WITHOUT_TIMEOUT", "THROTTLE_SCRIPT", "Offer", "RequestState",
     "ServiceUnavailable", "SessionState", "Successor", "ThrottleHit", "Throttled",
-    "aadd_successor", "add_successor", "aread_request_state", "async_cache", "available",
+    "aadd_successor", "add_successor", "aread_request_state", "aread_request_state_offering",
+    "async_cache", "available",
     "cache", "caches", "claim_last_used_write", "count_request", "mark_revoked", "mark_used",
     "marking_used", "open_session", "read_request_state", "read_request_state_offering",
     "remember_session", "session_key", "successor_key", "throttle_key", "used_key",

@@ -9,6 +9,7 @@ trip instead, sent raw on one connection (``raw._send_together``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
@@ -71,19 +72,29 @@ def read_request_state(sid: str, jti: str, replay: Any = None) -> RequestState:
         return _request_state(sid, jti, found, created)
 
 
-def read_request_state_offering(sid: str, jti: str, offer: Offer
+def _offer_codec(backend: BaseCache) -> tuple[Any, Any, Any] | None:
+    """The raw client and value codec a read with an offer goes through; None where the
+    backend exposes no raw single-node client, or with CLIENT_SIDE_CACHE (whose read needs
+    no round trip)."""
+    if client_side_cache.tracker(backend) is not None:
+        return None
+    return _codec(backend)
+
+
+def read_request_state_offering(sid: str, jti: str, make_offer: Callable[[], Offer | None]
                                 ) -> tuple[RequestState, bool] | None:
-    """``read_request_state`` and ``add_successor`` of ``offer`` in one round trip (a
-    pipeline: MGET, SET NX), for a request whose token will be slid: the state with the
+    """``read_request_state`` and ``add_successor`` of ``make_offer()`` in one round trip
+    (a pipeline: MGET, SET NX), for a request whose token will be slid: the state with the
     successor stored for ``jti`` (the one already there, or the offer), and whether the offer
-    was stored. None where the backend exposes no raw single-node client, or with
-    CLIENT_SIDE_CACHE (whose read needs no round trip): then read and add apart."""
+    was stored. None where the read cannot take an offer (``_offer_codec``), before the offer
+    is made (it signs a token), or when ``make_offer`` makes none: then read and add apart."""
     backend = base.cache()
     with available():
-        if client_side_cache.tracker(backend) is not None:
-            return None
-        codec = _codec(backend)
+        codec = _offer_codec(backend)
         if codec is None:
+            return None
+        offer = make_offer()
+        if offer is None:
             return None
         client, encode, decode = codec
         keys = _request_keys(sid, jti)
@@ -126,6 +137,20 @@ async def aread_request_state(sid: str, jti: str, replay: Any = None) -> Request
         if replay is not None:
             created = bool(await _acall("add", replay.key, 1, replay.ttl))
         return _request_state(sid, jti, found, created)
+
+
+async def aread_request_state_offering(sid: str, jti: str,
+                                       make_offer: Callable[[], Offer | None]
+                                       ) -> tuple[RequestState, bool] | None:
+    """``read_request_state_offering`` in the one thread hop the plain read of a sync cache
+    takes. None without a hop where the read cannot take an offer, or with a natively async
+    cache (``ASYNC_CACHE_ALIAS``: its own awaited read)."""
+    if doubletoken_settings.ASYNC_CACHE_ALIAS:
+        return None
+    with available():
+        if _offer_codec(base.cache()) is None:
+            return None
+    return await sync_to_async(read_request_state_offering)(sid, jti, make_offer)
 
 
 def _read_and_record(backend: BaseCache, keys: list[str], replay: Any
