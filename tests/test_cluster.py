@@ -12,7 +12,7 @@ from redis.crc import key_slot
 from django_doubletoken import services, store
 
 from .helpers import access_token, bearer
-from .load import OK, UNAVAILABLE, SessionLoad, login
+from .load import OK, UNAVAILABLE, SessionLoad
 from .servers import RedisClusterSet, app_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,15 +89,20 @@ def test_the_login_throttle_counts_on_the_cluster_and_survives_a_script_flush(
     assert calls.get("cmdstat_evalsha", 0) >= 2 and calls.get("cmdstat_eval", 0) == 2
 
 
-def _loaded(cluster, password, base):
-    live, revoked = login(base, password, "live"), login(base, password, "revoked")
-    services.revoke_session(revoked["session_id"], "admin")  # WAITs for the slot's replica
-    return live, revoked
+def _sessions(api, password):
+    """A live session and a revoked one, opened in this process."""
+    pairs = [api.post("/api/auth/login/", {"username": "alice", "password": password,
+                                            "device": device}, format="json")
+             for device in ("live", "revoked")]
+    assert [pair.status_code for pair in pairs] == [200, 200]
+    pairs = [pair.json() for pair in pairs]
+    services.revoke_session(pairs[1]["session_id"], "admin")  # WAITs for the slot's replica
+    return pairs
 
 
-def test_moving_a_live_sessions_slot_under_load_gives_no_5xx(on_cluster, user, password):
+def test_moving_a_live_sessions_slot_under_load_gives_no_5xx(on_cluster, api, user, password):
+    live, revoked = _sessions(api, password)
     with app_server("gunicorn", caches=on_cluster.caches(), doubletoken=ACKS) as base:
-        live, revoked = _loaded(on_cluster, password, base)
         slot = slot_of(live["session_id"])
         source = on_cluster.primary_for_slot(slot)
         target = next(p for p in on_cluster.primary_ports() if p != source)
@@ -121,17 +126,6 @@ def test_a_revocation_waits_on_a_node_whose_client_was_dropped(on_cluster, user,
     services.revoke_session(pair["session_id"], "admin")
     assert node.valkey_connection is not None
     assert backend.get(store.session_key(pair["session_id"]))[1] == "admin"
-
-
-def _sessions(api, password):
-    """A live session and a revoked one, opened in this process."""
-    pairs = [api.post("/api/auth/login/", {"username": "alice", "password": password,
-                                            "device": device}, format="json")
-             for device in ("live", "revoked")]
-    assert [pair.status_code for pair in pairs] == [200, 200]
-    pairs = [pair.json() for pair in pairs]
-    services.revoke_session(pairs[1]["session_id"], "admin")  # WAITs for the slot's replica
-    return pairs
 
 
 @pytest.mark.parametrize("how", ["graceful", "crash"])  # crash last: it leaves a node dead
